@@ -1,1 +1,12 @@
+//! herald as a library: configuration, the HTTP API, delivery workers and the store.
+//! The binary crate is a thin CLI over [`run`].
 
+pub mod api;
+pub mod app;
+pub mod config;
+pub mod delivery;
+pub mod domain;
+pub mod store;
+
+pub use app::{run, ServeError};
+pub use config::{Config, Settings};

@@ -241,13 +241,19 @@ mod tests {
             let headers = [
                 (format!("{prefix}-id"), SPEC_ID.to_string()),
                 (format!("{prefix}-timestamp"), ts.clone()),
-                (format!("{prefix}-signature"), format!("v1,bogus {SPEC_SIG}")),
+                (
+                    format!("{prefix}-signature"),
+                    format!("v1,bogus {SPEC_SIG}"),
+                ),
             ];
             let pairs: Vec<(&str, &str)> = headers
                 .iter()
                 .map(|(n, v)| (n.as_str(), v.as_str()))
                 .collect();
-            assert_eq!(verify(&pairs, SPEC_BODY, &[SPEC_SECRET], SPEC_TS + 10), Ok(()));
+            assert_eq!(
+                verify(&pairs, SPEC_BODY, &[SPEC_SECRET], SPEC_TS + 10),
+                Ok(())
+            );
         }
     }
 
@@ -260,14 +266,20 @@ mod tests {
     }
 
     fn run(pairs: &[(String, String)], body: &[u8], now: i64) -> Result<(), VerifyError> {
-        let p: Vec<(&str, &str)> = pairs.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let p: Vec<(&str, &str)> = pairs
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
         verify(&p, body, &[SPEC_SECRET], now)
     }
 
     #[test]
     fn refuses_tampering_staleness_and_missing_headers() {
         let ok = spec_pairs(SPEC_SIG, SPEC_TS);
-        assert_eq!(run(&ok, b"{\"test\": 2432232315}", SPEC_TS), Err(VerifyError::NoMatch));
+        assert_eq!(
+            run(&ok, b"{\"test\": 2432232315}", SPEC_TS),
+            Err(VerifyError::NoMatch)
+        );
         assert_eq!(
             run(&ok, SPEC_BODY, SPEC_TS + 301),
             Err(VerifyError::TimestampOutOfTolerance(300))
@@ -296,11 +308,16 @@ mod tests {
     fn rotation_header_carries_one_entry_per_key() {
         let old = StandardKey::parse(SPEC_SECRET).unwrap();
         let new = StandardKey::parse(&StandardKey::encode(&[7u8; 32]).unwrap()).unwrap();
-        let header = standard_signature_header(&[new.clone(), old.clone()], SPEC_ID, SPEC_TS, SPEC_BODY);
+        let header =
+            standard_signature_header(&[new.clone(), old.clone()], SPEC_ID, SPEC_TS, SPEC_BODY);
         let entries: Vec<&str> = header.split(' ').collect();
         assert_eq!(entries.len(), 2);
         assert_eq!(entries[1], SPEC_SIG);
-        let h = StandardHeaders { id: SPEC_ID, timestamp: "1614265330", signature: &header };
+        let h = StandardHeaders {
+            id: SPEC_ID,
+            timestamp: "1614265330",
+            signature: &header,
+        };
         assert_eq!(verify_standard(h, SPEC_BODY, &[new], SPEC_TS, 300), Ok(()));
     }
 
@@ -308,7 +325,10 @@ mod tests {
     fn secrets_are_validated() {
         assert_eq!(StandardKey::parse("abc"), Err(SecretError::MissingPrefix));
         assert_eq!(StandardKey::parse("whsec_!!!"), Err(SecretError::NotBase64));
-        assert_eq!(StandardKey::parse("whsec_AAAA"), Err(SecretError::BadLength));
+        assert_eq!(
+            StandardKey::parse("whsec_AAAA"),
+            Err(SecretError::BadLength)
+        );
     }
 
     #[test]
@@ -319,8 +339,16 @@ mod tests {
             sig,
             "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
         );
-        assert!(verify_hex_hmac_sha256(b"Jefe", b"what do ya want for nothing?", &sig.to_uppercase()));
-        assert!(!verify_hex_hmac_sha256(b"Jefe", b"what do ya want for nothing!", &sig));
+        assert!(verify_hex_hmac_sha256(
+            b"Jefe",
+            b"what do ya want for nothing?",
+            &sig.to_uppercase()
+        ));
+        assert!(!verify_hex_hmac_sha256(
+            b"Jefe",
+            b"what do ya want for nothing!",
+            &sig
+        ));
         assert!(!verify_hex_hmac_sha256(b"Jefe", b"x", "zz"));
     }
 }

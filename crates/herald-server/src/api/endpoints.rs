@@ -1,0 +1,483 @@
+//! `/v1/endpoints`: create, list, read, change, delete subscribers.
+
+use std::collections::BTreeMap;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use base64::Engine;
+use rand::RngCore;
+use serde::{Deserialize, Deserializer, Serialize};
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{page_limit, ApiJson, Caller};
+use super::AppState;
+use crate::domain::{
+    new_id, now_ms, rfc3339, valid_tenant, valid_type_pattern, Endpoint, EndpointPatch,
+    EndpointSecret, Scope, SignatureScheme,
+};
+use crate::store::EndpointQuery;
+
+pub const DEFAULT_TIMEOUT_MS: u64 = 15_000;
+pub const DEFAULT_MAX_IN_FLIGHT: u32 = 16;
+
+/// Present-and-null is `Some(None)`, absent is `None`.
+fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize)]
+pub struct CreateEndpoint {
+    url: Option<String>,
+    tenant: Option<String>,
+    event_types: Option<Vec<String>>,
+    description: Option<String>,
+    headers: Option<BTreeMap<String, String>>,
+    secret: Option<String>,
+    signature: Option<String>,
+    timeout_ms: Option<u64>,
+    max_in_flight: Option<u32>,
+    rate_limit_per_s: Option<u32>,
+    disabled: Option<bool>,
+}
+
+#[derive(Deserialize)]
+pub struct PatchEndpoint {
+    #[serde(default, deserialize_with = "nullable")]
+    url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    description: Option<Option<String>>,
+    event_types: Option<Vec<String>>,
+    headers: Option<BTreeMap<String, String>>,
+    timeout_ms: Option<u64>,
+    max_in_flight: Option<u32>,
+    #[serde(default, deserialize_with = "nullable")]
+    rate_limit_per_s: Option<Option<u32>>,
+    disabled: Option<bool>,
+}
+
+/// An endpoint as the API shows it (secrets are never listed).
+#[derive(Serialize)]
+pub struct EndpointView {
+    id: String,
+    url: Option<String>,
+    tenant: Option<String>,
+    description: Option<String>,
+    event_types: Vec<String>,
+    headers: BTreeMap<String, String>,
+    signature: &'static str,
+    timeout_ms: u64,
+    max_in_flight: u32,
+    rate_limit_per_s: Option<u32>,
+    disabled: bool,
+    disabled_reason: Option<String>,
+    created_at: String,
+    updated_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    secret: Option<String>,
+}
+
+impl From<&Endpoint> for EndpointView {
+    fn from(e: &Endpoint) -> Self {
+        EndpointView {
+            id: e.id.clone(),
+            url: e.url.clone(),
+            tenant: e.tenant.clone(),
+            description: e.description.clone(),
+            event_types: e.event_types.clone(),
+            headers: e.headers.clone(),
+            signature: e.signature.as_str(),
+            timeout_ms: e.timeout_ms,
+            max_in_flight: e.max_in_flight,
+            rate_limit_per_s: e.rate_limit_per_s,
+            disabled: e.disabled,
+            disabled_reason: e.disabled_reason.clone(),
+            created_at: rfc3339(e.created_at),
+            updated_at: rfc3339(e.updated_at),
+            secret: None,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct ListView<T> {
+    pub data: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Checks a delivery URL: http(s), a host, no credentials. Returns its normalized form
+/// (numeric hosts such as `2130706433` become dotted addresses). Where it points is
+/// judged by the SSRF guard at every send.
+pub fn validate_url(raw: &str) -> ApiResult<String> {
+    let url = url::Url::parse(raw.trim())
+        .map_err(|e| ApiError::invalid("url", format!("not a valid URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ApiError::invalid("url", "must use http or https"));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ApiError::invalid(
+            "url",
+            "must not carry credentials; use `headers` instead",
+        ));
+    }
+    if url.host().is_none() {
+        return Err(ApiError::invalid("url", "must have a host"));
+    }
+    if raw.len() > 2048 {
+        return Err(ApiError::invalid("url", "must be at most 2048 characters"));
+    }
+    Ok(url.to_string())
+}
+
+fn validate_patterns(types: Vec<String>) -> ApiResult<Vec<String>> {
+    if types.is_empty() {
+        return Err(ApiError::invalid(
+            "event_types",
+            "must name at least one type or pattern (use [\"*\"] for all)",
+        ));
+    }
+    if types.len() > 100 {
+        return Err(ApiError::invalid("event_types", "at most 100 patterns"));
+    }
+    if let Some((i, bad)) = types
+        .iter()
+        .enumerate()
+        .find(|(_, p)| !valid_type_pattern(p))
+    {
+        return Err(ApiError::invalid(
+            &format!("event_types[{i}]"),
+            format!(
+                "`{bad}` is not a type or pattern (examples: `*`, `ticket.*`, `ticket.created`)"
+            ),
+        ));
+    }
+    Ok(types)
+}
+
+const RESERVED_HEADERS: &[&str] = &[
+    "content-type",
+    "content-length",
+    "user-agent",
+    "host",
+    "connection",
+    "transfer-encoding",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+    "x-signature",
+    "x-herald-event-type",
+];
+
+fn validate_headers(headers: BTreeMap<String, String>) -> ApiResult<BTreeMap<String, String>> {
+    if headers.len() > 50 {
+        return Err(ApiError::invalid("headers", "at most 50 headers"));
+    }
+    let mut out = BTreeMap::new();
+    for (name, value) in headers {
+        let lower = name.to_ascii_lowercase();
+        let field = format!("headers.{name}");
+        if axum::http::HeaderName::try_from(lower.as_str()).is_err() {
+            return Err(ApiError::invalid(&field, "not a valid header name"));
+        }
+        if RESERVED_HEADERS.contains(&lower.as_str()) || lower.starts_with("x-herald-") {
+            return Err(ApiError::invalid(
+                &field,
+                "is set by herald and cannot be overridden",
+            ));
+        }
+        if axum::http::HeaderValue::try_from(value.as_str()).is_err() || value.len() > 4096 {
+            return Err(ApiError::invalid(&field, "not a valid header value"));
+        }
+        out.insert(lower, value);
+    }
+    Ok(out)
+}
+
+fn range<T: PartialOrd + std::fmt::Display + Copy>(
+    field: &str,
+    v: T,
+    lo: T,
+    hi: T,
+) -> ApiResult<T> {
+    if v < lo || v > hi {
+        return Err(ApiError::invalid(
+            field,
+            format!("must be between {lo} and {hi}"),
+        ));
+    }
+    Ok(v)
+}
+
+fn validate_description(d: Option<String>) -> ApiResult<Option<String>> {
+    match d {
+        Some(d) if d.len() > 1024 => {
+            Err(ApiError::invalid("description", "at most 1024 characters"))
+        }
+        d => Ok(d),
+    }
+}
+
+/// A new random secret: `whsec_` + 32 random bytes in base64.
+pub fn generate_secret() -> String {
+    let mut key = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut key);
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(key)
+    )
+}
+
+fn validate_secret(scheme: SignatureScheme, secret: Option<String>) -> ApiResult<String> {
+    let Some(secret) = secret else {
+        return Ok(generate_secret());
+    };
+    match scheme {
+        SignatureScheme::Standard => herald_signing::StandardKey::parse(&secret)
+            .map(|_| secret)
+            .map_err(|e| ApiError::invalid("secret", e)),
+        SignatureScheme::HmacSha256Hex => {
+            if secret.len() < 8
+                || secret.len() > 512
+                || !secret.bytes().all(|b| b.is_ascii_graphic())
+            {
+                Err(ApiError::invalid(
+                    "secret",
+                    "must be 8 to 512 printable ASCII characters",
+                ))
+            } else {
+                Ok(secret)
+            }
+        }
+    }
+}
+
+/// The tenant of a new object: a tenant key forces its own.
+pub fn owning_tenant(scope: &Scope, asked: Option<String>) -> ApiResult<Option<String>> {
+    match (scope, asked) {
+        (Scope::Admin, Some(t)) if !valid_tenant(&t) => Err(ApiError::invalid(
+            "tenant",
+            "must be 1-128 characters of letters, digits, `_`, `-`, `.`, `:`, `@`",
+        )),
+        (Scope::Admin, t) => Ok(t),
+        (Scope::Tenant(own), Some(t)) if &t != own => Err(ApiError::forbidden(
+            "a tenant key can only act for its own tenant",
+        )),
+        (Scope::Tenant(own), _) => Ok(Some(own.clone())),
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    ApiJson(body): ApiJson<CreateEndpoint>,
+) -> ApiResult<(StatusCode, Json<EndpointView>)> {
+    let signature = match body.signature.as_deref() {
+        None => SignatureScheme::Standard,
+        Some(s) => SignatureScheme::parse(s).ok_or_else(|| {
+            ApiError::invalid("signature", "must be `standard` or `hmac-sha256-hex`")
+        })?,
+    };
+    let now = now_ms();
+    let endpoint = Endpoint {
+        id: new_id("ep"),
+        tenant: owning_tenant(&scope, body.tenant)?,
+        url: body.url.as_deref().map(validate_url).transpose()?,
+        description: validate_description(body.description)?,
+        event_types: validate_patterns(body.event_types.unwrap_or_else(|| vec!["*".into()]))?,
+        headers: validate_headers(body.headers.unwrap_or_default())?,
+        signature,
+        secrets: vec![EndpointSecret {
+            secret: validate_secret(signature, body.secret)?,
+            expires_at: None,
+        }],
+        timeout_ms: range(
+            "timeout_ms",
+            body.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS),
+            10,
+            300_000,
+        )?,
+        max_in_flight: range(
+            "max_in_flight",
+            body.max_in_flight.unwrap_or(DEFAULT_MAX_IN_FLIGHT),
+            1,
+            1000,
+        )?,
+        rate_limit_per_s: body
+            .rate_limit_per_s
+            .map(|r| range("rate_limit_per_s", r, 1, 100_000))
+            .transpose()?,
+        disabled: body.disabled.unwrap_or(false),
+        disabled_reason: body
+            .disabled
+            .unwrap_or(false)
+            .then(|| "created disabled".to_string()),
+        created_at: now,
+        updated_at: now,
+    };
+    state.store.create_endpoint(endpoint.clone()).await?;
+    let mut view = EndpointView::from(&endpoint);
+    view.secret = Some(endpoint.secrets[0].secret.clone());
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+#[derive(Deserialize)]
+pub struct ListParams {
+    tenant: Option<String>,
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Query(p): Query<ListParams>,
+) -> ApiResult<Json<ListView<EndpointView>>> {
+    let query = EndpointQuery {
+        tenant: p.tenant,
+        cursor: p.cursor,
+        limit: page_limit(p.limit.as_deref())?,
+    };
+    let page = state.store.list_endpoints(&scope, query).await?;
+    Ok(Json(ListView {
+        data: page.items.iter().map(EndpointView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<EndpointView>> {
+    let ep = state
+        .store
+        .get_endpoint(&scope, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("endpoint"))?;
+    Ok(Json(EndpointView::from(&ep)))
+}
+
+#[derive(Serialize)]
+pub struct SecretView {
+    secret: String,
+}
+
+/// `GET /v1/endpoints/{id}/secret`: the newest signing secret.
+pub async fn secret(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<SecretView>> {
+    let ep = state
+        .store
+        .get_endpoint(&scope, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("endpoint"))?;
+    let secret = ep
+        .secrets
+        .first()
+        .map(|s| s.secret.clone())
+        .ok_or_else(ApiError::internal)?;
+    Ok(Json(SecretView { secret }))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<PatchEndpoint>,
+) -> ApiResult<Json<EndpointView>> {
+    let patch = EndpointPatch {
+        url: body
+            .url
+            .map(|u| u.as_deref().map(validate_url).transpose())
+            .transpose()?,
+        description: body.description.map(validate_description).transpose()?,
+        event_types: body.event_types.map(validate_patterns).transpose()?,
+        headers: body.headers.map(validate_headers).transpose()?,
+        timeout_ms: body
+            .timeout_ms
+            .map(|v| range("timeout_ms", v, 10, 300_000))
+            .transpose()?,
+        max_in_flight: body
+            .max_in_flight
+            .map(|v| range("max_in_flight", v, 1, 1000))
+            .transpose()?,
+        rate_limit_per_s: body
+            .rate_limit_per_s
+            .map(|r| {
+                r.map(|v| range("rate_limit_per_s", v, 1, 100_000))
+                    .transpose()
+            })
+            .transpose()?,
+        disabled: body.disabled,
+    };
+    let ep = state
+        .store
+        .update_endpoint(&scope, &id, patch)
+        .await?
+        .ok_or_else(|| ApiError::not_found("endpoint"))?;
+    state.wake.notify_one();
+    Ok(Json(EndpointView::from(&ep)))
+}
+
+pub async fn delete(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    if state.store.delete_endpoint(&scope, &id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("endpoint"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_are_checked_and_normalized() {
+        assert_eq!(
+            validate_url("http://2130706433/x").unwrap(),
+            "http://127.0.0.1/x"
+        );
+        assert_eq!(
+            validate_url("http://0x7f000001/").unwrap(),
+            "http://127.0.0.1/"
+        );
+        assert_eq!(
+            validate_url("http://127.1:5000/").unwrap(),
+            "http://127.0.0.1:5000/"
+        );
+        for bad in [
+            "ftp://x/",
+            "http://user:pw@example.com/",
+            "http://user@example.com/",
+            "not a url",
+            "file:///etc/passwd",
+            "javascript:alert(1)",
+        ] {
+            let e = validate_url(bad).unwrap_err();
+            assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+            assert!(e.message.starts_with("url:"), "{}", e.message);
+        }
+    }
+
+    #[test]
+    fn reserved_headers_are_refused() {
+        let h = BTreeMap::from([("Webhook-Signature".to_string(), "x".to_string())]);
+        assert!(validate_headers(h).is_err());
+        let ok = BTreeMap::from([("X-Team".to_string(), "support".to_string())]);
+        assert_eq!(
+            validate_headers(ok)
+                .unwrap()
+                .get("x-team")
+                .map(String::as_str),
+            Some("support")
+        );
+    }
+}

@@ -1,0 +1,315 @@
+//! `/v1/events`, `/v1/deliveries`: publish, and read events, deliveries and attempts.
+
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::Json;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+use sha2::{Digest, Sha256};
+
+use super::endpoints::{owning_tenant, ListView};
+use super::error::{ApiError, ApiResult};
+use super::extract::{body_bytes, page_limit, parse_json, Caller};
+use super::AppState;
+use crate::domain::{
+    new_id, now_ms, parse_rfc3339, rfc3339, valid_event_type, valid_key, Attempt, Delivery, Event,
+    NewEvent, PublishOutcome, PublishSummary,
+};
+use crate::store::EventQuery;
+
+#[derive(Deserialize)]
+struct PublishBody<'a> {
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+    #[serde(borrow)]
+    payload: Option<&'a RawValue>,
+    tenant: Option<String>,
+    id: Option<String>,
+}
+
+/// Identifies what was asked, so a retry can be told from another request with the same key.
+fn request_hash(ev: &NewEvent) -> String {
+    let mut h = Sha256::new();
+    for part in [
+        ev.event_type.as_bytes(),
+        ev.tenant.as_deref().unwrap_or("").as_bytes(),
+        ev.id.as_bytes(),
+    ] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part);
+    }
+    h.update(&ev.payload);
+    hex::encode(h.finalize())
+}
+
+pub async fn publish(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    headers: HeaderMap,
+    req: Request,
+) -> ApiResult<(StatusCode, Json<PublishSummary>)> {
+    let idempotency_key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => match v.to_str() {
+            Ok(k) if valid_key(k) => Some(k.to_string()),
+            _ => {
+                return Err(ApiError::invalid(
+                    "Idempotency-Key",
+                    "must be 1-128 URL-safe characters",
+                ))
+            }
+        },
+    };
+    let bytes = body_bytes(req, &state).await?;
+    let body: PublishBody = parse_json(&bytes)?;
+    let event_type = body
+        .event_type
+        .ok_or_else(|| ApiError::invalid("type", "is required"))?;
+    if !valid_event_type(&event_type) {
+        return Err(ApiError::invalid(
+            "type",
+            "must be dot-separated words of letters, digits, `_`, `-`, `:` (e.g. `ticket.created`)",
+        ));
+    }
+    let payload = body
+        .payload
+        .ok_or_else(|| ApiError::invalid("payload", "is required"))?;
+    if payload.get() == "null" {
+        return Err(ApiError::invalid("payload", "must not be null"));
+    }
+    if payload.get().len() > state.config.max_payload {
+        return Err(ApiError::too_large(state.config.max_payload));
+    }
+    if let Some(id) = &body.id {
+        if !valid_key(id) {
+            return Err(ApiError::invalid("id", "must be 1-128 URL-safe characters"));
+        }
+    }
+    let tenant = owning_tenant(&scope, body.tenant)?;
+    let mut event = NewEvent {
+        caller_id: body.id.is_some(),
+        id: body.id.unwrap_or_else(|| new_id("evt")),
+        event_type,
+        tenant,
+        payload: payload.get().as_bytes().to_vec(),
+        content_type: "application/json".into(),
+        idempotency_key,
+        request_hash: String::new(),
+        created_at: now_ms(),
+    };
+    event.request_hash = request_hash(&event);
+    match state.store.publish(event).await? {
+        PublishOutcome::Created(summary) => {
+            if summary.deliveries > 0 {
+                state.wake.notify_one();
+            }
+            Ok((StatusCode::ACCEPTED, Json(summary)))
+        }
+        PublishOutcome::Repeated(summary) => Ok((StatusCode::OK, Json(summary))),
+        PublishOutcome::KeyConflict => Err(ApiError::conflict(
+            "this idempotency key (or event id) was already used for a different request",
+        )),
+    }
+}
+
+#[derive(Serialize)]
+pub struct EventView {
+    id: String,
+    #[serde(rename = "type")]
+    event_type: String,
+    tenant: Option<String>,
+    payload: Box<RawValue>,
+    content_type: String,
+    deliveries: u32,
+    created_at: String,
+}
+
+impl From<Event> for EventView {
+    fn from(e: Event) -> Self {
+        // Published payloads are JSON kept byte for byte; anything else is shown as a string.
+        let text = String::from_utf8_lossy(&e.payload).into_owned();
+        let payload = RawValue::from_string(text.clone()).unwrap_or_else(|_| {
+            RawValue::from_string(serde_json::to_string(&text).expect("strings serialize"))
+                .expect("valid JSON")
+        });
+        EventView {
+            id: e.id,
+            event_type: e.event_type,
+            tenant: e.tenant,
+            payload,
+            content_type: e.content_type,
+            deliveries: e.deliveries,
+            created_at: rfc3339(e.created_at),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+pub struct EventParams {
+    tenant: Option<String>,
+    #[serde(rename = "type")]
+    event_type: Option<String>,
+    since: Option<String>,
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Query(p): Query<EventParams>,
+) -> ApiResult<Json<ListView<EventView>>> {
+    let since = p
+        .since
+        .as_deref()
+        .map(|s| {
+            parse_rfc3339(s).ok_or_else(|| {
+                ApiError::invalid(
+                    "since",
+                    "must be an RFC 3339 time such as 2026-05-11T09:00:00Z",
+                )
+            })
+        })
+        .transpose()?;
+    if p.cursor
+        .as_deref()
+        .is_some_and(|c| c.parse::<i64>().is_err())
+    {
+        return Err(ApiError::invalid(
+            "cursor",
+            "is not a cursor returned by this list",
+        ));
+    }
+    let query = EventQuery {
+        tenant: p.tenant,
+        event_type: p.event_type,
+        since,
+        cursor: p.cursor,
+        limit: page_limit(p.limit.as_deref())?,
+    };
+    let page = state.store.list_events(&scope, query).await?;
+    Ok(Json(ListView {
+        data: page.items.into_iter().map(EventView::from).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<EventView>> {
+    let ev = state
+        .store
+        .get_event(&scope, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event"))?;
+    Ok(Json(EventView::from(ev)))
+}
+
+#[derive(Serialize)]
+pub struct DeliveryView {
+    id: String,
+    event_id: String,
+    endpoint_id: String,
+    state: &'static str,
+    attempts: u32,
+    next_attempt_at: Option<String>,
+    last_attempt_at: Option<String>,
+    last_status: Option<u16>,
+    last_error: Option<String>,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<Delivery> for DeliveryView {
+    fn from(d: Delivery) -> Self {
+        DeliveryView {
+            id: d.id,
+            event_id: d.event_id,
+            endpoint_id: d.endpoint_id,
+            state: d.state.as_str(),
+            attempts: d.attempts,
+            next_attempt_at: d.next_attempt_at.map(rfc3339),
+            last_attempt_at: d.last_attempt_at.map(rfc3339),
+            last_status: d.last_status,
+            last_error: d.last_error,
+            created_at: rfc3339(d.created_at),
+            updated_at: rfc3339(d.updated_at),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct AttemptView {
+    id: String,
+    delivery_id: String,
+    attempted_at: String,
+    status_code: Option<u16>,
+    duration_ms: u64,
+    error: Option<String>,
+    response_body: Option<String>,
+}
+
+impl From<Attempt> for AttemptView {
+    fn from(a: Attempt) -> Self {
+        AttemptView {
+            id: a.id,
+            delivery_id: a.delivery_id,
+            attempted_at: rfc3339(a.attempted_at),
+            status_code: a.status_code,
+            duration_ms: a.duration_ms,
+            error: a.error,
+            response_body: a.response_body,
+        }
+    }
+}
+
+fn all<T>(data: Vec<T>) -> ListView<T> {
+    ListView {
+        data,
+        next_cursor: None,
+    }
+}
+
+pub async fn deliveries(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ListView<DeliveryView>>> {
+    let list = state
+        .store
+        .list_deliveries(&scope, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event"))?;
+    Ok(Json(all(list
+        .into_iter()
+        .map(DeliveryView::from)
+        .collect())))
+}
+
+pub async fn delivery(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<DeliveryView>> {
+    let d = state
+        .store
+        .get_delivery(&scope, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("delivery"))?;
+    Ok(Json(DeliveryView::from(d)))
+}
+
+pub async fn attempts(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<Json<ListView<AttemptView>>> {
+    let list = state
+        .store
+        .list_attempts(&scope, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("delivery"))?;
+    Ok(Json(all(list.into_iter().map(AttemptView::from).collect())))
+}

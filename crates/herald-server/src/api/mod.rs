@@ -1,0 +1,83 @@
+//! The HTTP API (v1, JSON): routes, auth, and errors as responses.
+
+mod endpoints;
+mod error;
+mod events;
+pub mod extract;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{Method, Uri};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+
+pub use self::error::ApiError;
+use crate::config::Config;
+use crate::store::Store;
+
+/// What every handler shares.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub config: Arc<Config>,
+    /// Wakes the delivery dispatcher when new work is stored.
+    pub wake: Arc<Notify>,
+    /// Hash of the admin key given by `HERALD_ADMIN_KEY`, if any.
+    pub admin_hash: Option<String>,
+}
+
+/// Room for the JSON envelope around a payload of the maximum size.
+const ENVELOPE_ALLOWANCE: usize = 64 * 1024;
+
+pub fn router(state: AppState, with_api: bool) -> Router {
+    let health = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz));
+    let mut app = health;
+    if with_api {
+        let v1 = Router::new()
+            .route("/endpoints", post(endpoints::create).get(endpoints::list))
+            .route(
+                "/endpoints/{id}",
+                get(endpoints::get)
+                    .patch(endpoints::update)
+                    .delete(endpoints::delete),
+            )
+            .route("/endpoints/{id}/secret", get(endpoints::secret))
+            .route("/events", post(events::publish).get(events::list))
+            .route("/events/{id}", get(events::get))
+            .route("/events/{id}/deliveries", get(events::deliveries))
+            .route("/deliveries/{id}", get(events::delivery))
+            .route("/deliveries/{id}/attempts", get(events::attempts));
+        app = app.nest("/v1", v1);
+    }
+    app.fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(
+            state.config.max_payload + ENVELOPE_ALLOWANCE,
+        ))
+        .with_state(state)
+}
+
+async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    match tokio::time::timeout(Duration::from_secs(2), state.store.ready()).await {
+        Ok(Ok(())) => Ok(Json(json!({"status": "ready"}))),
+        _ => Err(ApiError::not_ready()),
+    }
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(&format!("route {method} {}", uri.path()))
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::method_not_allowed()
+}

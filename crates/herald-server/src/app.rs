@@ -1,0 +1,108 @@
+//! The app builder: configuration → store → listener → run until shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use rand::distributions::{Alphanumeric, DistString};
+use tokio::net::TcpListener;
+use tokio::sync::{watch, Notify};
+
+use crate::api::{self, extract::hash_key, AppState};
+use crate::config::{Config, StoreConfig};
+use crate::delivery::attempt::Deliverer;
+use crate::delivery::client::HttpClient;
+use crate::delivery::guard::Guard;
+use crate::delivery::Dispatcher;
+use crate::domain::new_id;
+use crate::store::sqlite::SqliteStore;
+use crate::store::{Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error("cannot open the store: {0}")]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Unsupported(&'static str),
+    #[error("server error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens the configured store.
+pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
+    match &config.store {
+        StoreConfig::Embedded { data_dir } => {
+            let dir = data_dir.clone();
+            let store = tokio::task::spawn_blocking(move || SqliteStore::open(&dir))
+                .await
+                .map_err(|_| ServeError::Unsupported("the store could not be opened"))??;
+            Ok(Arc::new(store))
+        }
+        StoreConfig::Postgres { .. } => Err(ServeError::Unsupported(
+            "the PostgreSQL store is not available in this build yet; use the embedded store",
+        )),
+    }
+}
+
+/// Without `HERALD_ADMIN_KEY`, the first start mints an admin key, prints it once on
+/// stdout, and keeps only its hash.
+async fn bootstrap_admin_key(
+    store: &dyn Store,
+    config: &Config,
+) -> Result<Option<String>, ServeError> {
+    if let Some(key) = &config.admin_key {
+        return Ok(Some(hash_key(key)));
+    }
+    if store.count_admin_keys().await? == 0 {
+        let key = format!(
+            "hk_{}",
+            Alphanumeric.sample_string(&mut rand::thread_rng(), 40)
+        );
+        store
+            .insert_key(new_id("key"), hash_key(&key), None)
+            .await?;
+        println!("herald admin key (shown once, keep it safe): {key}");
+    }
+    Ok(None)
+}
+
+/// Serves the API and runs the delivery workers on `listener` until `shutdown` resolves,
+/// then stops accepting, lets in-flight work finish (or releases it), and returns.
+pub async fn run(
+    config: Config,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ServeError> {
+    let store = open_store(&config).await?;
+    let admin_hash = bootstrap_admin_key(store.as_ref(), &config).await?;
+    let wake = Arc::new(Notify::new());
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let workers = config.role.runs_workers().then(|| {
+        let client = HttpClient::new(Guard::new(config.delivery.allow_networks.clone()));
+        let deliverer = Arc::new(Deliverer::new(client, config.delivery.clone()));
+        let dispatcher = Dispatcher::new(
+            store.clone(),
+            deliverer,
+            config.delivery.clone(),
+            wake.clone(),
+        );
+        tokio::spawn(dispatcher.run(stop_rx))
+    });
+    let with_api = config.role.runs_api();
+    let state = AppState {
+        store,
+        config: Arc::new(config),
+        wake,
+        admin_hash,
+    };
+    let app = api::router(state, with_api);
+    tracing::info!(addr = %listener.local_addr()?, "herald is listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await?;
+    tracing::info!("stopped accepting requests; finishing in-flight deliveries");
+    let _ = stop_tx.send(true);
+    if let Some(handle) = workers {
+        let _ = handle.await;
+    }
+    Ok(())
+}

@@ -1,0 +1,391 @@
+//! Configuration: raw settings from flags, `HERALD_*` variables and `herald.toml` are
+//! layered (in that order of precedence) and validated once into a [`Config`].
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+/// Settings as given by one layer; `None` means "not set here".
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub store: Option<String>,
+    pub allow_networks: Option<Vec<String>>,
+    pub retry_schedule: Option<String>,
+    pub role: Option<String>,
+    pub admin_key: Option<String>,
+    pub max_payload: Option<String>,
+    /// Longest delay a `Retry-After` header may impose, e.g. `1h`.
+    pub max_retry_after: Option<String>,
+    /// How long a claimed delivery stays leased to a worker, e.g. `5m`.
+    pub lease: Option<String>,
+    /// Deliveries in flight at once across all endpoints.
+    pub max_concurrency: Option<usize>,
+}
+
+impl Settings {
+    /// Fills every field not set in `self` from `lower`.
+    pub fn or(self, lower: Settings) -> Settings {
+        Settings {
+            listen: self.listen.or(lower.listen),
+            data_dir: self.data_dir.or(lower.data_dir),
+            store: self.store.or(lower.store),
+            allow_networks: self.allow_networks.or(lower.allow_networks),
+            retry_schedule: self.retry_schedule.or(lower.retry_schedule),
+            role: self.role.or(lower.role),
+            admin_key: self.admin_key.or(lower.admin_key),
+            max_payload: self.max_payload.or(lower.max_payload),
+            max_retry_after: self.max_retry_after.or(lower.max_retry_after),
+            lease: self.lease.or(lower.lease),
+            max_concurrency: self.max_concurrency.or(lower.max_concurrency),
+        }
+    }
+
+    /// Reads a `herald.toml` file.
+    pub fn from_toml_file(path: &Path) -> Result<Settings, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            setting: "config file",
+            message: format!("cannot read {}: {e}", path.display()),
+        })?;
+        toml::from_str(&text).map_err(|e| ConfigError {
+            setting: "config file",
+            message: format!("{}: {e}", path.display()),
+        })
+    }
+}
+
+/// A setting that could not be used, named as the operator wrote it.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid setting {setting}: {message}")]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub message: String,
+}
+
+fn bad(setting: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting,
+        message: message.into(),
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreConfig {
+    Embedded { data_dir: PathBuf },
+    Postgres { url: String },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    All,
+    Api,
+    Worker,
+}
+
+impl Role {
+    pub fn runs_api(self) -> bool {
+        matches!(self, Role::All | Role::Api)
+    }
+    pub fn runs_workers(self) -> bool {
+        matches!(self, Role::All | Role::Worker)
+    }
+}
+
+/// How deliveries are made and retried.
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    /// Delays after the first try; its length is the number of retries.
+    pub retry_schedule: Vec<Duration>,
+    pub max_retry_after: Duration,
+    pub lease: Duration,
+    pub max_concurrency: usize,
+    pub allow_networks: Vec<IpNet>,
+}
+
+/// The validated configuration of one herald process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub store: StoreConfig,
+    pub role: Role,
+    pub admin_key: Option<String>,
+    pub max_payload: usize,
+    pub delivery: DeliveryConfig,
+}
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
+pub const DEFAULT_DATA_DIR: &str = "./herald-data";
+pub const DEFAULT_RETRY_SCHEDULE: &str = "5s,5m,30m,2h,5h,10h,10h";
+
+impl Config {
+    /// Validates layered settings; every error names the setting.
+    pub fn from_settings(s: Settings) -> Result<Config, ConfigError> {
+        let listen_s = s.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
+        let listen = listen_s.parse().map_err(|_| {
+            bad(
+                "--listen / HERALD_LISTEN",
+                format!("`{listen_s}` is not an address like 127.0.0.1:8787"),
+            )
+        })?;
+        let store = match s.store.as_deref().filter(|v| !v.is_empty()) {
+            None | Some("embedded") => StoreConfig::Embedded {
+                data_dir: s.data_dir.unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
+            },
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                StoreConfig::Postgres {
+                    url: url.to_string(),
+                }
+            }
+            Some(other) => {
+                return Err(bad(
+                    "--store / HERALD_STORE",
+                    format!(
+                        "`{}` is neither `embedded` nor a postgres:// URL",
+                        redact_url(other)
+                    ),
+                ))
+            }
+        };
+        let role = match s.role.as_deref().unwrap_or("all") {
+            "all" => Role::All,
+            "api" => Role::Api,
+            "worker" => Role::Worker,
+            other => {
+                return Err(bad(
+                    "--role / HERALD_ROLE",
+                    format!("`{other}` is not one of all, api, worker"),
+                ))
+            }
+        };
+        let allow_networks = s
+            .allow_networks
+            .unwrap_or_default()
+            .iter()
+            .map(|n| n.trim())
+            .filter(|n| !n.is_empty())
+            .map(parse_network)
+            .collect::<Result<Vec<_>, _>>()?;
+        let schedule_s = s
+            .retry_schedule
+            .as_deref()
+            .unwrap_or(DEFAULT_RETRY_SCHEDULE);
+        let retry_schedule = parse_schedule(schedule_s)?;
+        let max_payload = match s.max_payload.as_deref() {
+            None => 1024 * 1024,
+            Some(v) => parse_size(v).ok_or_else(|| {
+                bad(
+                    "--max-payload / HERALD_MAX_PAYLOAD",
+                    format!("`{v}` is not a size like 1MiB or 65536"),
+                )
+            })?,
+        };
+        if max_payload == 0 || max_payload > 64 * 1024 * 1024 {
+            return Err(bad(
+                "--max-payload / HERALD_MAX_PAYLOAD",
+                "must be between 1 byte and 64MiB",
+            ));
+        }
+        if let Some(k) = &s.admin_key {
+            if k.len() < 16 {
+                return Err(bad("HERALD_ADMIN_KEY", "must be at least 16 characters"));
+            }
+        }
+        let max_retry_after =
+            duration_setting("max_retry_after", s.max_retry_after.as_deref(), "1h")?;
+        let lease = duration_setting("lease", s.lease.as_deref(), "5m")?;
+        let max_concurrency = s.max_concurrency.unwrap_or(256);
+        if max_concurrency == 0 {
+            return Err(bad("max_concurrency", "must be at least 1"));
+        }
+        Ok(Config {
+            listen,
+            store,
+            role,
+            admin_key: s.admin_key,
+            max_payload,
+            delivery: DeliveryConfig {
+                retry_schedule,
+                max_retry_after,
+                lease,
+                max_concurrency,
+                allow_networks,
+            },
+        })
+    }
+}
+
+fn duration_setting(
+    setting: &'static str,
+    v: Option<&str>,
+    default: &str,
+) -> Result<Duration, ConfigError> {
+    let v = v.unwrap_or(default);
+    humantime::parse_duration(v.trim())
+        .map_err(|_| bad(setting, format!("`{v}` is not a duration like 30s or 5m")))
+}
+
+fn parse_network(s: &str) -> Result<IpNet, ConfigError> {
+    let setting = "--allow-network / HERALD_ALLOW_NETWORKS";
+    if let Ok(net) = s.parse::<IpNet>() {
+        return Ok(net.trunc());
+    }
+    s.parse::<std::net::IpAddr>().map(IpNet::from).map_err(|_| {
+        bad(
+            setting,
+            format!("`{s}` is not a CIDR network like 127.0.0.0/8"),
+        )
+    })
+}
+
+/// Parses `5s,5m,30m,2h` (also `100ms`); an empty string means no retries.
+pub fn parse_schedule(s: &str) -> Result<Vec<Duration>, ConfigError> {
+    let setting = "--retry-schedule / HERALD_RETRY_SCHEDULE";
+    let s = s.trim();
+    if s.is_empty() {
+        return Ok(Vec::new());
+    }
+    let steps = s
+        .split(',')
+        .map(|step| {
+            humantime::parse_duration(step.trim()).map_err(|_| {
+                bad(
+                    setting,
+                    format!("`{}` is not a duration like 5s, 5m or 2h", step.trim()),
+                )
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    if steps.len() > 50 {
+        return Err(bad(setting, "at most 50 retries"));
+    }
+    Ok(steps)
+}
+
+/// Parses `1MiB`, `512KiB`, `2MB`, `1kb` or a plain byte count.
+pub fn parse_size(s: &str) -> Option<usize> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (num, unit) = s.split_at(split);
+    let n: usize = num.parse().ok()?;
+    let mult = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        "g" | "gb" | "gib" => 1024 * 1024 * 1024,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+/// A URL with any password replaced, safe to print.
+pub fn redact_url(s: &str) -> String {
+    match url::Url::parse(s) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => s.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_design() {
+        let c = Config::from_settings(Settings::default()).unwrap();
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert_eq!(
+            c.store,
+            StoreConfig::Embedded {
+                data_dir: DEFAULT_DATA_DIR.into()
+            }
+        );
+        assert_eq!(c.max_payload, 1024 * 1024);
+        assert_eq!(c.delivery.retry_schedule.len(), 7);
+        assert_eq!(c.delivery.retry_schedule[1], Duration::from_secs(300));
+        assert!(c.delivery.allow_networks.is_empty());
+    }
+
+    #[test]
+    fn higher_layers_win() {
+        let flags = Settings {
+            listen: Some("127.0.0.1:1".into()),
+            ..Default::default()
+        };
+        let file = Settings {
+            listen: Some("127.0.0.1:2".into()),
+            role: Some("api".into()),
+            ..Default::default()
+        };
+        let c = Config::from_settings(flags.or(file)).unwrap();
+        assert_eq!(c.listen.port(), 1);
+        assert_eq!(c.role, Role::Api);
+    }
+
+    #[test]
+    fn errors_name_the_setting() {
+        let cases = [
+            (
+                Settings {
+                    listen: Some("nope".into()),
+                    ..Default::default()
+                },
+                "HERALD_LISTEN",
+            ),
+            (
+                Settings {
+                    retry_schedule: Some("5s,soon".into()),
+                    ..Default::default()
+                },
+                "HERALD_RETRY_SCHEDULE",
+            ),
+            (
+                Settings {
+                    allow_networks: Some(vec!["10.0.0.0/33".into()]),
+                    ..Default::default()
+                },
+                "HERALD_ALLOW_NETWORKS",
+            ),
+            (
+                Settings {
+                    max_payload: Some("lots".into()),
+                    ..Default::default()
+                },
+                "HERALD_MAX_PAYLOAD",
+            ),
+            (
+                Settings {
+                    role: Some("boss".into()),
+                    ..Default::default()
+                },
+                "HERALD_ROLE",
+            ),
+            (
+                Settings {
+                    store: Some("mysql://x".into()),
+                    ..Default::default()
+                },
+                "HERALD_STORE",
+            ),
+        ];
+        for (s, name) in cases {
+            let e = Config::from_settings(s).unwrap_err().to_string();
+            assert!(e.contains(name), "{e}");
+        }
+    }
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_size("1MiB"), Some(1 << 20));
+        assert_eq!(parse_size("64KiB"), Some(64 << 10));
+        assert_eq!(parse_size("1000"), Some(1000));
+        assert_eq!(parse_size("1 parsec"), None);
+    }
+}

@@ -1,0 +1,188 @@
+//! One attempt: build the signed request, send it, and decide what happens next.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE, USER_AGENT};
+use hyper::Request;
+use rand::Rng;
+
+use herald_signing::{hex_hmac_sha256, standard_signature_header, StandardKey};
+
+use super::client::{HttpClient, SendError};
+use crate::config::DeliveryConfig;
+use crate::domain::{new_id, now_ms, Attempt, Endpoint, Event, Millis, SignatureScheme};
+use crate::store::{AttemptRecord, Job, NextStep};
+
+pub const USER_AGENT_VALUE: &str = concat!("herald/", env!("CARGO_PKG_VERSION"));
+
+/// Makes attempts for the dispatcher.
+pub struct Deliverer {
+    client: HttpClient,
+    config: DeliveryConfig,
+}
+
+impl Deliverer {
+    pub fn new(client: HttpClient, config: DeliveryConfig) -> Self {
+        Self { client, config }
+    }
+
+    /// Sends one attempt of a claimed delivery and says what to record.
+    pub async fn attempt(&self, job: &Job) -> AttemptRecord {
+        let attempted_at = now_ms();
+        let started = Instant::now();
+        let endpoint = &job.endpoint;
+        let result = match build_request(endpoint, &job.event, attempted_at) {
+            Ok(req) => {
+                let timeout = Duration::from_millis(endpoint.timeout_ms);
+                self.client.send(req, timeout).await
+            }
+            Err(e) => Err(SendError::Transport(e)),
+        };
+        let duration_ms = started.elapsed().as_millis() as u64;
+        let attempt_no = job.attempts + 1;
+        let mut attempt = Attempt {
+            id: new_id("atm"),
+            delivery_id: job.delivery_id.clone(),
+            attempted_at,
+            status_code: None,
+            duration_ms,
+            error: None,
+            response_body: None,
+        };
+        let next = match result {
+            Ok(resp) => {
+                attempt.status_code = Some(resp.status);
+                attempt.response_body = Some(resp.body);
+                match resp.status {
+                    200..=299 => NextStep::Succeeded,
+                    410 => {
+                        attempt.error =
+                            Some("endpoint answered 410 Gone: endpoint disabled".into());
+                        NextStep::EndpointGone
+                    }
+                    s => {
+                        attempt.error = Some(format!("endpoint answered HTTP {s}"));
+                        let hint = match s {
+                            429 | 503 => resp.retry_after.as_deref().and_then(parse_retry_after),
+                            _ => None,
+                        };
+                        self.retry_step(attempt_no, hint)
+                    }
+                }
+            }
+            Err(SendError::Refused(r)) => {
+                attempt.error = Some(format!("refused by the SSRF guard: {r}"));
+                NextStep::Failed
+            }
+            Err(e) => {
+                attempt.error = Some(e.to_string());
+                self.retry_step(attempt_no, None)
+            }
+        };
+        AttemptRecord {
+            attempt,
+            endpoint_id: endpoint.id.clone(),
+            next,
+        }
+    }
+
+    /// After failed attempt number `attempt_no` (1-based): when to try again, if at all.
+    fn retry_step(&self, attempt_no: u32, retry_after: Option<Duration>) -> NextStep {
+        let Some(base) = self.config.retry_schedule.get(attempt_no as usize - 1) else {
+            return NextStep::Failed;
+        };
+        let delay = match retry_after {
+            Some(hint) => hint.min(self.config.max_retry_after),
+            None => jitter(*base),
+        };
+        NextStep::RetryAt(now_ms() + delay.as_millis() as Millis)
+    }
+}
+
+/// ±20 % of the scheduled delay, so retries of many deliveries do not arrive in lockstep.
+fn jitter(d: Duration) -> Duration {
+    d.mul_f64(rand::thread_rng().gen_range(0.8..=1.2))
+}
+
+/// `Retry-After` as delta-seconds or an HTTP date.
+fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let at = httpdate::parse_http_date(v).ok()?;
+    Some(
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or_default(),
+    )
+}
+
+fn build_request(ep: &Endpoint, ev: &Event, now: Millis) -> Result<Request<Full<Bytes>>, String> {
+    let url = ep.url.as_deref().ok_or("endpoint has no URL")?;
+    let mut req = Request::post(url)
+        .body(Full::new(Bytes::copy_from_slice(&ev.payload)))
+        .map_err(|e| format!("cannot build the request: {e}"))?;
+    let headers = req.headers_mut();
+    for (name, value) in &ep.headers {
+        if let (Ok(n), Ok(v)) = (
+            HeaderName::try_from(name.as_str()),
+            HeaderValue::try_from(value.as_str()),
+        ) {
+            headers.insert(n, v);
+        }
+    }
+    let ts = now / 1000;
+    let value = |s: &str| HeaderValue::try_from(s).map_err(|e| format!("bad header value: {e}"));
+    headers.insert(CONTENT_TYPE, value(&ev.content_type)?);
+    headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
+    headers.insert("webhook-id", value(&ev.id)?);
+    headers.insert("webhook-timestamp", value(&ts.to_string())?);
+    headers.insert("x-herald-event-type", value(&ev.event_type)?);
+    match ep.signature {
+        SignatureScheme::Standard => {
+            let keys = ep
+                .live_secrets(now)
+                .map(StandardKey::parse)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("endpoint secret unusable: {e}"))?;
+            headers.insert(
+                "webhook-signature",
+                value(&standard_signature_header(&keys, &ev.id, ts, &ev.payload))?,
+            );
+        }
+        SignatureScheme::HmacSha256Hex => {
+            let secret = ep
+                .live_secrets(now)
+                .next()
+                .ok_or("endpoint has no live secret")?;
+            headers.insert(
+                "x-signature",
+                value(&hex_hmac_sha256(secret.as_bytes(), &ev.payload))?,
+            );
+        }
+    }
+    Ok(req)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("soon"), None);
+        let past = "Wed, 21 Oct 2015 07:28:00 GMT";
+        assert_eq!(parse_retry_after(past), Some(Duration::ZERO));
+    }
+
+    #[test]
+    fn jitter_stays_within_twenty_percent() {
+        for _ in 0..1000 {
+            let d = jitter(Duration::from_secs(100)).as_secs_f64();
+            assert!((80.0..=120.0).contains(&d), "{d}");
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! Delivery workers: claim due deliveries from the store with a lease, send each in its
+//! own task, record the attempt. Per-endpoint in-flight caps and rates are enforced by
+//! leaving a busy endpoint's work in the store (it is excluded from the next claim), so a
+//! slow endpoint never holds up the others. No store transaction is open during HTTP.
+
+pub mod attempt;
+pub mod client;
+pub mod guard;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch, Notify};
+use tokio::time::Instant;
+
+use self::attempt::Deliverer;
+use crate::config::DeliveryConfig;
+use crate::domain::now_ms;
+use crate::store::{ClaimRequest, Job, Store};
+
+/// Most deliveries claimed in one store call.
+const CLAIM_BATCH: usize = 64;
+/// Longest idle wait before looking at the store again (a safety net; publishes wake
+/// the dispatcher at once).
+const IDLE_POLL: Duration = Duration::from_secs(1);
+/// How long shutdown waits for in-flight attempts before leaving their leases to expire.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+#[derive(Default)]
+struct EndpointLoad {
+    in_flight: u32,
+    cap: u32,
+    /// Claimed but not started: over the cap, or waiting for the rate limit.
+    queued: VecDeque<Job>,
+    next_slot: Option<Instant>,
+    interval: Option<Duration>,
+}
+
+impl EndpointLoad {
+    fn busy(&self, now: Instant) -> bool {
+        self.in_flight >= self.cap
+            || !self.queued.is_empty()
+            || self.next_slot.is_some_and(|s| s > now)
+    }
+}
+
+/// Claims and dispatches deliveries until shutdown.
+pub struct Dispatcher {
+    store: Arc<dyn Store>,
+    deliverer: Arc<Deliverer>,
+    config: DeliveryConfig,
+    wake: Arc<Notify>,
+    loads: HashMap<String, EndpointLoad>,
+    in_flight: usize,
+    done_tx: mpsc::UnboundedSender<String>,
+    done_rx: mpsc::UnboundedReceiver<String>,
+}
+
+impl Dispatcher {
+    pub fn new(
+        store: Arc<dyn Store>,
+        deliverer: Arc<Deliverer>,
+        config: DeliveryConfig,
+        wake: Arc<Notify>,
+    ) -> Self {
+        let (done_tx, done_rx) = mpsc::unbounded_channel();
+        Self {
+            store,
+            deliverer,
+            config,
+            wake,
+            loads: HashMap::new(),
+            in_flight: 0,
+            done_tx,
+            done_rx,
+        }
+    }
+
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        while !*shutdown.borrow() {
+            self.drain_done();
+            self.pump_queues();
+            let full = self.claim_round().await;
+            if full {
+                continue;
+            }
+            let deadline = self.next_wake().await;
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                Some(ep) = self.done_rx.recv() => self.finished(&ep),
+                _ = tokio::time::sleep_until(deadline) => {}
+                _ = shutdown.changed() => {}
+            }
+        }
+        self.shut_down().await;
+    }
+
+    /// Claims what there is room for; true when the batch came back full (claim again).
+    async fn claim_round(&mut self) -> bool {
+        let queued: usize = self.loads.values().map(|l| l.queued.len()).sum();
+        let room = self
+            .config
+            .max_concurrency
+            .saturating_sub(self.in_flight + queued);
+        if room == 0 {
+            return false;
+        }
+        let limit = room.min(CLAIM_BATCH);
+        let now = Instant::now();
+        let exclude = self
+            .loads
+            .iter()
+            .filter(|(_, l)| l.busy(now))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let t = now_ms();
+        let request = ClaimRequest {
+            now: t,
+            limit,
+            lease_until: t + self.config.lease.as_millis() as i64,
+            exclude_endpoints: exclude,
+        };
+        match self.store.claim(request).await {
+            Ok(jobs) => {
+                let full = jobs.len() == limit;
+                for job in jobs {
+                    self.admit(job);
+                }
+                full
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "claiming deliveries failed");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                false
+            }
+        }
+    }
+
+    /// Starts a claimed job now, or queues it behind its endpoint's cap or rate.
+    fn admit(&mut self, job: Job) {
+        let ep = job.endpoint.clone();
+        let load = self.loads.entry(ep.id.clone()).or_default();
+        load.cap = ep.max_in_flight.max(1);
+        load.interval = ep
+            .rate_limit_per_s
+            .filter(|r| *r > 0)
+            .map(|r| Duration::from_secs_f64(1.0 / f64::from(r)));
+        load.queued.push_back(job);
+        self.pump(&ep.id);
+    }
+
+    fn pump_queues(&mut self) {
+        let ids: Vec<String> = self
+            .loads
+            .iter()
+            .filter(|(_, l)| !l.queued.is_empty())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ids {
+            self.pump(&id);
+        }
+    }
+
+    /// Starts as many queued jobs of one endpoint as its cap and rate allow.
+    fn pump(&mut self, endpoint_id: &str) {
+        let Some(load) = self.loads.get_mut(endpoint_id) else {
+            return;
+        };
+        let now = Instant::now();
+        while load.in_flight < load.cap && load.next_slot.is_none_or(|s| s <= now) {
+            let Some(job) = load.queued.pop_front() else {
+                break;
+            };
+            load.in_flight += 1;
+            load.next_slot = load.interval.map(|i| now + i);
+            self.in_flight += 1;
+            let (deliverer, store, done) = (
+                self.deliverer.clone(),
+                self.store.clone(),
+                self.done_tx.clone(),
+            );
+            tokio::spawn(async move {
+                let record = deliverer.attempt(&job).await;
+                if let Err(e) = store.record_attempt(record).await {
+                    // The lease will expire and the delivery will be tried again.
+                    tracing::error!(error = %e, delivery = %job.delivery_id, "recording an attempt failed");
+                }
+                let _ = done.send(job.endpoint.id.clone());
+            });
+        }
+    }
+
+    fn drain_done(&mut self) {
+        while let Ok(ep) = self.done_rx.try_recv() {
+            self.finished(&ep);
+        }
+    }
+
+    fn finished(&mut self, endpoint_id: &str) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        let Some(load) = self.loads.get_mut(endpoint_id) else {
+            return;
+        };
+        load.in_flight = load.in_flight.saturating_sub(1);
+        let idle = load.in_flight == 0
+            && load.queued.is_empty()
+            && load.next_slot.is_none_or(|s| s <= Instant::now());
+        if idle {
+            self.loads.remove(endpoint_id);
+        } else {
+            self.pump(endpoint_id);
+        }
+    }
+
+    /// When to look again: the next due delivery, a rate-limited endpoint's next slot, or
+    /// the idle poll, whichever is first. Work that is due but excluded (busy endpoints)
+    /// is picked up when an attempt finishes.
+    async fn next_wake(&self) -> Instant {
+        let now = Instant::now();
+        let mut deadline = now + IDLE_POLL;
+        for load in self.loads.values() {
+            if let (Some(slot), false) = (load.next_slot, load.queued.is_empty()) {
+                deadline = deadline.min(slot);
+            }
+        }
+        if let Ok(Some(due)) = self.store.next_due_at().await {
+            let wait = due - now_ms();
+            if wait > 0 {
+                deadline = deadline.min(now + Duration::from_millis(wait as u64));
+            }
+        }
+        deadline
+    }
+
+    async fn shut_down(mut self) {
+        let queued: Vec<String> = self
+            .loads
+            .values_mut()
+            .flat_map(|l| l.queued.drain(..))
+            .map(|j| j.delivery_id)
+            .collect();
+        if !queued.is_empty() {
+            if let Err(e) = self.store.release(queued).await {
+                tracing::warn!(error = %e, "releasing queued deliveries failed; their leases will expire");
+            }
+        }
+        let deadline = Instant::now() + SHUTDOWN_GRACE;
+        while self.in_flight > 0 {
+            match tokio::time::timeout_at(deadline, self.done_rx.recv()).await {
+                Ok(Some(ep)) => self.finished(&ep),
+                _ => break,
+            }
+        }
+        tracing::info!(unfinished = self.in_flight, "delivery workers stopped");
+    }
+}

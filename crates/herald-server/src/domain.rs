@@ -1,0 +1,398 @@
+//! Domain types shared by the API, the delivery workers and the store, and the pure
+//! rules about them (ids, type patterns, the clock).
+
+use std::collections::BTreeMap;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use rand::Rng;
+use serde::Serialize;
+
+/// Milliseconds since the unix epoch.
+pub type Millis = i64;
+
+pub fn now_ms() -> Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// Formats a timestamp for the API (RFC 3339, UTC, milliseconds).
+pub fn rfc3339(ms: Millis) -> String {
+    let t = UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_millis(t).to_string()
+}
+
+/// Parses an RFC 3339 timestamp from the API.
+pub fn parse_rfc3339(s: &str) -> Option<Millis> {
+    let t = humantime::parse_rfc3339_weak(s).ok()?;
+    Some(t.duration_since(UNIX_EPOCH).ok()?.as_millis() as i64)
+}
+
+const CROCKFORD: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
+
+/// A new prefixed, time-ordered, URL-safe id: `{prefix}_` + 10 characters of millisecond
+/// time + 16 random characters (Crockford base32, lowercase), like a ULID.
+pub fn new_id(prefix: &str) -> String {
+    let ms = now_ms() as u64;
+    let rnd: u128 = rand::thread_rng().gen();
+    let mut out = String::with_capacity(prefix.len() + 27);
+    out.push_str(prefix);
+    out.push('_');
+    for i in (0..10).rev() {
+        out.push(CROCKFORD[((ms >> (i * 5)) & 31) as usize] as char);
+    }
+    for i in 0..16 {
+        out.push(CROCKFORD[((rnd >> (i * 5)) & 31) as usize] as char);
+    }
+    out
+}
+
+/// The tenant an API caller may see: everything (admin) or one tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    Admin,
+    Tenant(String),
+}
+
+impl Scope {
+    /// The tenant filter to apply to queries, `None` for admins.
+    pub fn tenant(&self) -> Option<&str> {
+        match self {
+            Scope::Admin => None,
+            Scope::Tenant(t) => Some(t),
+        }
+    }
+}
+
+/// How deliveries to an endpoint are signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub enum SignatureScheme {
+    #[serde(rename = "standard")]
+    Standard,
+    #[serde(rename = "hmac-sha256-hex")]
+    HmacSha256Hex,
+}
+
+impl SignatureScheme {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SignatureScheme::Standard => "standard",
+            SignatureScheme::HmacSha256Hex => "hmac-sha256-hex",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "standard" => Some(Self::Standard),
+            "hmac-sha256-hex" => Some(Self::HmacSha256Hex),
+            _ => None,
+        }
+    }
+}
+
+/// A signing secret of an endpoint; `expires_at` is set on the old one during a rotation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct EndpointSecret {
+    pub secret: String,
+    pub expires_at: Option<Millis>,
+}
+
+/// A subscriber.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub id: String,
+    pub tenant: Option<String>,
+    pub url: Option<String>,
+    pub description: Option<String>,
+    pub event_types: Vec<String>,
+    pub headers: BTreeMap<String, String>,
+    pub signature: SignatureScheme,
+    /// Newest first.
+    pub secrets: Vec<EndpointSecret>,
+    pub timeout_ms: u64,
+    pub max_in_flight: u32,
+    pub rate_limit_per_s: Option<u32>,
+    pub disabled: bool,
+    pub disabled_reason: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+impl Endpoint {
+    /// Whether this endpoint subscribes to an event type.
+    pub fn wants(&self, event_type: &str) -> bool {
+        self.event_types.iter().any(|p| type_matches(p, event_type))
+    }
+
+    /// The secrets that sign at `now` (the current one and any in its grace period).
+    pub fn live_secrets(&self, now: Millis) -> impl Iterator<Item = &str> {
+        self.secrets
+            .iter()
+            .filter(move |s| s.expires_at.is_none_or(|e| e > now))
+            .map(|s| s.secret.as_str())
+    }
+}
+
+/// A change to an endpoint; `None` leaves a field as it is, `Some(None)` clears it.
+#[derive(Debug, Clone, Default)]
+pub struct EndpointPatch {
+    pub url: Option<Option<String>>,
+    pub description: Option<Option<String>>,
+    pub event_types: Option<Vec<String>>,
+    pub headers: Option<BTreeMap<String, String>>,
+    pub timeout_ms: Option<u64>,
+    pub max_in_flight: Option<u32>,
+    pub rate_limit_per_s: Option<Option<u32>>,
+    pub disabled: Option<bool>,
+}
+
+impl EndpointPatch {
+    pub fn apply(self, ep: &mut Endpoint, now: Millis) {
+        if let Some(v) = self.url {
+            ep.url = v;
+        }
+        if let Some(v) = self.description {
+            ep.description = v;
+        }
+        if let Some(v) = self.event_types {
+            ep.event_types = v;
+        }
+        if let Some(v) = self.headers {
+            ep.headers = v;
+        }
+        if let Some(v) = self.timeout_ms {
+            ep.timeout_ms = v;
+        }
+        if let Some(v) = self.max_in_flight {
+            ep.max_in_flight = v;
+        }
+        if let Some(v) = self.rate_limit_per_s {
+            ep.rate_limit_per_s = v;
+        }
+        if let Some(v) = self.disabled {
+            if ep.disabled != v {
+                ep.disabled_reason = v.then(|| "disabled by an API call".to_string());
+            }
+            ep.disabled = v;
+        }
+        ep.updated_at = now;
+    }
+}
+
+/// An event to store, as accepted by the API.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    pub id: String,
+    pub event_type: String,
+    pub tenant: Option<String>,
+    pub payload: Vec<u8>,
+    pub content_type: String,
+    /// The key that makes a publish idempotent (the `Idempotency-Key` header, or the
+    /// caller's own event id).
+    pub idempotency_key: Option<String>,
+    /// Whether `id` was chosen by the caller (then it is itself an idempotency key).
+    pub caller_id: bool,
+    /// Hash of what was asked, to tell a retry from a different request with the same key.
+    pub request_hash: String,
+    pub created_at: Millis,
+}
+
+/// A stored event.
+#[derive(Debug, Clone)]
+pub struct Event {
+    pub id: String,
+    pub event_type: String,
+    pub tenant: Option<String>,
+    pub payload: Vec<u8>,
+    pub content_type: String,
+    pub deliveries: u32,
+    pub created_at: Millis,
+    /// Position in the event log, used as the list cursor.
+    pub seq: i64,
+}
+
+/// What a publish did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PublishOutcome {
+    Created(PublishSummary),
+    /// The same key and the same request were seen before: here is the first answer.
+    Repeated(PublishSummary),
+    /// The same key was used for a different request.
+    KeyConflict,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PublishSummary {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub deliveries: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryState {
+    Pending,
+    Delivering,
+    Succeeded,
+    Failed,
+}
+
+impl DeliveryState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Delivering => "delivering",
+            DeliveryState::Succeeded => "succeeded",
+            DeliveryState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "pending" => Some(Self::Pending),
+            "delivering" => Some(Self::Delivering),
+            "succeeded" => Some(Self::Succeeded),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// One event owed to one endpoint.
+#[derive(Debug, Clone)]
+pub struct Delivery {
+    pub id: String,
+    pub event_id: String,
+    pub endpoint_id: String,
+    pub state: DeliveryState,
+    pub attempts: u32,
+    pub next_attempt_at: Option<Millis>,
+    pub last_attempt_at: Option<Millis>,
+    pub last_status: Option<u16>,
+    pub last_error: Option<String>,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// One HTTP try of a delivery.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    pub id: String,
+    pub delivery_id: String,
+    pub attempted_at: Millis,
+    pub status_code: Option<u16>,
+    pub duration_ms: u64,
+    pub error: Option<String>,
+    pub response_body: Option<String>,
+}
+
+/// A page of a list, with the cursor of the next page.
+#[derive(Debug, Clone)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Whether an event type matches an endpoint's pattern: `*`, a prefix `a.b.*`, or exact.
+pub fn type_matches(pattern: &str, event_type: &str) -> bool {
+    if pattern == "*" {
+        return true;
+    }
+    match pattern.strip_suffix('*') {
+        Some(prefix) => event_type.starts_with(prefix) && event_type.len() > prefix.len(),
+        None => pattern == event_type,
+    }
+}
+
+fn valid_segment(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b':'))
+}
+
+/// An event type: dot-separated segments of letters, digits, `_`, `-`, `:`; at most 200 chars.
+pub fn valid_event_type(s: &str) -> bool {
+    s.len() <= 200 && s.split('.').all(valid_segment)
+}
+
+/// A type pattern: `*`, an event type, or an event type prefix followed by `.*`.
+pub fn valid_type_pattern(s: &str) -> bool {
+    if s == "*" {
+        return true;
+    }
+    match s.strip_suffix(".*") {
+        Some(prefix) => valid_event_type(prefix),
+        None => valid_event_type(s),
+    }
+}
+
+/// A tenant: 1-128 chars of letters, digits, `_`, `-`, `.`, `:`, `@`.
+pub fn valid_tenant(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':' | b'@'))
+}
+
+/// A caller-chosen id or idempotency key: 1-128 URL-safe chars.
+pub fn valid_key(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 128
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':' | b'~'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn patterns_match_as_documented() {
+        assert!(type_matches("*", "ticket.created"));
+        assert!(type_matches("ticket.*", "ticket.created"));
+        assert!(type_matches("ticket.*", "ticket.comment.added"));
+        assert!(!type_matches("ticket.*", "ticket"));
+        assert!(!type_matches("ticket.*", "tickets.created"));
+        assert!(type_matches("ticket.created", "ticket.created"));
+        assert!(!type_matches("ticket.created", "ticket.created.v2"));
+    }
+
+    #[test]
+    fn patterns_and_types_are_validated() {
+        for ok in ["*", "ticket.*", "ticket.created", "a-b_c:d.e"] {
+            assert!(valid_type_pattern(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "ticket.",
+            ".x",
+            "a..b",
+            "*foo",
+            "ti*cket",
+            "ticket.*.x",
+            "a b",
+            "**",
+        ] {
+            assert!(!valid_type_pattern(bad), "{bad}");
+        }
+        assert!(!valid_event_type("ticket.*"));
+        assert!(!valid_event_type(""));
+    }
+
+    #[test]
+    fn ids_are_prefixed_time_ordered_and_url_safe() {
+        let a = new_id("evt");
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let b = new_id("evt");
+        assert!(a.starts_with("evt_") && a.len() == 30);
+        assert!(a < b);
+        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_'));
+    }
+
+    #[test]
+    fn timestamps_round_trip() {
+        let ms = 1_700_000_000_123;
+        assert_eq!(parse_rfc3339(&rfc3339(ms)), Some(ms));
+    }
+}

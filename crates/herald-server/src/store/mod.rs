@@ -1,0 +1,152 @@
+//! The store: the only queue, and the one place state lives.
+//!
+//! [`Store`] is what the API and the delivery workers program against. The embedded
+//! implementation is [`sqlite::SqliteStore`]; a PostgreSQL one fills the same trait.
+//! Deliveries are claimed with a lease (`lease_until`), which maps onto
+//! `FOR UPDATE SKIP LOCKED` on PostgreSQL.
+
+pub mod sqlite;
+
+use async_trait::async_trait;
+
+use crate::domain::{
+    Attempt, Delivery, Endpoint, EndpointPatch, Event, Millis, NewEvent, Page, PublishOutcome,
+    Scope,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("commit failed: {0}")]
+    Commit(String),
+    #[error("the store is shut down")]
+    Closed,
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+    #[error("the data directory is in use by another herald process")]
+    Locked,
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// An API key as stored (only its hash).
+#[derive(Debug, Clone)]
+pub struct ApiKey {
+    pub id: String,
+    /// `None` for an admin key.
+    pub tenant: Option<String>,
+    pub created_at: Millis,
+}
+
+/// Filters of the endpoint list.
+#[derive(Debug, Clone, Default)]
+pub struct EndpointQuery {
+    pub tenant: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: usize,
+}
+
+/// Filters of the event list.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    pub tenant: Option<String>,
+    pub event_type: Option<String>,
+    pub since: Option<Millis>,
+    pub cursor: Option<String>,
+    pub limit: usize,
+}
+
+/// What a worker asks for when it claims work.
+#[derive(Debug, Clone)]
+pub struct ClaimRequest {
+    pub now: Millis,
+    pub limit: usize,
+    pub lease_until: Millis,
+    /// Endpoints already at their in-flight cap or rate: leave their work for later.
+    pub exclude_endpoints: Vec<String>,
+}
+
+/// A claimed delivery with everything needed to send it.
+#[derive(Debug, Clone)]
+pub struct Job {
+    pub delivery_id: String,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    pub event: std::sync::Arc<Event>,
+    pub endpoint: std::sync::Arc<Endpoint>,
+}
+
+/// What happens to a delivery after an attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NextStep {
+    Succeeded,
+    RetryAt(Millis),
+    /// Retries exhausted, or the attempt can never succeed.
+    Failed,
+    /// The endpoint answered 410 Gone: fail this delivery, disable the endpoint and fail
+    /// its other pending deliveries.
+    EndpointGone,
+}
+
+/// The result of one attempt, to record.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub attempt: Attempt,
+    pub endpoint_id: String,
+    pub next: NextStep,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Whether the store can serve requests now.
+    async fn ready(&self) -> StoreResult<()>;
+
+    async fn insert_key(&self, id: String, hash: String, tenant: Option<String>)
+        -> StoreResult<()>;
+    async fn find_key(&self, hash: String) -> StoreResult<Option<ApiKey>>;
+    async fn count_admin_keys(&self) -> StoreResult<u64>;
+
+    async fn create_endpoint(&self, endpoint: Endpoint) -> StoreResult<()>;
+    async fn get_endpoint(&self, scope: &Scope, id: &str) -> StoreResult<Option<Endpoint>>;
+    async fn list_endpoints(
+        &self,
+        scope: &Scope,
+        query: EndpointQuery,
+    ) -> StoreResult<Page<Endpoint>>;
+    async fn update_endpoint(
+        &self,
+        scope: &Scope,
+        id: &str,
+        patch: EndpointPatch,
+    ) -> StoreResult<Option<Endpoint>>;
+    /// Deletes the endpoint; its pending deliveries fail. False when there was none.
+    async fn delete_endpoint(&self, scope: &Scope, id: &str) -> StoreResult<bool>;
+
+    /// Stores the event and one delivery per subscribed endpoint in one transaction.
+    async fn publish(&self, event: NewEvent) -> StoreResult<PublishOutcome>;
+    async fn get_event(&self, scope: &Scope, id: &str) -> StoreResult<Option<Event>>;
+    async fn list_events(&self, scope: &Scope, query: EventQuery) -> StoreResult<Page<Event>>;
+    /// `None` when the event is not visible in this scope.
+    async fn list_deliveries(
+        &self,
+        scope: &Scope,
+        event_id: &str,
+    ) -> StoreResult<Option<Vec<Delivery>>>;
+    async fn get_delivery(&self, scope: &Scope, id: &str) -> StoreResult<Option<Delivery>>;
+    /// `None` when the delivery is not visible in this scope.
+    async fn list_attempts(
+        &self,
+        scope: &Scope,
+        delivery_id: &str,
+    ) -> StoreResult<Option<Vec<Attempt>>>;
+
+    /// Leases up to `limit` due deliveries of enabled push endpoints, oldest due first.
+    async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Job>>;
+    /// Records an attempt and moves its delivery on, in one transaction.
+    async fn record_attempt(&self, record: AttemptRecord) -> StoreResult<()>;
+    /// Gives leased deliveries back without an attempt (shutdown).
+    async fn release(&self, delivery_ids: Vec<String>) -> StoreResult<()>;
+    /// When the earliest pending delivery becomes due, if any.
+    async fn next_due_at(&self) -> StoreResult<Option<Millis>>;
+}

@@ -1,0 +1,185 @@
+//! Endpoint queries.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::rows::{self, to_json, ENDPOINT_COLUMNS};
+use crate::domain::{Endpoint, EndpointPatch, Millis, Page, Scope};
+use crate::store::sqlite::writer::backend;
+use crate::store::{EndpointQuery, StoreResult};
+
+pub fn insert(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO endpoints (id, tenant, url, description, event_types, headers, signature, secrets, \
+         timeout_ms, max_in_flight, rate_limit_per_s, disabled, disabled_reason, created_at, updated_at) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            ep.id,
+            ep.tenant,
+            ep.url,
+            ep.description,
+            to_json(&ep.event_types),
+            to_json(&ep.headers),
+            ep.signature.as_str(),
+            to_json(&ep.secrets),
+            ep.timeout_ms as i64,
+            ep.max_in_flight as i64,
+            ep.rate_limit_per_s.map(i64::from),
+            ep.disabled,
+            ep.disabled_reason,
+            ep.created_at,
+            ep.updated_at,
+        ])
+    })
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub fn get(conn: &Connection, scope: &Scope, id: &str) -> StoreResult<Option<Endpoint>> {
+    let sql = format!(
+        "SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2)"
+    );
+    conn.prepare_cached(&sql)
+        .and_then(|mut st| {
+            st.query_row(params![id, scope.tenant()], rows::endpoint)
+                .optional()
+        })
+        .map_err(backend)
+}
+
+pub fn list(conn: &Connection, scope: &Scope, q: &EndpointQuery) -> StoreResult<Page<Endpoint>> {
+    if let (Some(s), Some(t)) = (scope.tenant(), q.tenant.as_deref()) {
+        if s != t {
+            return Ok(Page {
+                items: Vec::new(),
+                next_cursor: None,
+            });
+        }
+    }
+    let tenant = scope.tenant().or(q.tenant.as_deref());
+    let sql = format!(
+        "SELECT {ENDPOINT_COLUMNS} FROM endpoints \
+         WHERE (?1 IS NULL OR tenant = ?1) AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3"
+    );
+    let mut items: Vec<Endpoint> = conn
+        .prepare_cached(&sql)
+        .and_then(|mut st| {
+            st.query_map(
+                params![tenant, q.cursor, (q.limit + 1) as i64],
+                rows::endpoint,
+            )?
+            .collect()
+        })
+        .map_err(backend)?;
+    let next_cursor = if items.len() > q.limit {
+        items.truncate(q.limit);
+        items.last().map(|e| e.id.clone())
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
+}
+
+pub fn replace(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE endpoints SET url = ?2, description = ?3, event_types = ?4, headers = ?5, secrets = ?6, \
+         timeout_ms = ?7, max_in_flight = ?8, rate_limit_per_s = ?9, disabled = ?10, disabled_reason = ?11, \
+         updated_at = ?12 WHERE id = ?1",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            ep.id,
+            ep.url,
+            ep.description,
+            to_json(&ep.event_types),
+            to_json(&ep.headers),
+            to_json(&ep.secrets),
+            ep.timeout_ms as i64,
+            ep.max_in_flight as i64,
+            ep.rate_limit_per_s.map(i64::from),
+            ep.disabled,
+            ep.disabled_reason,
+            ep.updated_at,
+        ])
+    })
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub fn update(
+    conn: &Connection,
+    scope: &Scope,
+    id: &str,
+    patch: EndpointPatch,
+    now: Millis,
+) -> StoreResult<Option<Endpoint>> {
+    let Some(mut ep) = get(conn, scope, id)? else {
+        return Ok(None);
+    };
+    patch.apply(&mut ep, now);
+    replace(conn, &ep)?;
+    Ok(Some(ep))
+}
+
+/// Fails every pending delivery of an endpoint with a reason.
+pub fn fail_pending(
+    conn: &Connection,
+    endpoint_id: &str,
+    reason: &str,
+    now: Millis,
+) -> StoreResult<usize> {
+    conn.prepare_cached(
+        "UPDATE deliveries SET state = 'failed', next_attempt_at = NULL, lease_until = NULL, \
+         last_error = ?2, updated_at = ?3 WHERE endpoint_id = ?1 AND state IN ('pending', 'delivering')",
+    )
+    .and_then(|mut st| st.execute(params![endpoint_id, reason, now]))
+    .map_err(backend)
+}
+
+pub fn delete(conn: &Connection, scope: &Scope, id: &str, now: Millis) -> StoreResult<bool> {
+    let n = conn
+        .prepare_cached("DELETE FROM endpoints WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2)")
+        .and_then(|mut st| st.execute(params![id, scope.tenant()]))
+        .map_err(backend)?;
+    if n == 0 {
+        return Ok(false);
+    }
+    fail_pending(conn, id, "endpoint deleted", now)?;
+    Ok(true)
+}
+
+/// Disables an endpoint (410 Gone) and fails what it still owed.
+pub fn disable_gone(conn: &Connection, id: &str, now: Millis) -> StoreResult<()> {
+    conn.prepare_cached(
+        "UPDATE endpoints SET disabled = 1, disabled_reason = 'the endpoint answered 410 Gone', \
+         updated_at = ?2 WHERE id = ?1",
+    )
+    .and_then(|mut st| st.execute(params![id, now]))
+    .map_err(backend)?;
+    fail_pending(conn, id, "endpoint gone (410)", now)?;
+    Ok(())
+}
+
+/// Ids and type filters of the enabled endpoints of a tenant (exact match, none = none).
+pub fn subscribers(
+    conn: &Connection,
+    tenant: Option<&str>,
+) -> StoreResult<Vec<(String, Vec<String>)>> {
+    conn.prepare_cached("SELECT id, event_types FROM endpoints WHERE disabled = 0 AND tenant IS ?1")
+        .and_then(|mut st| {
+            st.query_map(params![tenant], |r| {
+                let types: String = r.get(1)?;
+                Ok((r.get::<_, String>(0)?, types))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(backend)?
+        .into_iter()
+        .map(|(id, types)| {
+            serde_json::from_str(&types)
+                .map(|t| (id, t))
+                .map_err(|e| crate::store::StoreError::Corrupt(format!("event_types: {e}")))
+        })
+        .collect()
+}

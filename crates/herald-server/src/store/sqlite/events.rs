@@ -1,0 +1,208 @@
+//! Event, delivery and attempt queries.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::endpoints;
+use super::rows::{self, ATTEMPT_COLUMNS, DELIVERY_COLUMNS, EVENT_COLUMNS};
+use crate::domain::{
+    new_id, type_matches, Attempt, Delivery, Event, NewEvent, Page, PublishOutcome, PublishSummary,
+    Scope,
+};
+use crate::store::sqlite::writer::backend;
+use crate::store::{EventQuery, StoreResult};
+
+/// A publish seen before under the same key.
+fn earlier(
+    conn: &Connection,
+    sql: &str,
+    p: impl rusqlite::Params,
+) -> StoreResult<Option<(String, PublishSummary)>> {
+    conn.prepare_cached(sql)
+        .and_then(|mut st| {
+            st.query_row(p, |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    PublishSummary {
+                        id: r.get(1)?,
+                        event_type: r.get(2)?,
+                        deliveries: r.get::<_, i64>(3)? as u32,
+                    },
+                ))
+            })
+            .optional()
+        })
+        .map_err(backend)
+}
+
+fn repeat_or_conflict(
+    found: Option<(String, PublishSummary)>,
+    hash: &str,
+) -> Option<PublishOutcome> {
+    found.map(|(h, summary)| {
+        if h == hash {
+            PublishOutcome::Repeated(summary)
+        } else {
+            PublishOutcome::KeyConflict
+        }
+    })
+}
+
+/// Stores an event and its deliveries (this runs inside the writer's transaction).
+pub fn publish(conn: &Connection, ev: NewEvent) -> StoreResult<PublishOutcome> {
+    if ev.caller_id {
+        let found = earlier(
+            conn,
+            "SELECT request_hash, id, type, deliveries FROM events WHERE id = ?1",
+            params![ev.id],
+        )?;
+        if let Some(outcome) = repeat_or_conflict(found, &ev.request_hash) {
+            return Ok(outcome);
+        }
+    }
+    if let Some(key) = &ev.idempotency_key {
+        let found = earlier(
+            conn,
+            "SELECT request_hash, id, type, deliveries FROM events \
+             WHERE coalesce(tenant, '') = coalesce(?1, '') AND idempotency_key = ?2",
+            params![ev.tenant, key],
+        )?;
+        if let Some(outcome) = repeat_or_conflict(found, &ev.request_hash) {
+            return Ok(outcome);
+        }
+    }
+    let targets: Vec<String> = endpoints::subscribers(conn, ev.tenant.as_deref())?
+        .into_iter()
+        .filter(|(_, patterns)| patterns.iter().any(|p| type_matches(p, &ev.event_type)))
+        .map(|(id, _)| id)
+        .collect();
+    conn.prepare_cached(
+        "INSERT INTO events (id, type, tenant, payload, content_type, idempotency_key, request_hash, \
+         deliveries, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            ev.id,
+            ev.event_type,
+            ev.tenant,
+            ev.payload,
+            ev.content_type,
+            ev.idempotency_key,
+            ev.request_hash,
+            targets.len() as i64,
+            ev.created_at,
+        ])
+    })
+    .map_err(backend)?;
+    let mut insert = conn
+        .prepare_cached(
+            "INSERT INTO deliveries (id, event_id, endpoint_id, tenant, state, attempts, next_attempt_at, \
+             created_at, updated_at) VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, ?5, ?5)",
+        )
+        .map_err(backend)?;
+    for endpoint_id in &targets {
+        insert
+            .execute(params![
+                new_id("dlv"),
+                ev.id,
+                endpoint_id,
+                ev.tenant,
+                ev.created_at
+            ])
+            .map_err(backend)?;
+    }
+    Ok(PublishOutcome::Created(PublishSummary {
+        id: ev.id,
+        event_type: ev.event_type,
+        deliveries: targets.len() as u32,
+    }))
+}
+
+pub fn get(conn: &Connection, scope: &Scope, id: &str) -> StoreResult<Option<Event>> {
+    let sql =
+        format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2)");
+    conn.prepare_cached(&sql)
+        .and_then(|mut st| {
+            st.query_row(params![id, scope.tenant()], rows::event)
+                .optional()
+        })
+        .map_err(backend)
+}
+
+/// Newest first; the cursor is the position of the last event returned.
+pub fn list(conn: &Connection, scope: &Scope, q: &EventQuery) -> StoreResult<Page<Event>> {
+    if let (Some(s), Some(t)) = (scope.tenant(), q.tenant.as_deref()) {
+        if s != t {
+            return Ok(Page {
+                items: Vec::new(),
+                next_cursor: None,
+            });
+        }
+    }
+    let tenant = scope.tenant().or(q.tenant.as_deref());
+    let cursor: Option<i64> = q.cursor.as_deref().and_then(|c| c.parse().ok());
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE (?1 IS NULL OR tenant = ?1) AND (?2 IS NULL OR type = ?2) \
+         AND (?3 IS NULL OR created_at >= ?3) AND (?4 IS NULL OR seq < ?4) ORDER BY seq DESC LIMIT ?5"
+    );
+    let mut items: Vec<Event> = conn
+        .prepare_cached(&sql)
+        .and_then(|mut st| {
+            st.query_map(
+                params![tenant, q.event_type, q.since, cursor, (q.limit + 1) as i64],
+                rows::event,
+            )?
+            .collect()
+        })
+        .map_err(backend)?;
+    let next_cursor = if items.len() > q.limit {
+        items.truncate(q.limit);
+        items.last().map(|e| e.seq.to_string())
+    } else {
+        None
+    };
+    Ok(Page { items, next_cursor })
+}
+
+pub fn deliveries(
+    conn: &Connection,
+    scope: &Scope,
+    event_id: &str,
+) -> StoreResult<Option<Vec<Delivery>>> {
+    if get(conn, scope, event_id)?.is_none() {
+        return Ok(None);
+    }
+    let sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE event_id = ?1 ORDER BY id");
+    conn.prepare_cached(&sql)
+        .and_then(|mut st| st.query_map(params![event_id], rows::delivery)?.collect())
+        .map(Some)
+        .map_err(backend)
+}
+
+pub fn delivery(conn: &Connection, scope: &Scope, id: &str) -> StoreResult<Option<Delivery>> {
+    let sql = format!(
+        "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2)"
+    );
+    conn.prepare_cached(&sql)
+        .and_then(|mut st| {
+            st.query_row(params![id, scope.tenant()], rows::delivery)
+                .optional()
+        })
+        .map_err(backend)
+}
+
+pub fn attempts(
+    conn: &Connection,
+    scope: &Scope,
+    delivery_id: &str,
+) -> StoreResult<Option<Vec<Attempt>>> {
+    if delivery(conn, scope, delivery_id)?.is_none() {
+        return Ok(None);
+    }
+    let sql = format!(
+        "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE delivery_id = ?1 ORDER BY attempted_at, id"
+    );
+    conn.prepare_cached(&sql)
+        .and_then(|mut st| st.query_map(params![delivery_id], rows::attempt)?.collect())
+        .map(Some)
+        .map_err(backend)
+}

@@ -1,0 +1,242 @@
+//! The embedded store: one SQLite file in WAL mode, one group-committing writer thread,
+//! a few reader connections. One herald process owns a data directory at a time (an
+//! exclusive file lock), so leases left by a killed process are released at start.
+
+mod endpoints;
+mod events;
+mod queue;
+mod rows;
+mod schema;
+mod writer;
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension};
+
+use self::writer::{backend, Readers, Writer};
+use super::{
+    ApiKey, AttemptRecord, ClaimRequest, EndpointQuery, EventQuery, Job, Store, StoreError,
+    StoreResult,
+};
+use crate::domain::{
+    now_ms, Attempt, Delivery, Endpoint, EndpointPatch, Event, Millis, NewEvent, Page,
+    PublishOutcome, Scope,
+};
+
+const READERS: usize = 4;
+
+pub struct SqliteStore {
+    writer: Writer,
+    readers: Arc<Readers>,
+    _lock: File,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in `data_dir` and brings its schema up to date.
+    pub fn open(data_dir: &Path) -> StoreResult<SqliteStore> {
+        let io = |e: std::io::Error| StoreError::Backend(Box::new(e));
+        std::fs::create_dir_all(data_dir).map_err(io)?;
+        let lock = File::create(data_dir.join("herald.lock")).map_err(io)?;
+        if lock.try_lock().is_err() {
+            return Err(StoreError::Locked);
+        }
+        let path = data_dir.join("herald.db");
+        let mut conn = Connection::open(&path).map_err(backend)?;
+        schema::configure(&conn).map_err(backend)?;
+        schema::migrate(&mut conn).map_err(backend)?;
+        let released = queue::release_all_leases(&conn, now_ms())?;
+        if released > 0 {
+            tracing::info!(
+                released,
+                "re-queued deliveries leased by a previous process"
+            );
+        }
+        let readers = (0..READERS)
+            .map(|_| {
+                let c = Connection::open(&path)?;
+                schema::configure(&c)?;
+                c.pragma_update(None, "query_only", true)?;
+                Ok(c)
+            })
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(backend)?;
+        Ok(SqliteStore {
+            writer: Writer::start(conn),
+            readers: Readers::new(readers),
+            _lock: lock,
+        })
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ready(&self) -> StoreResult<()> {
+        self.readers
+            .read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend))
+            .await?;
+        self.writer.write(|_| Ok(())).await
+    }
+
+    async fn insert_key(
+        &self,
+        id: String,
+        hash: String,
+        tenant: Option<String>,
+    ) -> StoreResult<()> {
+        self.writer
+            .write(move |c| {
+                c.execute(
+                    "INSERT INTO api_keys (id, hash, tenant, created_at) VALUES (?1, ?2, ?3, ?4) \
+                     ON CONFLICT (hash) DO NOTHING",
+                    params![id, hash, tenant, now_ms()],
+                )
+                .map_err(backend)?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn find_key(&self, hash: String) -> StoreResult<Option<ApiKey>> {
+        self.readers
+            .read(move |c| {
+                c.prepare_cached(
+                    "SELECT id, tenant, created_at FROM api_keys WHERE hash = ?1 AND revoked_at IS NULL",
+                )
+                .and_then(|mut st| {
+                    st.query_row(params![hash], |r| {
+                        Ok(ApiKey { id: r.get(0)?, tenant: r.get(1)?, created_at: r.get(2)? })
+                    })
+                    .optional()
+                })
+                .map_err(backend)
+            })
+            .await
+    }
+
+    async fn count_admin_keys(&self) -> StoreResult<u64> {
+        self.readers
+            .read(|c| {
+                c.query_row(
+                    "SELECT count(*) FROM api_keys WHERE tenant IS NULL AND revoked_at IS NULL",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map(|n| n as u64)
+                .map_err(backend)
+            })
+            .await
+    }
+
+    async fn create_endpoint(&self, endpoint: Endpoint) -> StoreResult<()> {
+        self.writer
+            .write(move |c| endpoints::insert(c, &endpoint))
+            .await
+    }
+
+    async fn get_endpoint(&self, scope: &Scope, id: &str) -> StoreResult<Option<Endpoint>> {
+        let (scope, id) = (scope.clone(), id.to_string());
+        self.readers
+            .read(move |c| endpoints::get(c, &scope, &id))
+            .await
+    }
+
+    async fn list_endpoints(
+        &self,
+        scope: &Scope,
+        query: EndpointQuery,
+    ) -> StoreResult<Page<Endpoint>> {
+        let scope = scope.clone();
+        self.readers
+            .read(move |c| endpoints::list(c, &scope, &query))
+            .await
+    }
+
+    async fn update_endpoint(
+        &self,
+        scope: &Scope,
+        id: &str,
+        patch: EndpointPatch,
+    ) -> StoreResult<Option<Endpoint>> {
+        let (scope, id) = (scope.clone(), id.to_string());
+        self.writer
+            .write(move |c| endpoints::update(c, &scope, &id, patch, now_ms()))
+            .await
+    }
+
+    async fn delete_endpoint(&self, scope: &Scope, id: &str) -> StoreResult<bool> {
+        let (scope, id) = (scope.clone(), id.to_string());
+        self.writer
+            .write(move |c| endpoints::delete(c, &scope, &id, now_ms()))
+            .await
+    }
+
+    async fn publish(&self, event: NewEvent) -> StoreResult<PublishOutcome> {
+        self.writer.write(move |c| events::publish(c, event)).await
+    }
+
+    async fn get_event(&self, scope: &Scope, id: &str) -> StoreResult<Option<Event>> {
+        let (scope, id) = (scope.clone(), id.to_string());
+        self.readers
+            .read(move |c| events::get(c, &scope, &id))
+            .await
+    }
+
+    async fn list_events(&self, scope: &Scope, query: EventQuery) -> StoreResult<Page<Event>> {
+        let scope = scope.clone();
+        self.readers
+            .read(move |c| events::list(c, &scope, &query))
+            .await
+    }
+
+    async fn list_deliveries(
+        &self,
+        scope: &Scope,
+        event_id: &str,
+    ) -> StoreResult<Option<Vec<Delivery>>> {
+        let (scope, id) = (scope.clone(), event_id.to_string());
+        self.readers
+            .read(move |c| events::deliveries(c, &scope, &id))
+            .await
+    }
+
+    async fn get_delivery(&self, scope: &Scope, id: &str) -> StoreResult<Option<Delivery>> {
+        let (scope, id) = (scope.clone(), id.to_string());
+        self.readers
+            .read(move |c| events::delivery(c, &scope, &id))
+            .await
+    }
+
+    async fn list_attempts(
+        &self,
+        scope: &Scope,
+        delivery_id: &str,
+    ) -> StoreResult<Option<Vec<Attempt>>> {
+        let (scope, id) = (scope.clone(), delivery_id.to_string());
+        self.readers
+            .read(move |c| events::attempts(c, &scope, &id))
+            .await
+    }
+
+    async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Job>> {
+        self.writer.write(move |c| queue::claim(c, &request)).await
+    }
+
+    async fn record_attempt(&self, record: AttemptRecord) -> StoreResult<()> {
+        self.writer
+            .write(move |c| queue::record_attempt(c, &record, now_ms()))
+            .await
+    }
+
+    async fn release(&self, delivery_ids: Vec<String>) -> StoreResult<()> {
+        self.writer
+            .write(move |c| queue::release(c, &delivery_ids, now_ms()))
+            .await
+    }
+
+    async fn next_due_at(&self) -> StoreResult<Option<Millis>> {
+        self.readers.read(queue::next_due_at).await
+    }
+}

@@ -1,0 +1,169 @@
+//! The delivery queue: claim with a lease, record an attempt, release.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::endpoints;
+use super::rows::{self, ENDPOINT_COLUMNS, EVENT_COLUMNS};
+use crate::domain::{Endpoint, Event, Millis};
+use crate::store::sqlite::writer::backend;
+use crate::store::{AttemptRecord, ClaimRequest, Job, NextStep, StoreError, StoreResult};
+
+/// Puts deliveries whose lease ran out back in the queue (their worker died).
+pub fn expire_leases(conn: &Connection, now: Millis) -> StoreResult<usize> {
+    conn.prepare_cached(
+        "UPDATE deliveries SET state = 'pending', lease_until = NULL, next_attempt_at = ?1, updated_at = ?1 \
+         WHERE state = 'delivering' AND lease_until <= ?1",
+    )
+    .and_then(|mut st| st.execute(params![now]))
+    .map_err(backend)
+}
+
+/// Every lease held by an earlier process of this embedded store is orphaned at start.
+pub fn release_all_leases(conn: &Connection, now: Millis) -> StoreResult<usize> {
+    conn.prepare_cached(
+        "UPDATE deliveries SET state = 'pending', lease_until = NULL, next_attempt_at = ?1, updated_at = ?1 \
+         WHERE state = 'delivering'",
+    )
+    .and_then(|mut st| st.execute(params![now]))
+    .map_err(backend)
+}
+
+pub fn claim(conn: &Connection, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
+    expire_leases(conn, req.now)?;
+    let exclude = serde_json::to_string(&req.exclude_endpoints).expect("strings serialize");
+    let claimed: Vec<(String, String, String, u32)> = conn
+        .prepare_cached(
+            "UPDATE deliveries SET state = 'delivering', lease_until = ?1, updated_at = ?2 \
+             WHERE id IN (SELECT d.id FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id \
+                 WHERE d.state = 'pending' AND d.next_attempt_at <= ?2 AND e.disabled = 0 AND e.url IS NOT NULL \
+                 AND d.endpoint_id NOT IN (SELECT value FROM json_each(?3)) \
+                 ORDER BY d.next_attempt_at LIMIT ?4) \
+             RETURNING id, event_id, endpoint_id, attempts",
+        )
+        .and_then(|mut st| {
+            st.query_map(
+                params![req.lease_until, req.now, exclude, req.limit as i64],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, i64>(3)? as u32)),
+            )?
+            .collect()
+        })
+        .map_err(backend)?;
+    let mut events: HashMap<String, Arc<Event>> = HashMap::new();
+    let mut eps: HashMap<String, Arc<Endpoint>> = HashMap::new();
+    let mut jobs = Vec::with_capacity(claimed.len());
+    for (delivery_id, event_id, endpoint_id, attempts) in claimed {
+        let event = match events.get(&event_id) {
+            Some(e) => e.clone(),
+            None => {
+                let e = Arc::new(load_event(conn, &event_id)?);
+                events.insert(event_id, e.clone());
+                e
+            }
+        };
+        let endpoint = match eps.get(&endpoint_id) {
+            Some(e) => e.clone(),
+            None => {
+                let e = Arc::new(load_endpoint(conn, &endpoint_id)?);
+                eps.insert(endpoint_id, e.clone());
+                e
+            }
+        };
+        jobs.push(Job {
+            delivery_id,
+            attempts,
+            event,
+            endpoint,
+        });
+    }
+    // Sorted by next_attempt_at already within the subquery; keep publish order per
+    // endpoint by id (time-ordered) as a tie-break.
+    jobs.sort_by(|a, b| a.event.seq.cmp(&b.event.seq));
+    Ok(jobs)
+}
+
+fn load_event(conn: &Connection, id: &str) -> StoreResult<Event> {
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1");
+    conn.prepare_cached(&sql)
+        .and_then(|mut st| st.query_row(params![id], rows::event).optional())
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::Corrupt(format!("delivery refers to missing event {id}")))
+}
+
+fn load_endpoint(conn: &Connection, id: &str) -> StoreResult<Endpoint> {
+    let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE id = ?1");
+    conn.prepare_cached(&sql)
+        .and_then(|mut st| st.query_row(params![id], rows::endpoint).optional())
+        .map_err(backend)?
+        .ok_or_else(|| StoreError::Corrupt(format!("claimed delivery of missing endpoint {id}")))
+}
+
+pub fn record_attempt(conn: &Connection, rec: &AttemptRecord, now: Millis) -> StoreResult<()> {
+    let a = &rec.attempt;
+    conn.prepare_cached(
+        "INSERT INTO attempts (id, delivery_id, attempted_at, status_code, duration_ms, error, response_body) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            a.id,
+            a.delivery_id,
+            a.attempted_at,
+            a.status_code.map(i64::from),
+            a.duration_ms as i64,
+            a.error,
+            a.response_body,
+        ])
+    })
+    .map_err(backend)?;
+    let (state, next_at) = match rec.next {
+        NextStep::Succeeded => ("succeeded", None),
+        NextStep::RetryAt(t) => ("pending", Some(t)),
+        NextStep::Failed | NextStep::EndpointGone => ("failed", None),
+    };
+    conn.prepare_cached(
+        "UPDATE deliveries SET state = ?2, attempts = attempts + 1, next_attempt_at = ?3, lease_until = NULL, \
+         last_attempt_at = ?4, last_status = ?5, last_error = ?6, updated_at = ?7 WHERE id = ?1",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            a.delivery_id,
+            state,
+            next_at,
+            a.attempted_at,
+            a.status_code.map(i64::from),
+            a.error,
+            now,
+        ])
+    })
+    .map_err(backend)?;
+    if rec.next == NextStep::EndpointGone {
+        endpoints::disable_gone(conn, &rec.endpoint_id, now)?;
+    }
+    Ok(())
+}
+
+pub fn release(conn: &Connection, ids: &[String], now: Millis) -> StoreResult<()> {
+    let mut st = conn
+        .prepare_cached(
+            "UPDATE deliveries SET state = 'pending', lease_until = NULL, updated_at = ?2 \
+             WHERE id = ?1 AND state = 'delivering'",
+        )
+        .map_err(backend)?;
+    for id in ids {
+        st.execute(params![id, now]).map_err(backend)?;
+    }
+    Ok(())
+}
+
+pub fn next_due_at(conn: &Connection) -> StoreResult<Option<Millis>> {
+    conn.prepare_cached(
+        "SELECT d.next_attempt_at FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id \
+         WHERE d.state = 'pending' AND e.disabled = 0 AND e.url IS NOT NULL \
+         ORDER BY d.next_attempt_at LIMIT 1",
+    )
+    .and_then(|mut st| st.query_row([], |r| r.get(0)).optional())
+    .map_err(backend)
+}
