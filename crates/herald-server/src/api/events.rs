@@ -88,7 +88,7 @@ pub async fn publish(
     let tenant = owning_tenant(&scope, body.tenant)?;
     let mut event = NewEvent {
         caller_id: body.id.is_some(),
-        id: body.id.unwrap_or_else(|| new_id("evt")),
+        id: body.id.unwrap_or_default(),
         event_type,
         tenant,
         payload: payload.get().as_bytes().to_vec(),
@@ -97,7 +97,11 @@ pub async fn publish(
         request_hash: String::new(),
         created_at: now_ms(),
     };
+    // The hash covers what the caller sent (its own id, if any), not a generated id.
     event.request_hash = request_hash(&event);
+    if !event.caller_id {
+        event.id = new_id("evt");
+    }
     match state.store.publish(event).await? {
         PublishOutcome::Created(summary) => {
             if summary.deliveries > 0 {

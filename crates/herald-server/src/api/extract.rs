@@ -36,6 +36,15 @@ pub fn parse_json<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, ApiEr
             "the request body is empty; a JSON object is expected",
         ));
     }
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        return Err(
+            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+                Ok(_) => ApiError::invalid("body", "must be a JSON object"),
+                Err(e) => ApiError::malformed(format!("malformed JSON: {e}")),
+            },
+        );
+    }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let result: Result<T, _> = serde_path_to_error::deserialize(de);
     result.map_err(|e| {

@@ -103,10 +103,10 @@ fn v6_kind(ip: Ipv6Addr) -> Option<&'static str> {
     let embedded =
         |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
     if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
-        return Some(v4_kind(embedded(s[6], s[7])).unwrap_or("NAT64"));
+        return v4_kind(embedded(s[6], s[7]));
     }
     if s[0] == 0x2002 {
-        return Some(v4_kind(embedded(s[1], s[2])).unwrap_or("6to4"));
+        return v4_kind(embedded(s[1], s[2]));
     }
     let kind = match s[0] {
         _ if s[0..6] == [0, 0, 0, 0, 0, 0] => "IPv4-compatible",

@@ -1,0 +1,313 @@
+//! Every bad input gets the documented error shape and status, and stores nothing.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+async fn counts(app: &TestApp) -> (usize, usize) {
+    let eps = app.get("/v1/endpoints?limit=250").await["data"]
+        .as_array()
+        .unwrap()
+        .len();
+    let evs = app.get("/v1/events?limit=250").await["data"]
+        .as_array()
+        .unwrap()
+        .len();
+    (eps, evs)
+}
+
+fn assert_error(status: u16, body: &Value, want_status: u16, want_code: &str, ctx: &str) {
+    assert_eq!(status, want_status, "{ctx}: {body}");
+    assert_eq!(body["error"]["code"], want_code, "{ctx}: {body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{ctx}: {body}"
+    );
+}
+
+#[tokio::test]
+async fn bad_endpoint_and_event_bodies_are_refused_and_store_nothing() {
+    let app = spawn_app().await;
+    app.create_endpoint(json!({"url": "http://127.0.0.1:9/"}))
+        .await;
+    let before = counts(&app).await;
+    let raw_cases: &[(&str, &'static [u8], u16, &str, Option<&str>)] = &[
+        ("/v1/events", b"{\"type\": ", 400, "malformed_request", None),
+        ("/v1/events", b"not json", 400, "malformed_request", None),
+        ("/v1/events", b"", 400, "malformed_request", None),
+        (
+            "/v1/endpoints",
+            b"{\"url\": \"http://x/\",}",
+            400,
+            "malformed_request",
+            None,
+        ),
+    ];
+    for (path, body, status, code, field) in raw_cases {
+        let (s, b) = app.raw(Method::POST, path, body, &[]).await;
+        assert_error(
+            s,
+            &b,
+            *status,
+            code,
+            &format!("{path} {}", String::from_utf8_lossy(body)),
+        );
+        if let Some(f) = field {
+            assert!(b["error"]["message"].as_str().unwrap().starts_with(f));
+        }
+    }
+    let json_cases: Vec<(&str, Value, &str)> = vec![
+        ("/v1/events", json!({"payload": {}}), "type"),
+        ("/v1/events", json!({"type": 5, "payload": {}}), "type"),
+        ("/v1/events", json!({"type": "", "payload": {}}), "type"),
+        (
+            "/v1/events",
+            json!({"type": "ticket.*", "payload": {}}),
+            "type",
+        ),
+        ("/v1/events", json!({"type": "a..b", "payload": {}}), "type"),
+        ("/v1/events", json!({"type": "a.b"}), "payload"),
+        (
+            "/v1/events",
+            json!({"type": "a.b", "payload": null}),
+            "payload",
+        ),
+        (
+            "/v1/events",
+            json!({"type": "a.b", "payload": {}, "tenant": ""}),
+            "tenant",
+        ),
+        (
+            "/v1/events",
+            json!({"type": "a.b", "payload": {}, "id": "has space"}),
+            "id",
+        ),
+        (
+            "/v1/events",
+            json!({"type": "a.b", "payload": {}, "tenant": 7}),
+            "tenant",
+        ),
+        ("/v1/events", json!([1, 2]), "body"),
+        ("/v1/endpoints", json!({"url": "ftp://example.com/"}), "url"),
+        (
+            "/v1/endpoints",
+            json!({"url": "http://user:pw@example.com/"}),
+            "url",
+        ),
+        ("/v1/endpoints", json!({"url": "example.com/hook"}), "url"),
+        ("/v1/endpoints", json!({"url": 12}), "url"),
+        (
+            "/v1/endpoints",
+            json!({"url": "http://x/", "event_types": []}),
+            "event_types",
+        ),
+        (
+            "/v1/endpoints",
+            json!({"url": "http://x/", "event_types": [""]}),
+            "event_types[0]",
+        ),
+        (
+            "/v1/endpoints",
+            json!({"url": "http://x/", "event_types": ["*", "ti*cket"]}),
+            "event_types[1]",
+        ),
+        (
+            "/v1/endpoints",
+            json!({"url": "http://x/", "event_types": ["ticket."]}),
+            "event_types[0]",
+        ),
+        (
+            "/v1/endpoints",
+            json!({"url": "http://x/", "event_types": "ticket.*"}),
+            "event_types",
+        ),
+        (
+            "/v1/endpoints",
+            json!({"url": "http://x/", "timeout_ms": -1}),
+            "timeout_ms",
+        ),
+        (
+            "/v1/endpoints",
+            json!({"url": "http://x/", "timeout_ms": 0}),
+            "timeout_ms",
+        ),
+        (
+            "/v1/endpoints",
+            json!({"url": "http://x/", "max_in_flight": 0}),
+            "max_in_flight",
+        ),
+        (
+            "/v1/endpoints",
+            json!({"url": "http://x/", "signature": "md5"}),
+            "signature",
+        ),
+        (
+            "/v1/endpoints",
+            json!({"url": "http://x/", "secret": "plain"}),
+            "secret",
+        ),
+        (
+            "/v1/endpoints",
+            json!({"url": "http://x/", "headers": {"webhook-signature": "x"}}),
+            "headers.webhook-signature",
+        ),
+        (
+            "/v1/endpoints",
+            json!({"url": "http://x/", "headers": {"bad header": "x"}}),
+            "headers.bad header",
+        ),
+        (
+            "/v1/endpoints",
+            json!({"url": "http://x/", "tenant": "a b"}),
+            "tenant",
+        ),
+        (
+            "/v1/endpoints",
+            json!({"url": "http://x/", "disabled": "yes"}),
+            "disabled",
+        ),
+    ];
+    for (path, body, field) in json_cases {
+        let (s, b) = app.call(Method::POST, path, Some(body.clone())).await;
+        assert_error(s, &b, 422, "invalid_field", &format!("{path} {body}"));
+        let msg = b["error"]["message"].as_str().unwrap();
+        assert!(
+            msg.starts_with(&format!("{field}:")),
+            "{body} → message should name `{field}`: {msg}"
+        );
+    }
+    assert_eq!(counts(&app).await, before, "nothing was stored");
+}
+
+#[tokio::test]
+async fn patch_validates_too_and_unknown_ids_are_404() {
+    let app = spawn_app().await;
+    let ep = app
+        .create_endpoint(json!({"url": "http://127.0.0.1:9/"}))
+        .await;
+    let path = format!("/v1/endpoints/{}", ep["id"].as_str().unwrap());
+    let (s, b) = app
+        .call(Method::PATCH, &path, Some(json!({"url": "gopher://x/"})))
+        .await;
+    assert_error(s, &b, 422, "invalid_field", "patch url");
+    assert_eq!(
+        app.get(&path).await["url"],
+        "http://127.0.0.1:9/",
+        "a failed patch changes nothing"
+    );
+    for p in [
+        "/v1/endpoints/ep_nope",
+        "/v1/events/evt_nope",
+        "/v1/events/evt_nope/deliveries",
+        "/v1/deliveries/dlv_nope",
+        "/v1/deliveries/dlv_nope/attempts",
+    ] {
+        let (s, b) = app.call(Method::GET, p, None).await;
+        assert_error(s, &b, 404, "not_found", p);
+    }
+    let (s, b) = app
+        .call(
+            Method::PATCH,
+            "/v1/endpoints/ep_nope",
+            Some(json!({"disabled": true})),
+        )
+        .await;
+    assert_error(s, &b, 404, "not_found", "patch unknown");
+    let (s, b) = app.call(Method::GET, "/v1/nothing-here", None).await;
+    assert_error(s, &b, 404, "not_found", "unknown route");
+    let (s, b) = app.call(Method::PUT, "/v1/events", None).await;
+    assert_error(s, &b, 405, "method_not_allowed", "wrong method");
+    let (s, b) = app.call(Method::GET, "/v1/events?limit=0", None).await;
+    assert_error(s, &b, 422, "invalid_field", "limit");
+    let (s, b) = app
+        .call(Method::GET, "/v1/events?since=yesterday", None)
+        .await;
+    assert_error(s, &b, 422, "invalid_field", "since");
+}
+
+#[tokio::test]
+async fn a_missing_or_wrong_key_is_401() {
+    let app = spawn_app().await;
+    let r = app
+        .http
+        .get(format!("{}/v1/endpoints", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["error"]["code"], "unauthorized");
+    let (s, b) = app
+        .call_as("wrong-key", Method::GET, "/v1/events", None)
+        .await;
+    assert_error(s, &b, 401, "unauthorized", "wrong key");
+    let (s, b) = app
+        .call_as(
+            "wrong-key",
+            Method::POST,
+            "/v1/events",
+            Some(json!({"type": "a.b", "payload": {}})),
+        )
+        .await;
+    assert_error(s, &b, 401, "unauthorized", "wrong key publish");
+    let r = app
+        .http
+        .get(format!("{}/v1/endpoints", app.base))
+        .header("authorization", format!("Basic {ADMIN_KEY}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    // Health needs no key.
+    let r = app
+        .http
+        .get(format!("{}/healthz", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        app.get("/v1/events").await["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+}
+
+#[tokio::test]
+async fn an_oversized_payload_is_413_and_stores_nothing() {
+    let mut settings = test_settings();
+    settings.max_payload = Some("1KiB".into());
+    let app = spawn_with(settings).await;
+    let ok = "x".repeat(1000);
+    app.publish(json!({"type": "a.b", "payload": ok})).await;
+    let big = "x".repeat(2000);
+    let (s, b) = app
+        .call(
+            Method::POST,
+            "/v1/events",
+            Some(json!({"type": "a.b", "payload": big})),
+        )
+        .await;
+    assert_error(s, &b, 413, "payload_too_large", "payload over the limit");
+    let huge = "x".repeat(200 * 1024);
+    let (s, b) = app
+        .call(
+            Method::POST,
+            "/v1/events",
+            Some(json!({"type": "a.b", "payload": huge})),
+        )
+        .await;
+    assert_error(s, &b, 413, "payload_too_large", "body over the limit");
+    assert_eq!(
+        app.get("/v1/events").await["data"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}

@@ -1,0 +1,325 @@
+//! `spawn_app()`: the real server on 127.0.0.1:0 with a temporary data dir, and a test
+//! receiver that records what arrives and answers as a test scripts it.
+
+use std::future::IntoFuture;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use herald_server::{Config, Settings};
+use reqwest::Method;
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef";
+
+pub struct TestApp {
+    pub base: String,
+    pub key: String,
+    pub http: reqwest::Client,
+    pub dir: TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<Result<(), herald_server::ServeError>>>,
+}
+
+/// Test defaults: a fixed admin key, loopback allowed, a short retry schedule.
+pub fn test_settings() -> Settings {
+    Settings {
+        admin_key: Some(ADMIN_KEY.into()),
+        allow_networks: Some(vec!["127.0.0.0/8".into()]),
+        retry_schedule: Some("100ms,100ms,100ms".into()),
+        ..Default::default()
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    spawn_with(test_settings()).await
+}
+
+pub async fn spawn_with(mut settings: Settings) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    settings.data_dir = Some(dir.path().join("data"));
+    start(settings, dir).await
+}
+
+async fn start(settings: Settings, dir: TempDir) -> TestApp {
+    let config = Config::from_settings(settings).expect("valid test config");
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (stop, stopped) = oneshot::channel::<()>();
+    let handle = tokio::spawn(herald_server::run(config, listener, async {
+        let _ = stopped.await;
+    }));
+    let app = TestApp {
+        base,
+        key: ADMIN_KEY.into(),
+        http: reqwest::Client::new(),
+        dir,
+        stop: Some(stop),
+        handle: Some(handle),
+    };
+    app.wait_ready().await;
+    app
+}
+
+impl TestApp {
+    async fn wait_ready(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(r) = self.http.get(format!("{}/readyz", self.base)).send().await {
+                if r.status() == 200 {
+                    return;
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("herald did not become ready");
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            h.await.unwrap().unwrap();
+        }
+    }
+
+    /// Stops and starts again on the same data dir (and a new port).
+    pub async fn restart(mut self, settings: Settings) -> TestApp {
+        self.stop().await;
+        let mut settings = settings;
+        settings.data_dir = Some(self.dir.path().join("data"));
+        let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
+        start(settings, dir).await
+    }
+
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.call_as(&self.key.clone(), method, path, body).await
+    }
+
+    pub async fn call_as(
+        &self,
+        key: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    /// Sends raw bytes as a request body.
+    pub async fn raw(
+        &self,
+        method: Method,
+        path: &str,
+        body: &'static [u8],
+        headers: &[(&str, &str)],
+    ) -> (u16, Value) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .header("content-type", "application/json")
+            .body(body);
+        for (n, v) in headers {
+            req = req.header(*n, *v);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap();
+        (
+            status,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+
+    pub async fn get(&self, path: &str) -> Value {
+        let (status, body) = self.call(Method::GET, path, None).await;
+        assert_eq!(status, 200, "GET {path}: {body}");
+        body
+    }
+
+    pub async fn create_endpoint(&self, body: Value) -> Value {
+        let (status, resp) = self.call(Method::POST, "/v1/endpoints", Some(body)).await;
+        assert_eq!(status, 201, "{resp}");
+        resp
+    }
+
+    pub async fn publish(&self, body: Value) -> Value {
+        let (status, resp) = self.call(Method::POST, "/v1/events", Some(body)).await;
+        assert_eq!(status, 202, "{resp}");
+        resp
+    }
+
+    pub async fn deliveries(&self, event_id: &str) -> Vec<Value> {
+        self.get(&format!("/v1/events/{event_id}/deliveries")).await["data"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    pub async fn attempts(&self, delivery_id: &str) -> Vec<Value> {
+        self.get(&format!("/v1/deliveries/{delivery_id}/attempts"))
+            .await["data"]
+            .as_array()
+            .unwrap()
+            .clone()
+    }
+
+    /// Polls until every delivery of the event has reached a final state.
+    pub async fn settled(&self, event_id: &str) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let ds = self.deliveries(event_id).await;
+            if ds
+                .iter()
+                .all(|d| d["state"] == "succeeded" || d["state"] == "failed")
+            {
+                return ds;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "deliveries did not settle: {ds:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// The ticket example of the README walkthrough.
+pub fn ticket_payload() -> Value {
+    json!({
+        "event": "ticket.created",
+        "data": {"ticket_id": "TKT-2026-05-11-001", "subject": "Cannot log in", "priority": "high",
+                 "customer": {"email": "ada@example.com"}}
+    })
+}
+
+/// One request as the receiver saw it.
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub path: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub at: Instant,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+    }
+}
+
+/// How the receiver answers its n-th request (0-based).
+#[derive(Clone, Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(&'static str, String)>,
+    pub delay: Duration,
+}
+
+impl Reply {
+    pub fn status(status: u16) -> Self {
+        Reply {
+            status,
+            headers: vec![],
+            delay: Duration::ZERO,
+        }
+    }
+}
+
+type Script = Arc<dyn Fn(usize) -> Reply + Send + Sync>;
+
+#[derive(Clone)]
+pub struct Receiver {
+    pub url: String,
+    seen: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    /// A receiver that answers 200 to everything.
+    pub async fn ok() -> Receiver {
+        Receiver::start(|_| Reply::status(200)).await
+    }
+
+    pub async fn start(script: impl Fn(usize) -> Reply + Send + Sync + 'static) -> Receiver {
+        let seen: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let script: Script = Arc::new(script);
+        let (s2, sc) = (seen.clone(), script.clone());
+        let app = axum::Router::new().fallback(
+            move |uri: axum::http::Uri, headers: HeaderMap, body: Bytes| {
+                let (seen, script) = (s2.clone(), sc.clone());
+                async move {
+                    let n = {
+                        let mut v = seen.lock().unwrap();
+                        v.push(Received {
+                            path: uri.path().to_string(),
+                            headers,
+                            body,
+                            at: Instant::now(),
+                        });
+                        v.len() - 1
+                    };
+                    let reply = script(n);
+                    tokio::time::sleep(reply.delay).await;
+                    let mut resp = (
+                        StatusCode::from_u16(reply.status).unwrap(),
+                        format!("reply {n}"),
+                    )
+                        .into_response();
+                    for (name, value) in reply.headers {
+                        resp.headers_mut().insert(name, value.parse().unwrap());
+                    }
+                    resp
+                }
+            },
+        );
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(axum::serve(listener, app).into_future());
+        Receiver { url, seen }
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    pub fn count(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+
+    /// Waits until at least `n` requests arrived (bounded), and returns them.
+    pub async fn wait_for(&self, n: usize) -> Vec<Received> {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while self.count() < n {
+            assert!(
+                Instant::now() < deadline,
+                "receiver got {} of {n} requests",
+                self.count()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        self.received()
+    }
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real server over real HTTP, a real SQLite file, real receivers.
+
+mod helpers;
+
+mod api_errors;
+mod delivery;
+mod endpoints;
+mod publish;
+mod ssrf;
