@@ -77,9 +77,9 @@ fn v4_kind(ip: Ipv4Addr) -> Option<&'static str> {
         "carrier-grade NAT"
     } else if ip.is_multicast() {
         "multicast"
-    } else if ip.is_broadcast() || o[0] >= 240 {
-        "reserved"
-    } else if (o[0] == 192 && o[1] == 0 && (o[2] == 0 || o[2] == 2))
+    } else if ip.is_broadcast()
+        || o[0] >= 240
+        || (o[0] == 192 && o[1] == 0 && (o[2] == 0 || o[2] == 2))
         || (o[0] == 198 && (o[1] & 0xfe) == 18)
         || (o[0] == 198 && o[1] == 51 && o[2] == 100)
         || (o[0] == 203 && o[1] == 0 && o[2] == 113)

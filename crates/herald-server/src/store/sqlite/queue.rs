@@ -78,9 +78,8 @@ pub fn claim(conn: &Connection, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
             endpoint,
         });
     }
-    // Sorted by next_attempt_at already within the subquery; keep publish order per
-    // endpoint by id (time-ordered) as a tie-break.
-    jobs.sort_by(|a, b| a.event.seq.cmp(&b.event.seq));
+    // RETURNING gives no order: start the batch in publish order.
+    jobs.sort_by_key(|j| j.event.seq);
     Ok(jobs)
 }
 
