@@ -34,19 +34,18 @@ async fn bad_endpoint_and_event_bodies_are_refused_and_store_nothing() {
     app.create_endpoint(json!({"url": "http://127.0.0.1:9/"}))
         .await;
     let before = counts(&app).await;
-    let raw_cases: &[(&str, &'static [u8], u16, &str, Option<&str>)] = &[
-        ("/v1/events", b"{\"type\": ", 400, "malformed_request", None),
-        ("/v1/events", b"not json", 400, "malformed_request", None),
-        ("/v1/events", b"", 400, "malformed_request", None),
+    let raw_cases: &[(&str, &'static [u8], u16, &str)] = &[
+        ("/v1/events", b"{\"type\": ", 400, "malformed_request"),
+        ("/v1/events", b"not json", 400, "malformed_request"),
+        ("/v1/events", b"", 400, "malformed_request"),
         (
             "/v1/endpoints",
             b"{\"url\": \"http://x/\",}",
             400,
             "malformed_request",
-            None,
         ),
     ];
-    for (path, body, status, code, field) in raw_cases {
+    for (path, body, status, code) in raw_cases {
         let (s, b) = app.raw(Method::POST, path, body, &[]).await;
         assert_error(
             s,
@@ -55,9 +54,6 @@ async fn bad_endpoint_and_event_bodies_are_refused_and_store_nothing() {
             code,
             &format!("{path} {}", String::from_utf8_lossy(body)),
         );
-        if let Some(f) = field {
-            assert!(b["error"]["message"].as_str().unwrap().starts_with(f));
-        }
     }
     let json_cases: Vec<(&str, Value, &str)> = vec![
         ("/v1/events", json!({"payload": {}}), "type"),
