@@ -1,0 +1,212 @@
+//! A first benchmark of herald's outbound path (the benchmark issue makes it rigorous).
+//!
+//! Run: `cargo build --release && cargo run --release --example bench`
+//!
+//! It starts the release `herald` binary on a fresh data dir (durable settings: WAL,
+//! fsync per group commit), a local receiver that answers 200 at once, and measures:
+//! - baseline: the same receiver hit directly by this client, 16 connections (loopback ceiling);
+//! - publish: events/s accepted (202) with 16 concurrent publishers, no subscribers;
+//! - deliver: 20,000 events to one endpoint, from first publish to last arrival;
+//! - latency: publish → arrival at an open-loop 200 events/s for 10 s, p50/p99/max.
+
+use std::collections::HashMap;
+use std::future::IntoFuture;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use serde_json::{json, Value};
+
+const KEY: &str = "bench-admin-key-0123456789abcdef";
+
+struct Arrivals {
+    count: AtomicU64,
+    at: Mutex<HashMap<u64, Instant>>,
+}
+
+async fn receiver() -> (String, Arc<Arrivals>) {
+    let arrivals = Arc::new(Arrivals { count: AtomicU64::new(0), at: Mutex::new(HashMap::new()) });
+    let a = arrivals.clone();
+    let app = axum::Router::new().fallback(move |body: Bytes| {
+        let a = a.clone();
+        async move {
+            let now = Instant::now();
+            a.count.fetch_add(1, Ordering::Relaxed);
+            if let Ok(v) = serde_json::from_slice::<Value>(&body) {
+                if let Some(seq) = v["seq"].as_u64() {
+                    a.at.lock().unwrap().entry(seq).or_insert(now);
+                }
+            }
+            "ok"
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(axum::serve(listener, app).into_future());
+    (url, arrivals)
+}
+
+fn herald_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().unwrap().parent().unwrap();
+    let bin = dir.join("herald");
+    assert!(bin.exists(), "build the binary first: cargo build --release");
+    bin
+}
+
+/// ~1 KB JSON payload carrying a sequence number.
+fn payload(seq: u64) -> Value {
+    json!({"seq": seq, "event": "ticket.created", "data": {"ticket_id": format!("TKT-{seq:08}"), "body": "x".repeat(900)}})
+}
+
+async fn closed_loop(workers: usize, duration: Duration, make: impl Fn(u64) -> reqwest::RequestBuilder + Send + Sync + 'static) -> f64 {
+    let make = Arc::new(make);
+    let seq = Arc::new(AtomicU64::new(0));
+    let ok = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..workers {
+        let (make, seq, ok) = (make.clone(), seq.clone(), ok.clone());
+        tasks.push(tokio::spawn(async move {
+            while start.elapsed() < duration {
+                let n = seq.fetch_add(1, Ordering::Relaxed);
+                if let Ok(r) = make(n).send().await {
+                    if r.status().is_success() {
+                        ok.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    ok.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+}
+
+#[tokio::main]
+async fn main() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = Command::new(herald_binary())
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--allow-network", "127.0.0.0/8"])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("HERALD_ADMIN_KEY", KEY)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let http = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
+    while http.get(format!("{base}/readyz")).send().await.map(|r| r.status() != 200).unwrap_or(true) {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (url, arrivals) = receiver().await;
+
+    let (h, u) = (http.clone(), url.clone());
+    let baseline = closed_loop(16, Duration::from_secs(3), move |n| h.post(&u).json(&payload(n))).await;
+    println!("baseline   receiver hit directly, 16 connections: {baseline:>9.0} requests/s");
+
+    let (h, b) = (http.clone(), base.clone());
+    let publish = closed_loop(16, Duration::from_secs(5), move |n| {
+        h.post(format!("{b}/v1/events")).bearer_auth(KEY).json(&json!({"type": "bench.none", "payload": payload(n)}))
+    })
+    .await;
+    println!("publish    16 publishers, no subscribers:         {publish:>9.0} events/s ({:.2} of baseline)", publish / baseline);
+
+    let ep = http
+        .post(format!("{base}/v1/endpoints"))
+        .bearer_auth(KEY)
+        .json(&json!({"url": url, "event_types": ["bench.*"], "max_in_flight": 64}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ep.status(), 201);
+    arrivals.count.store(0, Ordering::Relaxed);
+    let total = 20_000u64;
+    let start = Instant::now();
+    let seq = Arc::new(AtomicU64::new(1_000_000));
+    let mut tasks = Vec::new();
+    for _ in 0..16 {
+        let (h, b, seq) = (http.clone(), base.clone(), seq.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let n = seq.fetch_add(1, Ordering::Relaxed);
+                if n >= 1_000_000 + total {
+                    break;
+                }
+                let body = json!({"type": "bench.deliver", "payload": payload(n)});
+                let r = h.post(format!("{b}/v1/events")).bearer_auth(KEY).json(&body).send().await.unwrap();
+                assert_eq!(r.status(), 202);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let published = start.elapsed();
+    while arrivals.count.load(Ordering::Relaxed) < total {
+        assert!(start.elapsed() < Duration::from_secs(300), "deliveries stalled");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let elapsed = start.elapsed();
+    let rate = total as f64 / elapsed.as_secs_f64();
+    println!(
+        "deliver    20,000 events → 1 endpoint, end to end:  {rate:>9.0} deliveries/s ({:.2} of baseline; publishing took {:.1} s)",
+        rate / baseline,
+        published.as_secs_f64()
+    );
+
+    // Open loop: each publish is sent on schedule, whatever the previous one did.
+    let rate_per_s = 200u64;
+    let count = rate_per_s * 10;
+    let sent_at: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
+    let first = 5_000_000u64;
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..count {
+        let at = start + Duration::from_micros(i * 1_000_000 / rate_per_s);
+        tokio::time::sleep_until(at.into()).await;
+        let (h, b, sent_at) = (http.clone(), base.clone(), sent_at.clone());
+        tasks.push(tokio::spawn(async move {
+            sent_at.lock().unwrap().insert(first + i, at);
+            let body = json!({"type": "bench.latency", "payload": payload(first + i)});
+            let r = h.post(format!("{b}/v1/events")).bearer_auth(KEY).json(&body).send().await.unwrap();
+            assert_eq!(r.status(), 202);
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let got = arrivals.at.lock().unwrap().keys().filter(|k| **k >= first).count() as u64;
+        if got >= count {
+            break;
+        }
+        assert!(Instant::now() < deadline, "latency run: {got} of {count} arrived");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut lat: Vec<Duration> = {
+        let at = arrivals.at.lock().unwrap();
+        let sent = sent_at.lock().unwrap();
+        sent.iter().map(|(seq, s)| at[seq].duration_since(*s)).collect()
+    };
+    lat.sort();
+    println!(
+        "latency    publish → arrival at 200 events/s, 10 s: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        percentile(&lat, 0.50).as_secs_f64() * 1e3,
+        percentile(&lat, 0.99).as_secs_f64() * 1e3,
+        lat.last().unwrap().as_secs_f64() * 1e3
+    );
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+}
