@@ -28,7 +28,10 @@ struct Arrivals {
 }
 
 async fn receiver() -> (String, Arc<Arrivals>) {
-    let arrivals = Arc::new(Arrivals { count: AtomicU64::new(0), at: Mutex::new(HashMap::new()) });
+    let arrivals = Arc::new(Arrivals {
+        count: AtomicU64::new(0),
+        at: Mutex::new(HashMap::new()),
+    });
     let a = arrivals.clone();
     let app = axum::Router::new().fallback(move |body: Bytes| {
         let a = a.clone();
@@ -53,7 +56,10 @@ fn herald_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap();
     let bin = dir.join("herald");
-    assert!(bin.exists(), "build the binary first: cargo build --release");
+    assert!(
+        bin.exists(),
+        "build the binary first: cargo build --release"
+    );
     bin
 }
 
@@ -62,7 +68,11 @@ fn payload(seq: u64) -> Value {
     json!({"seq": seq, "event": "ticket.created", "data": {"ticket_id": format!("TKT-{seq:08}"), "body": "x".repeat(900)}})
 }
 
-async fn closed_loop(workers: usize, duration: Duration, make: impl Fn(u64) -> reqwest::RequestBuilder + Send + Sync + 'static) -> f64 {
+async fn closed_loop(
+    workers: usize,
+    duration: Duration,
+    make: impl Fn(u64) -> reqwest::RequestBuilder + Send + Sync + 'static,
+) -> f64 {
     let make = Arc::new(make);
     let seq = Arc::new(AtomicU64::new(0));
     let ok = Arc::new(AtomicU64::new(0));
@@ -94,10 +104,20 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 #[tokio::main]
 async fn main() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let base = format!("http://127.0.0.1:{port}");
     let mut child = Command::new(herald_binary())
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--allow-network", "127.0.0.0/8"])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--allow-network",
+            "127.0.0.0/8",
+        ])
         .arg("--data-dir")
         .arg(dir.path())
         .env("HERALD_ADMIN_KEY", KEY)
@@ -105,19 +125,33 @@ async fn main() {
         .stdout(Stdio::null())
         .spawn()
         .unwrap();
-    let http = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
-    while http.get(format!("{base}/readyz")).send().await.map(|r| r.status() != 200).unwrap_or(true) {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap();
+    while http
+        .get(format!("{base}/readyz"))
+        .send()
+        .await
+        .map(|r| r.status() != 200)
+        .unwrap_or(true)
+    {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let (url, arrivals) = receiver().await;
 
     let (h, u) = (http.clone(), url.clone());
-    let baseline = closed_loop(16, Duration::from_secs(3), move |n| h.post(&u).json(&payload(n))).await;
+    let baseline = closed_loop(16, Duration::from_secs(3), move |n| {
+        h.post(&u).json(&payload(n))
+    })
+    .await;
     println!("baseline   receiver hit directly, 16 connections: {baseline:>9.0} requests/s");
 
     let (h, b) = (http.clone(), base.clone());
     let publish = closed_loop(16, Duration::from_secs(5), move |n| {
-        h.post(format!("{b}/v1/events")).bearer_auth(KEY).json(&json!({"type": "bench.none", "payload": payload(n)}))
+        h.post(format!("{b}/v1/events"))
+            .bearer_auth(KEY)
+            .json(&json!({"type": "bench.none", "payload": payload(n)}))
     })
     .await;
     println!("publish    16 publishers, no subscribers:         {publish:>9.0} events/s ({:.2} of baseline)", publish / baseline);
@@ -144,7 +178,13 @@ async fn main() {
                     break;
                 }
                 let body = json!({"type": "bench.deliver", "payload": payload(n)});
-                let r = h.post(format!("{b}/v1/events")).bearer_auth(KEY).json(&body).send().await.unwrap();
+                let r = h
+                    .post(format!("{b}/v1/events"))
+                    .bearer_auth(KEY)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
                 assert_eq!(r.status(), 202);
             }
         }));
@@ -154,7 +194,10 @@ async fn main() {
     }
     let published = start.elapsed();
     while arrivals.count.load(Ordering::Relaxed) < total {
-        assert!(start.elapsed() < Duration::from_secs(300), "deliveries stalled");
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "deliveries stalled"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = start.elapsed();
@@ -179,7 +222,13 @@ async fn main() {
         tasks.push(tokio::spawn(async move {
             sent_at.lock().unwrap().insert(first + i, at);
             let body = json!({"type": "bench.latency", "payload": payload(first + i)});
-            let r = h.post(format!("{b}/v1/events")).bearer_auth(KEY).json(&body).send().await.unwrap();
+            let r = h
+                .post(format!("{b}/v1/events"))
+                .bearer_auth(KEY)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
             assert_eq!(r.status(), 202);
         }));
     }
@@ -188,17 +237,28 @@ async fn main() {
     }
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let got = arrivals.at.lock().unwrap().keys().filter(|k| **k >= first).count() as u64;
+        let got = arrivals
+            .at
+            .lock()
+            .unwrap()
+            .keys()
+            .filter(|k| **k >= first)
+            .count() as u64;
         if got >= count {
             break;
         }
-        assert!(Instant::now() < deadline, "latency run: {got} of {count} arrived");
+        assert!(
+            Instant::now() < deadline,
+            "latency run: {got} of {count} arrived"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let mut lat: Vec<Duration> = {
         let at = arrivals.at.lock().unwrap();
         let sent = sent_at.lock().unwrap();
-        sent.iter().map(|(seq, s)| at[seq].duration_since(*s)).collect()
+        sent.iter()
+            .map(|(seq, s)| at[seq].duration_since(*s))
+            .collect()
     };
     lat.sort();
     println!(
@@ -207,6 +267,8 @@ async fn main() {
         percentile(&lat, 0.99).as_secs_f64() * 1e3,
         lat.last().unwrap().as_secs_f64() * 1e3
     );
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
     let _ = child.wait();
 }
