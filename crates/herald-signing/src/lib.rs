@@ -185,6 +185,21 @@ pub fn verify_standard(
 
 /// Verifies a Standard Webhooks request given its headers and `whsec_` secrets, with the
 /// default tolerance. This is the one call a Rust receiver needs.
+///
+/// ```
+/// use herald_signing::{verify, StandardKey};
+///
+/// let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+/// let body = br#"{"test": 2432232314}"#;
+/// let sig = StandardKey::parse(secret).unwrap().sign("msg_1", 1614265330, body);
+/// let headers = [
+///     ("webhook-id", "msg_1"),
+///     ("webhook-timestamp", "1614265330"),
+///     ("webhook-signature", sig.as_str()),
+/// ];
+/// assert!(verify(&headers, body, &[secret], 1614265330).is_ok());
+/// assert!(verify(&headers, b"tampered", &[secret], 1614265330).is_err());
+/// ```
 pub fn verify(
     headers: &[(&str, &str)],
     body: &[u8],
