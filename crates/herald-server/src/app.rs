@@ -3,7 +3,6 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use rand::distributions::{Alphanumeric, DistString};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
 
@@ -14,6 +13,7 @@ use crate::delivery::client::HttpClient;
 use crate::delivery::guard::Guard;
 use crate::delivery::Dispatcher;
 use crate::domain::new_id;
+use crate::metrics::Metrics;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
 
@@ -45,21 +45,13 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
 
 /// Without `HERALD_ADMIN_KEY`, the first start mints an admin key, prints it once on
 /// stdout, and keeps only its hash.
-async fn bootstrap_admin_key(
-    store: &dyn Store,
-    config: &Config,
-) -> Result<Option<String>, ServeError> {
+async fn bootstrap_admin_key(store: &dyn Store, config: &Config) -> Result<Option<String>, ServeError> {
     if let Some(key) = &config.admin_key {
         return Ok(Some(hash_key(key)));
     }
     if store.count_admin_keys().await? == 0 {
-        let key = format!(
-            "hk_{}",
-            Alphanumeric.sample_string(&mut rand::thread_rng(), 40)
-        );
-        store
-            .insert_key(new_id("key"), hash_key(&key), None)
-            .await?;
+        let key = api::keys::generate_key();
+        store.insert_key(new_id("key"), hash_key(&key), None).await?;
         println!("herald admin key (shown once, keep it safe): {key}");
     }
     Ok(None)
@@ -75,16 +67,12 @@ pub async fn run(
     let store = open_store(&config).await?;
     let admin_hash = bootstrap_admin_key(store.as_ref(), &config).await?;
     let wake = Arc::new(Notify::new());
+    let metrics = Arc::new(Metrics::new());
     let (stop_tx, stop_rx) = watch::channel(false);
     let workers = config.role.runs_workers().then(|| {
         let client = HttpClient::new(Guard::new(config.delivery.allow_networks.clone()));
-        let deliverer = Arc::new(Deliverer::new(client, config.delivery.clone()));
-        let dispatcher = Dispatcher::new(
-            store.clone(),
-            deliverer,
-            config.delivery.clone(),
-            wake.clone(),
-        );
+        let deliverer = Arc::new(Deliverer::new(client, config.delivery.clone(), metrics.clone()));
+        let dispatcher = Dispatcher::new(store.clone(), deliverer, config.delivery.clone(), wake.clone());
         tokio::spawn(dispatcher.run(stop_rx))
     });
     let with_api = config.role.runs_api();
@@ -93,6 +81,7 @@ pub async fn run(
         config: Arc::new(config),
         wake,
         admin_hash,
+        metrics,
     };
     let app = api::router(state, with_api);
     tracing::info!(addr = %listener.local_addr()?, "herald is listening");

@@ -26,6 +26,10 @@ pub struct Settings {
     pub lease: Option<String>,
     /// Deliveries in flight at once across all endpoints.
     pub max_concurrency: Option<usize>,
+    /// Disable an endpoint after every attempt has failed for this long (`off` to never).
+    pub auto_disable_after: Option<String>,
+    /// Delete events and attempts older than this (`off` to keep everything).
+    pub retention: Option<String>,
 }
 
 impl Settings {
@@ -43,6 +47,8 @@ impl Settings {
             max_retry_after: self.max_retry_after.or(lower.max_retry_after),
             lease: self.lease.or(lower.lease),
             max_concurrency: self.max_concurrency.or(lower.max_concurrency),
+            auto_disable_after: self.auto_disable_after.or(lower.auto_disable_after),
+            retention: self.retention.or(lower.retention),
         }
     }
 
@@ -105,6 +111,7 @@ pub struct DeliveryConfig {
     pub lease: Duration,
     pub max_concurrency: usize,
     pub allow_networks: Vec<IpNet>,
+    pub auto_disable_after: Option<Duration>,
 }
 
 /// The validated configuration of one herald process.
@@ -116,6 +123,8 @@ pub struct Config {
     pub admin_key: Option<String>,
     pub max_payload: usize,
     pub delivery: DeliveryConfig,
+    /// Age after which events and attempts are deleted; `None` keeps everything.
+    pub retention: Option<Duration>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
@@ -137,9 +146,7 @@ impl Config {
                 data_dir: s.data_dir.unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
             },
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                StoreConfig::Postgres {
-                    url: url.to_string(),
-                }
+                StoreConfig::Postgres { url: url.to_string() }
             }
             Some(other) => {
                 return Err(bad(
@@ -170,10 +177,7 @@ impl Config {
             .filter(|n| !n.is_empty())
             .map(parse_network)
             .collect::<Result<Vec<_>, _>>()?;
-        let schedule_s = s
-            .retry_schedule
-            .as_deref()
-            .unwrap_or(DEFAULT_RETRY_SCHEDULE);
+        let schedule_s = s.retry_schedule.as_deref().unwrap_or(DEFAULT_RETRY_SCHEDULE);
         let retry_schedule = parse_schedule(schedule_s)?;
         let max_payload = match s.max_payload.as_deref() {
             None => 1024 * 1024,
@@ -195,9 +199,14 @@ impl Config {
                 return Err(bad("HERALD_ADMIN_KEY", "must be at least 16 characters"));
             }
         }
-        let max_retry_after =
-            duration_setting("max_retry_after", s.max_retry_after.as_deref(), "1h")?;
+        let max_retry_after = duration_setting("max_retry_after", s.max_retry_after.as_deref(), "1h")?;
         let lease = duration_setting("lease", s.lease.as_deref(), "5m")?;
+        let auto_disable_after = optional_duration(
+            "--auto-disable-after / HERALD_AUTO_DISABLE_AFTER",
+            s.auto_disable_after.as_deref(),
+            "5d",
+        )?;
+        let retention = optional_duration("--retention / HERALD_RETENTION", s.retention.as_deref(), "30d")?;
         let max_concurrency = s.max_concurrency.unwrap_or(256);
         if max_concurrency == 0 {
             return Err(bad("max_concurrency", "must be at least 1"));
@@ -214,19 +223,36 @@ impl Config {
                 lease,
                 max_concurrency,
                 allow_networks,
+                auto_disable_after,
             },
+            retention,
         })
     }
 }
 
-fn duration_setting(
-    setting: &'static str,
-    v: Option<&str>,
-    default: &str,
-) -> Result<Duration, ConfigError> {
+fn duration_setting(setting: &'static str, v: Option<&str>, default: &str) -> Result<Duration, ConfigError> {
     let v = v.unwrap_or(default);
     humantime::parse_duration(v.trim())
         .map_err(|_| bad(setting, format!("`{v}` is not a duration like 30s or 5m")))
+}
+
+/// A duration, or `off` for none.
+fn optional_duration(
+    setting: &'static str,
+    v: Option<&str>,
+    default: &str,
+) -> Result<Option<Duration>, ConfigError> {
+    let v = v.unwrap_or(default).trim();
+    if v.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    match humantime::parse_duration(v) {
+        Ok(d) if !d.is_zero() => Ok(Some(d)),
+        _ => Err(bad(
+            setting,
+            format!("`{v}` is not a duration like 5d or 12h, or `off`"),
+        )),
+    }
 }
 
 fn parse_network(s: &str) -> Result<IpNet, ConfigError> {
@@ -234,12 +260,9 @@ fn parse_network(s: &str) -> Result<IpNet, ConfigError> {
     if let Ok(net) = s.parse::<IpNet>() {
         return Ok(net.trunc());
     }
-    s.parse::<std::net::IpAddr>().map(IpNet::from).map_err(|_| {
-        bad(
-            setting,
-            format!("`{s}` is not a CIDR network like 127.0.0.0/8"),
-        )
-    })
+    s.parse::<std::net::IpAddr>()
+        .map(IpNet::from)
+        .map_err(|_| bad(setting, format!("`{s}` is not a CIDR network like 127.0.0.0/8")))
 }
 
 /// Parses `5s,5m,30m,2h` (also `100ms`); an empty string means no retries.

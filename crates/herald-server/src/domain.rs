@@ -134,6 +134,26 @@ impl Endpoint {
     }
 }
 
+impl Endpoint {
+    /// Puts a new secret first; secrets that still sign get `grace_until` as their end
+    /// (now or earlier ends them at once); expired ones are dropped.
+    pub fn rotate(&mut self, secret: String, now: Millis, grace_until: Millis) {
+        self.secrets.retain(|s| s.expires_at.is_none_or(|e| e > now));
+        for s in &mut self.secrets {
+            s.expires_at = Some(s.expires_at.map_or(grace_until, |e| e.min(grace_until)));
+        }
+        self.secrets.retain(|s| s.expires_at.is_none_or(|e| e > now));
+        self.secrets.insert(
+            0,
+            EndpointSecret {
+                secret,
+                expires_at: None,
+            },
+        );
+        self.updated_at = now;
+    }
+}
+
 /// A change to an endpoint; `None` leaves a field as it is, `Some(None)` clears it.
 #[derive(Debug, Clone, Default)]
 pub struct EndpointPatch {
@@ -236,6 +256,8 @@ pub enum DeliveryState {
     Delivering,
     Succeeded,
     Failed,
+    /// Owed while its endpoint was disabled: kept, not sent, recoverable.
+    Skipped,
 }
 
 impl DeliveryState {
@@ -245,6 +267,7 @@ impl DeliveryState {
             DeliveryState::Delivering => "delivering",
             DeliveryState::Succeeded => "succeeded",
             DeliveryState::Failed => "failed",
+            DeliveryState::Skipped => "skipped",
         }
     }
 
@@ -254,6 +277,7 @@ impl DeliveryState {
             "delivering" => Some(Self::Delivering),
             "succeeded" => Some(Self::Succeeded),
             "failed" => Some(Self::Failed),
+            "skipped" => Some(Self::Skipped),
             _ => None,
         }
     }
@@ -294,10 +318,15 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+/// The prefix of herald's own operational event types; callers cannot publish them.
+pub const OPERATIONAL_PREFIX: &str = "herald.";
+
 /// Whether an event type matches an endpoint's pattern: `*`, a prefix `a.b.*`, or exact.
+/// Operational events (`herald.…`) are matched only by patterns that name them, never by
+/// `*`, so a catch-all endpoint does not start receiving herald's own reports.
 pub fn type_matches(pattern: &str, event_type: &str) -> bool {
     if pattern == "*" {
-        return true;
+        return !event_type.starts_with(OPERATIONAL_PREFIX);
     }
     match pattern.strip_suffix('*') {
         Some(prefix) => event_type.starts_with(prefix) && event_type.len() > prefix.len(),
@@ -356,6 +385,8 @@ mod tests {
         assert!(!type_matches("ticket.*", "tickets.created"));
         assert!(type_matches("ticket.created", "ticket.created"));
         assert!(!type_matches("ticket.created", "ticket.created.v2"));
+        assert!(!type_matches("*", "herald.endpoint.disabled"));
+        assert!(type_matches("herald.*", "herald.endpoint.disabled"));
     }
 
     #[test]

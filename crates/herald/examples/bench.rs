@@ -56,10 +56,7 @@ fn herald_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap();
     let bin = dir.join("herald");
-    assert!(
-        bin.exists(),
-        "build the binary first: cargo build --release"
-    );
+    assert!(bin.exists(), "build the binary first: cargo build --release");
     bin
 }
 
@@ -141,10 +138,7 @@ async fn main() {
     let (url, arrivals) = receiver().await;
 
     let (h, u) = (http.clone(), url.clone());
-    let baseline = closed_loop(16, Duration::from_secs(3), move |n| {
-        h.post(&u).json(&payload(n))
-    })
-    .await;
+    let baseline = closed_loop(16, Duration::from_secs(3), move |n| h.post(&u).json(&payload(n))).await;
     println!("baseline   receiver hit directly, 16 connections: {baseline:>9.0} requests/s");
 
     let (h, b) = (http.clone(), base.clone());
@@ -154,7 +148,10 @@ async fn main() {
             .json(&json!({"type": "bench.none", "payload": payload(n)}))
     })
     .await;
-    println!("publish    16 publishers, no subscribers:         {publish:>9.0} events/s ({:.2} of baseline)", publish / baseline);
+    println!(
+        "publish    16 publishers, no subscribers:         {publish:>9.0} events/s ({:.2} of baseline)",
+        publish / baseline
+    );
 
     let ep = http
         .post(format!("{base}/v1/endpoints"))
@@ -194,10 +191,7 @@ async fn main() {
     }
     let published = start.elapsed();
     while arrivals.count.load(Ordering::Relaxed) < total {
-        assert!(
-            start.elapsed() < Duration::from_secs(300),
-            "deliveries stalled"
-        );
+        assert!(start.elapsed() < Duration::from_secs(300), "deliveries stalled");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     let elapsed = start.elapsed();
@@ -247,18 +241,13 @@ async fn main() {
         if got >= count {
             break;
         }
-        assert!(
-            Instant::now() < deadline,
-            "latency run: {got} of {count} arrived"
-        );
+        assert!(Instant::now() < deadline, "latency run: {got} of {count} arrived");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     let mut lat: Vec<Duration> = {
         let at = arrivals.at.lock().unwrap();
         let sent = sent_at.lock().unwrap();
-        sent.iter()
-            .map(|(seq, s)| at[seq].duration_since(*s))
-            .collect()
+        sent.iter().map(|(seq, s)| at[seq].duration_since(*s)).collect()
     };
     lat.sort();
     println!(

@@ -33,11 +33,7 @@ struct ServeArgs {
     #[arg(long, env = "HERALD_STORE", hide_env_values = true)]
     store: Option<String>,
     /// A network deliveries may reach although it is private (repeatable), e.g. 127.0.0.0/8.
-    #[arg(
-        long = "allow-network",
-        env = "HERALD_ALLOW_NETWORKS",
-        value_delimiter = ','
-    )]
+    #[arg(long = "allow-network", env = "HERALD_ALLOW_NETWORKS", value_delimiter = ',')]
     allow_network: Vec<String>,
     /// Delays between tries [default: 5s,5m,30m,2h,5h,10h,10h].
     #[arg(long, env = "HERALD_RETRY_SCHEDULE")]
@@ -57,6 +53,12 @@ struct ServeArgs {
     /// Deliveries in flight at once across all endpoints [default: 256].
     #[arg(long, env = "HERALD_MAX_CONCURRENCY")]
     max_concurrency: Option<usize>,
+    /// Disable an endpoint after every attempt has failed this long, or `off` [default: 5d].
+    #[arg(long, env = "HERALD_AUTO_DISABLE_AFTER")]
+    auto_disable_after: Option<String>,
+    /// Delete events and attempts older than this, or `off` [default: 30d].
+    #[arg(long, env = "HERALD_RETENTION")]
+    retention: Option<String>,
     /// Configuration file [default: ./herald.toml when it exists].
     #[arg(long, env = "HERALD_CONFIG")]
     config: Option<PathBuf>,
@@ -74,22 +76,20 @@ impl ServeArgs {
             allow_networks: (!self.allow_network.is_empty()).then(|| self.allow_network.clone()),
             retry_schedule: self.retry_schedule.clone(),
             role: self.role.clone(),
-            admin_key: std::env::var("HERALD_ADMIN_KEY")
-                .ok()
-                .filter(|k| !k.is_empty()),
+            admin_key: std::env::var("HERALD_ADMIN_KEY").ok().filter(|k| !k.is_empty()),
             max_payload: self.max_payload.clone(),
             max_retry_after: self.max_retry_after.clone(),
             lease: self.lease.clone(),
             max_concurrency: self.max_concurrency,
+            auto_disable_after: self.auto_disable_after.clone(),
+            retention: self.retention.clone(),
         }
     }
 
     fn config(&self) -> anyhow::Result<Config> {
         let file = match &self.config {
             Some(path) => Settings::from_toml_file(path)?,
-            None if Path::new("herald.toml").exists() => {
-                Settings::from_toml_file(Path::new("herald.toml"))?
-            }
+            None if Path::new("herald.toml").exists() => Settings::from_toml_file(Path::new("herald.toml"))?,
             None => Settings::default(),
         };
         Ok(Config::from_settings(self.settings().or(file))?)
@@ -105,9 +105,9 @@ fn init_logging(format: &str) -> anyhow::Result<()> {
     match format {
         "text" => builder.init(),
         "json" => builder.json().init(),
-        other => anyhow::bail!(
-            "invalid setting --log-format / HERALD_LOG_FORMAT: `{other}` is not text or json"
-        ),
+        other => {
+            anyhow::bail!("invalid setting --log-format / HERALD_LOG_FORMAT: `{other}` is not text or json")
+        }
     }
     Ok(())
 }

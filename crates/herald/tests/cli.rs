@@ -82,10 +82,7 @@ async fn wait_ready(base: &str) {
                 return;
             }
         }
-        assert!(
-            Instant::now() < deadline,
-            "herald at {base} did not become ready"
-        );
+        assert!(Instant::now() < deadline, "herald at {base} did not become ready");
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
@@ -108,12 +105,7 @@ async fn receiver(delay: Duration) -> (String, Arc<Mutex<Vec<String>>>) {
     let app = axum::Router::new().fallback(move |headers: axum::http::HeaderMap| {
         let s = s.clone();
         async move {
-            let id = headers
-                .get("webhook-id")
-                .unwrap()
-                .to_str()
-                .unwrap()
-                .to_string();
+            let id = headers.get("webhook-id").unwrap().to_str().unwrap().to_string();
             s.lock().unwrap().push(id);
             tokio::time::sleep(delay).await;
             "ok"
@@ -129,10 +121,7 @@ async fn receiver(delay: Duration) -> (String, Arc<Mutex<Vec<String>>>) {
 async fn every_accepted_event_arrives_after_kill_9_during_a_burst() {
     let dir = tempfile::tempdir().unwrap();
     let (url, seen) = receiver(Duration::ZERO).await;
-    let herald = Herald::start(
-        dir.path(),
-        &["--retry-schedule", "100ms,200ms,400ms,1s,1s,1s"],
-    );
+    let herald = Herald::start(dir.path(), &["--retry-schedule", "100ms,200ms,400ms,1s,1s,1s"]);
     herald.ready().await;
     let (s, _) = api(
         &herald.base,
@@ -190,10 +179,7 @@ async fn every_accepted_event_arrives_after_kill_9_during_a_burst() {
         accepted.len()
     );
 
-    let herald = Herald::start(
-        dir.path(),
-        &["--retry-schedule", "100ms,200ms,400ms,1s,1s,1s"],
-    );
+    let herald = Herald::start(dir.path(), &["--retry-schedule", "100ms,200ms,400ms,1s,1s,1s"]);
     herald.ready().await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -347,11 +333,7 @@ fn bad_settings_are_refused_with_their_name() {
             &[("HERALD_RETRY_SCHEDULE", "5s,later")],
             "HERALD_RETRY_SCHEDULE",
         ),
-        (
-            &["--allow-network", "300.0.0.0/8"],
-            &[],
-            "HERALD_ALLOW_NETWORKS",
-        ),
+        (&["--allow-network", "300.0.0.0/8"], &[], "HERALD_ALLOW_NETWORKS"),
         (&[], &[("HERALD_MAX_PAYLOAD", "huge")], "HERALD_MAX_PAYLOAD"),
     ];
     for (args, envs, name) in cases {
@@ -390,10 +372,7 @@ async fn flags_beat_variables_which_beat_the_config_file() {
         if let Some(p) = flag_listen {
             cmd.args(["--listen", &format!("127.0.0.1:{p}")]);
         }
-        cmd.stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap()
+        cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap()
     };
     let payload = json!({"type": "a.b", "payload": "x".repeat(3000)});
     for (env_listen, flag_listen, expect) in [
@@ -405,13 +384,7 @@ async fn flags_beat_variables_which_beat_the_config_file() {
         let base = format!("http://127.0.0.1:{expect}");
         wait_ready(&base).await;
         // The file's max_payload applies in every case (nothing overrides it).
-        let (s, _) = api(
-            &base,
-            reqwest::Method::POST,
-            "/v1/events",
-            Some(payload.clone()),
-        )
-        .await;
+        let (s, _) = api(&base, reqwest::Method::POST, "/v1/events", Some(payload.clone())).await;
         assert_eq!(s, 413);
         child.kill().unwrap();
         child.wait().unwrap();

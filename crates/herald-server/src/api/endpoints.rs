@@ -13,8 +13,8 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{page_limit, ApiJson, Caller};
 use super::AppState;
 use crate::domain::{
-    new_id, now_ms, rfc3339, valid_tenant, valid_type_pattern, Endpoint, EndpointPatch,
-    EndpointSecret, Scope, SignatureScheme,
+    new_id, now_ms, rfc3339, valid_tenant, valid_type_pattern, Endpoint, EndpointPatch, EndpointSecret,
+    Scope, SignatureScheme,
 };
 use crate::store::EndpointQuery;
 
@@ -22,9 +22,7 @@ pub const DEFAULT_TIMEOUT_MS: u64 = 15_000;
 pub const DEFAULT_MAX_IN_FLIGHT: u32 = 16;
 
 /// Present-and-null is `Some(None)`, absent is `None`.
-fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Option<T>>, D::Error> {
+fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
@@ -141,16 +139,10 @@ fn validate_patterns(types: Vec<String>) -> ApiResult<Vec<String>> {
     if types.len() > 100 {
         return Err(ApiError::invalid("event_types", "at most 100 patterns"));
     }
-    if let Some((i, bad)) = types
-        .iter()
-        .enumerate()
-        .find(|(_, p)| !valid_type_pattern(p))
-    {
+    if let Some((i, bad)) = types.iter().enumerate().find(|(_, p)| !valid_type_pattern(p)) {
         return Err(ApiError::invalid(
             &format!("event_types[{i}]"),
-            format!(
-                "`{bad}` is not a type or pattern (examples: `*`, `ticket.*`, `ticket.created`)"
-            ),
+            format!("`{bad}` is not a type or pattern (examples: `*`, `ticket.*`, `ticket.created`)"),
         ));
     }
     Ok(types)
@@ -195,26 +187,16 @@ fn validate_headers(headers: BTreeMap<String, String>) -> ApiResult<BTreeMap<Str
     Ok(out)
 }
 
-fn range<T: PartialOrd + std::fmt::Display + Copy>(
-    field: &str,
-    v: T,
-    lo: T,
-    hi: T,
-) -> ApiResult<T> {
+fn range<T: PartialOrd + std::fmt::Display + Copy>(field: &str, v: T, lo: T, hi: T) -> ApiResult<T> {
     if v < lo || v > hi {
-        return Err(ApiError::invalid(
-            field,
-            format!("must be between {lo} and {hi}"),
-        ));
+        return Err(ApiError::invalid(field, format!("must be between {lo} and {hi}")));
     }
     Ok(v)
 }
 
 fn validate_description(d: Option<String>) -> ApiResult<Option<String>> {
     match d {
-        Some(d) if d.len() > 1024 => {
-            Err(ApiError::invalid("description", "at most 1024 characters"))
-        }
+        Some(d) if d.len() > 1024 => Err(ApiError::invalid("description", "at most 1024 characters")),
         d => Ok(d),
     }
 }
@@ -223,13 +205,10 @@ fn validate_description(d: Option<String>) -> ApiResult<Option<String>> {
 pub fn generate_secret() -> String {
     let mut key = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut key);
-    format!(
-        "whsec_{}",
-        base64::engine::general_purpose::STANDARD.encode(key)
-    )
+    format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(key))
 }
 
-fn validate_secret(scheme: SignatureScheme, secret: Option<String>) -> ApiResult<String> {
+pub fn validate_secret(scheme: SignatureScheme, secret: Option<String>) -> ApiResult<String> {
     let Some(secret) = secret else {
         return Ok(generate_secret());
     };
@@ -238,10 +217,7 @@ fn validate_secret(scheme: SignatureScheme, secret: Option<String>) -> ApiResult
             .map(|_| secret)
             .map_err(|e| ApiError::invalid("secret", e)),
         SignatureScheme::HmacSha256Hex => {
-            if secret.len() < 8
-                || secret.len() > 512
-                || !secret.bytes().all(|b| b.is_ascii_graphic())
-            {
+            if secret.len() < 8 || secret.len() > 512 || !secret.bytes().all(|b| b.is_ascii_graphic()) {
                 Err(ApiError::invalid(
                     "secret",
                     "must be 8 to 512 printable ASCII characters",
@@ -275,9 +251,8 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<EndpointView>)> {
     let signature = match body.signature.as_deref() {
         None => SignatureScheme::Standard,
-        Some(s) => SignatureScheme::parse(s).ok_or_else(|| {
-            ApiError::invalid("signature", "must be `standard` or `hmac-sha256-hex`")
-        })?,
+        Some(s) => SignatureScheme::parse(s)
+            .ok_or_else(|| ApiError::invalid("signature", "must be `standard` or `hmac-sha256-hex`"))?,
     };
     let now = now_ms();
     let endpoint = Endpoint {
@@ -407,10 +382,7 @@ pub async fn update(
             .transpose()?,
         rate_limit_per_s: body
             .rate_limit_per_s
-            .map(|r| {
-                r.map(|v| range("rate_limit_per_s", v, 1, 100_000))
-                    .transpose()
-            })
+            .map(|r| r.map(|v| range("rate_limit_per_s", v, 1, 100_000)).transpose())
             .transpose()?,
         disabled: body.disabled,
     };
@@ -441,14 +413,8 @@ mod tests {
 
     #[test]
     fn urls_are_checked_and_normalized() {
-        assert_eq!(
-            validate_url("http://2130706433/x").unwrap(),
-            "http://127.0.0.1/x"
-        );
-        assert_eq!(
-            validate_url("http://0x7f000001/").unwrap(),
-            "http://127.0.0.1/"
-        );
+        assert_eq!(validate_url("http://2130706433/x").unwrap(), "http://127.0.0.1/x");
+        assert_eq!(validate_url("http://0x7f000001/").unwrap(), "http://127.0.0.1/");
         assert_eq!(
             validate_url("http://127.1:5000/").unwrap(),
             "http://127.0.0.1:5000/"
@@ -473,10 +439,7 @@ mod tests {
         assert!(validate_headers(h).is_err());
         let ok = BTreeMap::from([("X-Team".to_string(), "support".to_string())]);
         assert_eq!(
-            validate_headers(ok)
-                .unwrap()
-                .get("x-team")
-                .map(String::as_str),
+            validate_headers(ok).unwrap().get("x-team").map(String::as_str),
             Some("support")
         );
     }

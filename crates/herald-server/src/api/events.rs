@@ -12,8 +12,8 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{body_bytes, page_limit, parse_json, Caller};
 use super::AppState;
 use crate::domain::{
-    new_id, now_ms, parse_rfc3339, rfc3339, valid_event_type, valid_key, Attempt, Delivery, Event,
-    NewEvent, PublishOutcome, PublishSummary,
+    new_id, now_ms, parse_rfc3339, rfc3339, valid_event_type, valid_key, Attempt, Delivery, Event, NewEvent,
+    PublishOutcome, PublishSummary, OPERATIONAL_PREFIX,
 };
 use crate::store::EventQuery;
 
@@ -71,6 +71,12 @@ pub async fn publish(
             "must be dot-separated words of letters, digits, `_`, `-`, `:` (e.g. `ticket.created`)",
         ));
     }
+    if event_type.starts_with(OPERATIONAL_PREFIX) {
+        return Err(ApiError::invalid(
+            "type",
+            "the `herald.` prefix is reserved for herald's own events",
+        ));
+    }
     let payload = body
         .payload
         .ok_or_else(|| ApiError::invalid("payload", "is required"))?;
@@ -104,6 +110,7 @@ pub async fn publish(
     }
     match state.store.publish(event).await? {
         PublishOutcome::Created(summary) => {
+            state.metrics.event_published();
             if summary.deliveries > 0 {
                 state.wake.notify_one();
             }
@@ -168,17 +175,11 @@ pub async fn list(
         .as_deref()
         .map(|s| {
             parse_rfc3339(s).ok_or_else(|| {
-                ApiError::invalid(
-                    "since",
-                    "must be an RFC 3339 time such as 2026-05-11T09:00:00Z",
-                )
+                ApiError::invalid("since", "must be an RFC 3339 time such as 2026-05-11T09:00:00Z")
             })
         })
         .transpose()?;
-    if p.cursor
-        .as_deref()
-        .is_some_and(|c| c.parse::<i64>().is_err())
-    {
+    if p.cursor.as_deref().is_some_and(|c| c.parse::<i64>().is_err()) {
         return Err(ApiError::invalid(
             "cursor",
             "is not a cursor returned by this list",
@@ -286,10 +287,7 @@ pub async fn deliveries(
         .list_deliveries(&scope, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("event"))?;
-    Ok(Json(all(list
-        .into_iter()
-        .map(DeliveryView::from)
-        .collect())))
+    Ok(Json(all(list.into_iter().map(DeliveryView::from).collect())))
 }
 
 pub async fn delivery(

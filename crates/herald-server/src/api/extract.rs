@@ -38,12 +38,10 @@ pub fn parse_json<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, ApiEr
     }
     let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
     if first != Some(&b'{') {
-        return Err(
-            match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
-                Ok(_) => ApiError::invalid("body", "must be a JSON object"),
-                Err(e) => ApiError::malformed(format!("malformed JSON: {e}")),
-            },
-        );
+        return Err(match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            Ok(_) => ApiError::invalid("body", "must be a JSON object"),
+            Err(e) => ApiError::malformed(format!("malformed JSON: {e}")),
+        });
     }
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let result: Result<T, _> = serde_path_to_error::deserialize(de);
@@ -52,11 +50,7 @@ pub fn parse_json<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, ApiEr
         let inner = e.into_inner();
         match inner.classify() {
             serde_json::error::Category::Data => {
-                let field = if path == "." {
-                    "body".to_string()
-                } else {
-                    path
-                };
+                let field = if path == "." { "body".to_string() } else { path };
                 ApiError::invalid(&field, strip_position(&inner.to_string()))
             }
             _ => ApiError::malformed(format!("malformed JSON: {inner}")),
@@ -119,10 +113,7 @@ pub fn page_limit(limit: Option<&str>) -> Result<usize, ApiError> {
         None => Ok(50),
         Some(s) => match s.parse::<usize>() {
             Ok(n) if (1..=250).contains(&n) => Ok(n),
-            _ => Err(ApiError::invalid(
-                "limit",
-                "must be a whole number from 1 to 250",
-            )),
+            _ => Err(ApiError::invalid("limit", "must be a whole number from 1 to 250")),
         },
     }
 }

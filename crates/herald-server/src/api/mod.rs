@@ -4,12 +4,16 @@ mod endpoints;
 mod error;
 mod events;
 pub mod extract;
+pub mod keys;
+mod operations;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, State};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{Method, Uri};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
@@ -17,6 +21,7 @@ use tokio::sync::Notify;
 
 pub use self::error::ApiError;
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// What every handler shares.
@@ -28,6 +33,7 @@ pub struct AppState {
     pub wake: Arc<Notify>,
     /// Hash of the admin key given by `HERALD_ADMIN_KEY`, if any.
     pub admin_hash: Option<String>,
+    pub metrics: Arc<Metrics>,
 }
 
 /// Room for the JSON envelope around a payload of the maximum size.
@@ -36,7 +42,8 @@ const ENVELOPE_ALLOWANCE: usize = 64 * 1024;
 pub fn router(state: AppState, with_api: bool) -> Router {
     let health = Router::new()
         .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz));
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics));
     let mut app = health;
     if with_api {
         let v1 = Router::new()
@@ -48,6 +55,12 @@ pub fn router(state: AppState, with_api: bool) -> Router {
                     .delete(endpoints::delete),
             )
             .route("/endpoints/{id}/secret", get(endpoints::secret))
+            .route("/endpoints/{id}/secret/rotate", post(operations::rotate))
+            .route("/endpoints/{id}/recover", post(operations::recover))
+            .route("/events/{id}/replay", post(operations::replay))
+            .route("/deliveries/{id}/retry", post(operations::retry))
+            .route("/keys", post(keys::create).get(keys::list))
+            .route("/keys/{id}", axum::routing::delete(keys::revoke))
             .route("/events", post(events::publish).get(events::list))
             .route("/events/{id}", get(events::get))
             .route("/events/{id}/deliveries", get(events::deliveries))
@@ -72,6 +85,18 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
         Ok(Ok(())) => Ok(Json(json!({"status": "ready"}))),
         _ => Err(ApiError::not_ready()),
     }
+}
+
+async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
+    let stats = state.store.queue_stats().await?;
+    let body = state.metrics.render(&stats);
+    Ok((
+        [(
+            CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        body,
+    ))
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {

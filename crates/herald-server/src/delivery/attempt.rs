@@ -1,5 +1,6 @@
 //! One attempt: build the signed request, send it, and decide what happens next.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -13,6 +14,7 @@ use herald_signing::{hex_hmac_sha256, standard_signature_header, StandardKey};
 use super::client::{HttpClient, SendError};
 use crate::config::DeliveryConfig;
 use crate::domain::{new_id, now_ms, Attempt, Endpoint, Event, Millis, SignatureScheme};
+use crate::metrics::Metrics;
 use crate::store::{AttemptRecord, Job, NextStep};
 
 pub const USER_AGENT_VALUE: &str = concat!("herald/", env!("CARGO_PKG_VERSION"));
@@ -21,11 +23,16 @@ pub const USER_AGENT_VALUE: &str = concat!("herald/", env!("CARGO_PKG_VERSION"))
 pub struct Deliverer {
     client: HttpClient,
     config: DeliveryConfig,
+    metrics: Arc<Metrics>,
 }
 
 impl Deliverer {
-    pub fn new(client: HttpClient, config: DeliveryConfig) -> Self {
-        Self { client, config }
+    pub fn new(client: HttpClient, config: DeliveryConfig, metrics: Arc<Metrics>) -> Self {
+        Self {
+            client,
+            config,
+            metrics,
+        }
     }
 
     /// Sends one attempt of a claimed delivery and says what to record.
@@ -40,8 +47,9 @@ impl Deliverer {
             }
             Err(e) => Err(SendError::Transport(e)),
         };
-        let duration_ms = started.elapsed().as_millis() as u64;
-        let attempt_no = job.attempts + 1;
+        let elapsed = started.elapsed();
+        let duration_ms = elapsed.as_millis() as u64;
+        let attempt_no = job.round_attempts + 1;
         let mut attempt = Attempt {
             id: new_id("atm"),
             delivery_id: job.delivery_id.clone(),
@@ -58,8 +66,7 @@ impl Deliverer {
                 match resp.status {
                     200..=299 => NextStep::Succeeded,
                     410 => {
-                        attempt.error =
-                            Some("endpoint answered 410 Gone: endpoint disabled".into());
+                        attempt.error = Some("endpoint answered 410 Gone: endpoint disabled".into());
                         NextStep::EndpointGone
                     }
                     s => {
@@ -81,10 +88,17 @@ impl Deliverer {
                 self.retry_step(attempt_no, None)
             }
         };
+        self.metrics.attempt_finished(&next, elapsed.as_secs_f64());
         AttemptRecord {
             attempt,
             endpoint_id: endpoint.id.clone(),
+            event_id: job.event.id.clone(),
+            event_type: job.event.event_type.clone(),
             next,
+            disable_failing_since_before: self
+                .config
+                .auto_disable_after
+                .map(|d| attempted_at - d.as_millis() as Millis),
         }
     }
 
@@ -153,10 +167,7 @@ fn build_request(ep: &Endpoint, ev: &Event, now: Millis) -> Result<Request<Full<
             );
         }
         SignatureScheme::HmacSha256Hex => {
-            let secret = ep
-                .live_secrets(now)
-                .next()
-                .ok_or("endpoint has no live secret")?;
+            let secret = ep.live_secrets(now).next().ok_or("endpoint has no live secret")?;
             headers.insert(
                 "x-signature",
                 value(&hex_hmac_sha256(secret.as_bytes(), &ev.payload))?,

@@ -27,10 +27,7 @@ pub enum ConnectError {
     #[error("the URL has no host")]
     NoHost,
     #[error("cannot resolve {host}: {source}")]
-    Resolve {
-        host: String,
-        source: std::io::Error,
-    },
+    Resolve { host: String, source: std::io::Error },
     #[error("{0} resolved to no address")]
     NoAddress(String),
     #[error("cannot connect to {addr}: {source}")]
@@ -156,11 +153,7 @@ impl HttpClient {
     }
 
     /// Sends one request; the whole exchange (connect, headers, body) is bounded by `timeout`.
-    pub async fn send(
-        &self,
-        req: Request<Full<Bytes>>,
-        timeout: Duration,
-    ) -> Result<Response, SendError> {
+    pub async fn send(&self, req: Request<Full<Bytes>>, timeout: Duration) -> Result<Response, SendError> {
         let ms = timeout.as_millis() as u64;
         tokio::time::timeout(timeout, self.exchange(req))
             .await

@@ -100,8 +100,7 @@ fn v6_kind(ip: Ipv6Addr) -> Option<&'static str> {
         return Some("loopback");
     }
     // Addresses that carry an IPv4 address: judge the carried one.
-    let embedded =
-        |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
+    let embedded = |hi: u16, lo: u16| Ipv4Addr::new((hi >> 8) as u8, hi as u8, (lo >> 8) as u8, lo as u8);
     if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
         return v4_kind(embedded(s[6], s[7]));
     }
@@ -193,19 +192,14 @@ mod tests {
 
     #[test]
     fn the_allowlist_is_the_only_way_in() {
-        let g = Guard::new(vec![
-            "127.0.0.0/8".parse().unwrap(),
-            "fd00::/8".parse().unwrap(),
-        ]);
+        let g = Guard::new(vec!["127.0.0.0/8".parse().unwrap(), "fd00::/8".parse().unwrap()]);
         assert!(!refused(&g, "127.0.0.1"));
         assert!(!refused(&g, "::ffff:127.0.0.1"));
         assert!(!refused(&g, "fd00::5"));
         assert!(refused(&g, "10.0.0.1"));
         assert!(refused(&g, "::1"));
         assert!(refused(&g, "169.254.169.254"));
-        let e = Guard::default()
-            .check("10.1.2.3".parse().unwrap())
-            .unwrap_err();
+        let e = Guard::default().check("10.1.2.3".parse().unwrap()).unwrap_err();
         assert_eq!(e.kind, "private");
     }
 }

@@ -39,9 +39,7 @@ struct EndpointLoad {
 
 impl EndpointLoad {
     fn busy(&self, now: Instant) -> bool {
-        self.in_flight >= self.cap
-            || !self.queued.is_empty()
-            || self.next_slot.is_some_and(|s| s > now)
+        self.in_flight >= self.cap || !self.queued.is_empty() || self.next_slot.is_some_and(|s| s > now)
     }
 }
 
@@ -175,11 +173,7 @@ impl Dispatcher {
             load.in_flight += 1;
             load.next_slot = load.interval.map(|i| now + i);
             self.in_flight += 1;
-            let (deliverer, store, done) = (
-                self.deliverer.clone(),
-                self.store.clone(),
-                self.done_tx.clone(),
-            );
+            let (deliverer, store, done) = (self.deliverer.clone(), self.store.clone(), self.done_tx.clone());
             tokio::spawn(async move {
                 let record = deliverer.attempt(&job).await;
                 if let Err(e) = store.record_attempt(record).await {

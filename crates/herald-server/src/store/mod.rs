@@ -10,8 +10,7 @@ pub mod sqlite;
 use async_trait::async_trait;
 
 use crate::domain::{
-    Attempt, Delivery, Endpoint, EndpointPatch, Event, Millis, NewEvent, Page, PublishOutcome,
-    Scope,
+    Attempt, Delivery, Endpoint, EndpointPatch, Event, Millis, NewEvent, Page, PublishOutcome, Scope,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -37,6 +36,7 @@ pub struct ApiKey {
     /// `None` for an admin key.
     pub tenant: Option<String>,
     pub created_at: Millis,
+    pub revoked_at: Option<Millis>,
 }
 
 /// Filters of the endpoint list.
@@ -71,8 +71,9 @@ pub struct ClaimRequest {
 #[derive(Debug, Clone)]
 pub struct Job {
     pub delivery_id: String,
-    /// Attempts made before this one.
-    pub attempts: u32,
+    /// Attempts made before this one in the current round of the retry schedule (a manual
+    /// retry or a recovery starts a new round).
+    pub round_attempts: u32,
     pub event: std::sync::Arc<Event>,
     pub endpoint: std::sync::Arc<Endpoint>,
 }
@@ -94,7 +95,40 @@ pub enum NextStep {
 pub struct AttemptRecord {
     pub attempt: Attempt,
     pub endpoint_id: String,
+    pub event_id: String,
+    pub event_type: String,
     pub next: NextStep,
+    /// Disable the endpoint if every attempt has failed since before this instant.
+    pub disable_failing_since_before: Option<Millis>,
+}
+
+/// What a manual retry of one delivery did.
+#[derive(Debug, Clone)]
+pub enum RetryOutcome {
+    Queued(Delivery),
+    /// It is pending or being delivered already.
+    AlreadyQueued,
+    NotFound,
+}
+
+/// What a replay did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReplayOutcome {
+    /// New deliveries created.
+    Replayed(u32),
+    EventNotFound,
+    EndpointNotFound,
+}
+
+/// The queue as `/metrics` shows it.
+#[derive(Debug, Clone, Default)]
+pub struct QueueStats {
+    /// Deliveries by state.
+    pub by_state: Vec<(String, u64)>,
+    /// When the oldest delivery that is due now became due.
+    pub oldest_due_at: Option<Millis>,
+    /// Endpoints with the most failed deliveries (bounded list).
+    pub top_failing: Vec<(String, u64)>,
 }
 
 #[async_trait]
@@ -102,18 +136,16 @@ pub trait Store: Send + Sync + 'static {
     /// Whether the store can serve requests now.
     async fn ready(&self) -> StoreResult<()>;
 
-    async fn insert_key(&self, id: String, hash: String, tenant: Option<String>)
-        -> StoreResult<()>;
+    async fn insert_key(&self, id: String, hash: String, tenant: Option<String>) -> StoreResult<()>;
     async fn find_key(&self, hash: String) -> StoreResult<Option<ApiKey>>;
     async fn count_admin_keys(&self) -> StoreResult<u64>;
+    async fn list_keys(&self, tenant: Option<String>) -> StoreResult<Vec<ApiKey>>;
+    /// False when there is no such live key.
+    async fn revoke_key(&self, id: &str) -> StoreResult<bool>;
 
     async fn create_endpoint(&self, endpoint: Endpoint) -> StoreResult<()>;
     async fn get_endpoint(&self, scope: &Scope, id: &str) -> StoreResult<Option<Endpoint>>;
-    async fn list_endpoints(
-        &self,
-        scope: &Scope,
-        query: EndpointQuery,
-    ) -> StoreResult<Page<Endpoint>>;
+    async fn list_endpoints(&self, scope: &Scope, query: EndpointQuery) -> StoreResult<Page<Endpoint>>;
     async fn update_endpoint(
         &self,
         scope: &Scope,
@@ -122,24 +154,36 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<Endpoint>>;
     /// Deletes the endpoint; its pending deliveries fail. False when there was none.
     async fn delete_endpoint(&self, scope: &Scope, id: &str) -> StoreResult<bool>;
+    /// Puts `secret` first; older live secrets keep signing until `grace_until`.
+    async fn rotate_secret(
+        &self,
+        scope: &Scope,
+        id: &str,
+        secret: String,
+        grace_until: Millis,
+    ) -> StoreResult<Option<Endpoint>>;
+    /// Re-queues the endpoint's failed and skipped deliveries created since `since`;
+    /// `None` when the endpoint is not visible.
+    async fn recover_endpoint(&self, scope: &Scope, id: &str, since: Millis) -> StoreResult<Option<usize>>;
 
     /// Stores the event and one delivery per subscribed endpoint in one transaction.
     async fn publish(&self, event: NewEvent) -> StoreResult<PublishOutcome>;
     async fn get_event(&self, scope: &Scope, id: &str) -> StoreResult<Option<Event>>;
     async fn list_events(&self, scope: &Scope, query: EventQuery) -> StoreResult<Page<Event>>;
     /// `None` when the event is not visible in this scope.
-    async fn list_deliveries(
+    async fn list_deliveries(&self, scope: &Scope, event_id: &str) -> StoreResult<Option<Vec<Delivery>>>;
+    async fn get_delivery(&self, scope: &Scope, id: &str) -> StoreResult<Option<Delivery>>;
+    /// `None` when the delivery is not visible in this scope.
+    async fn list_attempts(&self, scope: &Scope, delivery_id: &str) -> StoreResult<Option<Vec<Attempt>>>;
+    /// New deliveries of an event, to every subscribed endpoint or to one.
+    async fn replay_event(
         &self,
         scope: &Scope,
         event_id: &str,
-    ) -> StoreResult<Option<Vec<Delivery>>>;
-    async fn get_delivery(&self, scope: &Scope, id: &str) -> StoreResult<Option<Delivery>>;
-    /// `None` when the delivery is not visible in this scope.
-    async fn list_attempts(
-        &self,
-        scope: &Scope,
-        delivery_id: &str,
-    ) -> StoreResult<Option<Vec<Attempt>>>;
+        endpoint_id: Option<String>,
+    ) -> StoreResult<ReplayOutcome>;
+    async fn retry_delivery(&self, scope: &Scope, delivery_id: &str) -> StoreResult<RetryOutcome>;
+    async fn queue_stats(&self) -> StoreResult<QueueStats>;
 
     /// Leases up to `limit` due deliveries of enabled push endpoints, oldest due first.
     async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Job>>;

@@ -55,10 +55,7 @@ async fn delivers_the_payload_byte_for_byte_with_standard_webhooks_headers() {
         .as_secs() as i64;
     assert!((now - ts.parse::<i64>().unwrap()).abs() <= 5);
     let sig = r.header("webhook-signature").unwrap();
-    assert_eq!(
-        sig,
-        independent_standard_signature(&secret, &id, &ts, &r.body)
-    );
+    assert_eq!(sig, independent_standard_signature(&secret, &id, &ts, &r.body));
     assert!(r.header("x-signature").is_none());
     // herald's own receiver library agrees.
     let pairs = [
@@ -66,10 +63,7 @@ async fn delivers_the_payload_byte_for_byte_with_standard_webhooks_headers() {
         ("webhook-timestamp", ts.as_str()),
         ("webhook-signature", sig.as_str()),
     ];
-    assert_eq!(
-        herald_signing::verify(&pairs, &r.body, &[&secret], now),
-        Ok(())
-    );
+    assert_eq!(herald_signing::verify(&pairs, &r.body, &[&secret], now), Ok(()));
     // And a tampered body does not verify.
     assert!(herald_signing::verify(&pairs, b"{}", &[&secret], now).is_err());
     official_library_accepts(&secret, &pairs, &r.body);
@@ -98,9 +92,7 @@ print("verified")
             std::env::var("CI").is_err(),
             "CI must install the standardwebhooks package"
         );
-        eprintln!(
-            "SKIPPED the official standardwebhooks check: `pip install standardwebhooks` to run it"
-        );
+        eprintln!("SKIPPED the official standardwebhooks check: `pip install standardwebhooks` to run it");
         return;
     }
     let mut child = std::process::Command::new("python3")
@@ -131,9 +123,7 @@ async fn hmac_sha256_hex_endpoints_get_the_flask_x_signature() {
     let app = spawn_app().await;
     let rx = Receiver::ok().await;
     let ep = app
-        .create_endpoint(
-            json!({"url": rx.url, "signature": "hmac-sha256-hex", "secret": "my-flask-secret"}),
-        )
+        .create_endpoint(json!({"url": rx.url, "signature": "hmac-sha256-hex", "secret": "my-flask-secret"}))
         .await;
     assert_eq!(ep["secret"], "my-flask-secret");
     assert_eq!(ep["signature"], "hmac-sha256-hex");
@@ -280,8 +270,7 @@ async fn a_slow_endpoint_does_not_delay_a_healthy_one() {
     app.create_endpoint(json!({"url": fast.url})).await;
     let start = std::time::Instant::now();
     for i in 0..20 {
-        app.publish(json!({"type": "t.x", "payload": {"i": i}}))
-            .await;
+        app.publish(json!({"type": "t.x", "payload": {"i": i}})).await;
     }
     fast.wait_for(20).await;
     assert!(
@@ -289,11 +278,7 @@ async fn a_slow_endpoint_does_not_delay_a_healthy_one() {
         "healthy endpoint waited {:?}",
         start.elapsed()
     );
-    assert_eq!(
-        slow.count(),
-        1,
-        "the slow endpoint's cap of 1 in flight holds"
-    );
+    assert_eq!(slow.count(), 1, "the slow endpoint's cap of 1 in flight holds");
 }
 
 #[tokio::test]
@@ -329,9 +314,7 @@ async fn pending_work_survives_a_restart() {
     let app = spawn_with(settings.clone()).await;
     let rx = Receiver::start(|n| Reply::status(if n == 0 { 500 } else { 200 })).await;
     app.create_endpoint(json!({"url": rx.url})).await;
-    let ev = app
-        .publish(json!({"type": "t.x", "payload": {"k": "v"}}))
-        .await;
+    let ev = app.publish(json!({"type": "t.x", "payload": {"k": "v"}})).await;
     rx.wait_for(1).await;
     // Stop while the retry is scheduled; the retry happens after the restart.
     let app = app.restart(settings).await;

@@ -24,10 +24,7 @@ async fn endpoints_can_be_created_read_listed_changed_and_deleted() {
     let read = app.get(&format!("/v1/endpoints/{id}")).await;
     assert_eq!(read["url"], "http://127.0.0.1:5000/webhooks/new_ticket");
     assert_eq!(read["tenant"], "acme");
-    assert!(
-        read.get("secret").is_none(),
-        "secrets are not shown on read"
-    );
+    assert!(read.get("secret").is_none(), "secrets are not shown on read");
     assert_eq!(
         app.get(&format!("/v1/endpoints/{id}/secret")).await["secret"],
         ep["secret"]
@@ -55,9 +52,7 @@ async fn endpoints_can_be_created_read_listed_changed_and_deleted() {
     let page = app.get("/v1/endpoints?limit=1").await;
     assert_eq!(page["data"].as_array().unwrap().len(), 1);
     let next = page["next_cursor"].as_str().unwrap();
-    let page2 = app
-        .get(&format!("/v1/endpoints?limit=1&cursor={next}"))
-        .await;
+    let page2 = app.get(&format!("/v1/endpoints?limit=1&cursor={next}")).await;
     assert_eq!(page2["data"].as_array().unwrap().len(), 1);
     assert_ne!(page2["data"][0]["id"], page["data"][0]["id"]);
     assert!(page2["next_cursor"].is_null());
@@ -66,9 +61,7 @@ async fn endpoints_can_be_created_read_listed_changed_and_deleted() {
         .call(Method::DELETE, &format!("/v1/endpoints/{id}"), None)
         .await;
     assert_eq!(status, 204);
-    let (status, body) = app
-        .call(Method::GET, &format!("/v1/endpoints/{id}"), None)
-        .await;
+    let (status, body) = app.call(Method::GET, &format!("/v1/endpoints/{id}"), None).await;
     assert_eq!(status, 404);
     assert_eq!(body["error"]["code"], "not_found");
     let (status, _) = app

@@ -103,13 +103,7 @@ impl TestApp {
         self.call_as(&self.key.clone(), method, path, body).await
     }
 
-    pub async fn call_as(
-        &self,
-        key: &str,
-        method: Method,
-        path: &str,
-        body: Option<Value>,
-    ) -> (u16, Value) {
+    pub async fn call_as(&self, key: &str, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.base))
@@ -120,10 +114,7 @@ impl TestApp {
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
     /// Sends raw bytes as a request body.
@@ -146,10 +137,7 @@ impl TestApp {
         let resp = req.send().await.unwrap();
         let status = resp.status().as_u16();
         let text = resp.text().await.unwrap();
-        (
-            status,
-            serde_json::from_str(&text).unwrap_or(Value::String(text)),
-        )
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
     pub async fn get(&self, path: &str) -> Value {
@@ -178,8 +166,7 @@ impl TestApp {
     }
 
     pub async fn attempts(&self, delivery_id: &str) -> Vec<Value> {
-        self.get(&format!("/v1/deliveries/{delivery_id}/attempts"))
-            .await["data"]
+        self.get(&format!("/v1/deliveries/{delivery_id}/attempts")).await["data"]
             .as_array()
             .unwrap()
             .clone()
@@ -196,10 +183,7 @@ impl TestApp {
             {
                 return ds;
             }
-            assert!(
-                Instant::now() < deadline,
-                "deliveries did not settle: {ds:?}"
-            );
+            assert!(Instant::now() < deadline, "deliveries did not settle: {ds:?}");
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -225,9 +209,7 @@ pub struct Received {
 
 impl Received {
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers
-            .get(name)
-            .map(|v| v.to_str().unwrap().to_string())
+        self.headers.get(name).map(|v| v.to_str().unwrap().to_string())
     }
 }
 
@@ -267,8 +249,8 @@ impl Receiver {
         let seen: Arc<Mutex<Vec<Received>>> = Arc::default();
         let script: Script = Arc::new(script);
         let (s2, sc) = (seen.clone(), script.clone());
-        let app = axum::Router::new().fallback(
-            move |uri: axum::http::Uri, headers: HeaderMap, body: Bytes| {
+        let app =
+            axum::Router::new().fallback(move |uri: axum::http::Uri, headers: HeaderMap, body: Bytes| {
                 let (seen, script) = (s2.clone(), sc.clone());
                 async move {
                     let n = {
@@ -283,18 +265,14 @@ impl Receiver {
                     };
                     let reply = script(n);
                     tokio::time::sleep(reply.delay).await;
-                    let mut resp = (
-                        StatusCode::from_u16(reply.status).unwrap(),
-                        format!("reply {n}"),
-                    )
-                        .into_response();
+                    let mut resp =
+                        (StatusCode::from_u16(reply.status).unwrap(), format!("reply {n}")).into_response();
                     for (name, value) in reply.headers {
                         resp.headers_mut().insert(name, value.parse().unwrap());
                     }
                     resp
                 }
-            },
-        );
+            });
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(axum::serve(listener, app).into_future());

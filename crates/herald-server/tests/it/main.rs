@@ -5,5 +5,7 @@ mod helpers;
 mod api_errors;
 mod delivery;
 mod endpoints;
+mod operations;
 mod publish;
 mod ssrf;
+mod tenants;

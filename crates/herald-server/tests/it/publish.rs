@@ -18,16 +18,12 @@ async fn fans_out_by_type_pattern_and_tenant() {
         .await;
     app.create_endpoint(json!({"url": mk("exact"), "event_types": ["ticket.created"]}))
         .await;
-    app.create_endpoint(
-        json!({"url": mk("billing"), "event_types": ["billing.*", "invoice.paid"]}),
-    )
-    .await;
+    app.create_endpoint(json!({"url": mk("billing"), "event_types": ["billing.*", "invoice.paid"]}))
+        .await;
     app.create_endpoint(json!({"url": mk("acme"), "tenant": "acme", "event_types": ["*"]}))
         .await;
-    app.create_endpoint(
-        json!({"url": mk("globex"), "tenant": "globex", "event_types": ["ticket.*"]}),
-    )
-    .await;
+    app.create_endpoint(json!({"url": mk("globex"), "tenant": "globex", "event_types": ["ticket.*"]}))
+        .await;
 
     let ev = app
         .publish(json!({"type": "ticket.created", "payload": ticket_payload()}))
@@ -37,9 +33,7 @@ async fn fans_out_by_type_pattern_and_tenant() {
         .publish(json!({"type": "ticket.closed", "payload": {}, "tenant": "acme"}))
         .await;
     assert_eq!(ev2["deliveries"], 1);
-    let ev3 = app
-        .publish(json!({"type": "invoice.paid", "payload": {}}))
-        .await;
+    let ev3 = app.publish(json!({"type": "invoice.paid", "payload": {}})).await;
     assert_eq!(ev3["deliveries"], 2);
     let ev4 = app
         .publish(json!({"type": "nobody.cares", "payload": {}, "tenant": "initech"}))
@@ -62,10 +56,7 @@ async fn fans_out_by_type_pattern_and_tenant() {
         ("/exact", "ticket.created"),
         ("/tickets", "ticket.created"),
     ];
-    assert_eq!(
-        paths,
-        want.map(|(a, b)| (a.to_string(), b.to_string())).to_vec()
-    );
+    assert_eq!(paths, want.map(|(a, b)| (a.to_string(), b.to_string())).to_vec());
 }
 
 #[tokio::test]
@@ -82,10 +73,7 @@ async fn idempotency_key_returns_the_first_answer_and_refuses_a_different_body()
             .json(&body);
         async move {
             let r = req.send().await.unwrap();
-            (
-                r.status().as_u16(),
-                r.json::<serde_json::Value>().await.unwrap(),
-            )
+            (r.status().as_u16(), r.json::<serde_json::Value>().await.unwrap())
         }
     };
     let body = json!({"type": "ticket.created", "payload": ticket_payload()});
@@ -205,9 +193,7 @@ async fn events_are_listed_newest_first_by_cursor_with_filters() {
     assert_eq!(closed["data"].as_array().unwrap().len(), 2);
     let future = app.get("/v1/events?since=2999-01-01T00:00:00Z").await;
     assert!(future["data"].as_array().unwrap().is_empty());
-    let past = app
-        .get("/v1/events?since=2000-01-01T00:00:00Z&limit=250")
-        .await;
+    let past = app.get("/v1/events?since=2000-01-01T00:00:00Z&limit=250").await;
     assert_eq!(past["data"].as_array().unwrap().len(), 6);
 }
 

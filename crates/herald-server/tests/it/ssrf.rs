@@ -24,10 +24,8 @@ async fn loopback_forms_are_refused_without_the_allowlist() {
         "127.1",
     ];
     for host in hosts {
-        app.create_endpoint(
-            json!({"url": format!("http://{host}:{port}/hook"), "description": host}),
-        )
-        .await;
+        app.create_endpoint(json!({"url": format!("http://{host}:{port}/hook"), "description": host}))
+            .await;
     }
     let ev = app.publish(json!({"type": "t.x", "payload": {}})).await;
     assert_eq!(ev["deliveries"], hosts.len());
@@ -57,8 +55,6 @@ async fn the_allowlist_lets_loopback_through() {
 #[tokio::test]
 async fn numeric_hosts_are_normalized_when_stored() {
     let app = spawn_app().await;
-    let ep = app
-        .create_endpoint(json!({"url": "http://2130706433:9/x"}))
-        .await;
+    let ep = app.create_endpoint(json!({"url": "http://2130706433:9/x"})).await;
     assert_eq!(ep["url"], "http://127.0.0.1:9/x");
 }

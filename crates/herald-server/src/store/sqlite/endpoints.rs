@@ -37,9 +37,8 @@ pub fn insert(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
 }
 
 pub fn get(conn: &Connection, scope: &Scope, id: &str) -> StoreResult<Option<Endpoint>> {
-    let sql = format!(
-        "SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2)"
-    );
+    let sql =
+        format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2)");
     conn.prepare_cached(&sql)
         .and_then(|mut st| {
             st.query_row(params![id, scope.tenant()], rows::endpoint)
@@ -65,11 +64,8 @@ pub fn list(conn: &Connection, scope: &Scope, q: &EndpointQuery) -> StoreResult<
     let mut items: Vec<Endpoint> = conn
         .prepare_cached(&sql)
         .and_then(|mut st| {
-            st.query_map(
-                params![tenant, q.cursor, (q.limit + 1) as i64],
-                rows::endpoint,
-            )?
-            .collect()
+            st.query_map(params![tenant, q.cursor, (q.limit + 1) as i64], rows::endpoint)?
+                .collect()
         })
         .map_err(backend)?;
     let next_cursor = if items.len() > q.limit {
@@ -117,18 +113,36 @@ pub fn update(
     let Some(mut ep) = get(conn, scope, id)? else {
         return Ok(None);
     };
+    let re_enabled = ep.disabled && patch.disabled == Some(false);
     patch.apply(&mut ep, now);
+    replace(conn, &ep)?;
+    if re_enabled {
+        // A fresh start: the failure streak that disabled it no longer counts.
+        conn.prepare_cached("UPDATE endpoints SET failing_since = NULL WHERE id = ?1")
+            .and_then(|mut st| st.execute(params![id]))
+            .map_err(backend)?;
+    }
+    Ok(Some(ep))
+}
+
+pub fn rotate(
+    conn: &Connection,
+    scope: &Scope,
+    id: &str,
+    secret: String,
+    grace_until: Millis,
+    now: Millis,
+) -> StoreResult<Option<Endpoint>> {
+    let Some(mut ep) = get(conn, scope, id)? else {
+        return Ok(None);
+    };
+    ep.rotate(secret, now, grace_until);
     replace(conn, &ep)?;
     Ok(Some(ep))
 }
 
 /// Fails every pending delivery of an endpoint with a reason.
-pub fn fail_pending(
-    conn: &Connection,
-    endpoint_id: &str,
-    reason: &str,
-    now: Millis,
-) -> StoreResult<usize> {
+pub fn fail_pending(conn: &Connection, endpoint_id: &str, reason: &str, now: Millis) -> StoreResult<usize> {
     conn.prepare_cached(
         "UPDATE deliveries SET state = 'failed', next_attempt_at = NULL, lease_until = NULL, \
          last_error = ?2, updated_at = ?3 WHERE endpoint_id = ?1 AND state IN ('pending', 'delivering')",
@@ -149,36 +163,52 @@ pub fn delete(conn: &Connection, scope: &Scope, id: &str, now: Millis) -> StoreR
     Ok(true)
 }
 
-/// Disables an endpoint (410 Gone) and fails what it still owed.
-pub fn disable_gone(conn: &Connection, id: &str, now: Millis) -> StoreResult<()> {
+/// Disables an endpoint with a reason; its pending deliveries wait for it.
+pub fn disable(conn: &Connection, id: &str, reason: &str, now: Millis) -> StoreResult<()> {
     conn.prepare_cached(
-        "UPDATE endpoints SET disabled = 1, disabled_reason = 'the endpoint answered 410 Gone', \
-         updated_at = ?2 WHERE id = ?1",
+        "UPDATE endpoints SET disabled = 1, disabled_reason = ?2, updated_at = ?3 WHERE id = ?1",
     )
-    .and_then(|mut st| st.execute(params![id, now]))
+    .and_then(|mut st| st.execute(params![id, reason, now]))
     .map_err(backend)?;
+    Ok(())
+}
+
+/// Disables an endpoint that answered 410 Gone and fails what it still owed.
+pub fn disable_gone(conn: &Connection, id: &str, now: Millis) -> StoreResult<()> {
+    disable(conn, id, "the endpoint answered 410 Gone", now)?;
     fail_pending(conn, id, "endpoint gone (410)", now)?;
     Ok(())
 }
 
-/// Ids and type filters of the enabled endpoints of a tenant (exact match, none = none).
-pub fn subscribers(
-    conn: &Connection,
-    tenant: Option<&str>,
-) -> StoreResult<Vec<(String, Vec<String>)>> {
-    conn.prepare_cached("SELECT id, event_types FROM endpoints WHERE disabled = 0 AND tenant IS ?1")
+/// An endpoint as publishing sees it.
+pub struct Subscriber {
+    pub id: String,
+    pub patterns: Vec<String>,
+    pub disabled: bool,
+}
+
+/// The endpoints of a tenant (exact match; none = none), with their type filters.
+pub fn subscribers(conn: &Connection, tenant: Option<&str>) -> StoreResult<Vec<Subscriber>> {
+    conn.prepare_cached("SELECT id, event_types, disabled FROM endpoints WHERE tenant IS ?1")
         .and_then(|mut st| {
             st.query_map(params![tenant], |r| {
-                let types: String = r.get(1)?;
-                Ok((r.get::<_, String>(0)?, types))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, bool>(2)?,
+                ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()
         })
         .map_err(backend)?
         .into_iter()
-        .map(|(id, types)| {
+        .map(|(id, types, disabled)| {
             serde_json::from_str(&types)
-                .map(|t| (id, t))
+                .map(|patterns| Subscriber {
+                    id,
+                    patterns,
+                    disabled,
+                })
                 .map_err(|e| crate::store::StoreError::Corrupt(format!("event_types: {e}")))
         })
         .collect()

@@ -5,8 +5,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::endpoints;
 use super::rows::{self, ATTEMPT_COLUMNS, DELIVERY_COLUMNS, EVENT_COLUMNS};
 use crate::domain::{
-    new_id, type_matches, Attempt, Delivery, Event, NewEvent, Page, PublishOutcome, PublishSummary,
-    Scope,
+    new_id, type_matches, Attempt, Delivery, DeliveryState, Event, Millis, NewEvent, Page, PublishOutcome,
+    PublishSummary, Scope,
 };
 use crate::store::sqlite::writer::backend;
 use crate::store::{EventQuery, StoreResult};
@@ -34,10 +34,7 @@ fn earlier(
         .map_err(backend)
 }
 
-fn repeat_or_conflict(
-    found: Option<(String, PublishSummary)>,
-    hash: &str,
-) -> Option<PublishOutcome> {
+fn repeat_or_conflict(found: Option<(String, PublishSummary)>, hash: &str) -> Option<PublishOutcome> {
     found.map(|(h, summary)| {
         if h == hash {
             PublishOutcome::Repeated(summary)
@@ -70,11 +67,17 @@ pub fn publish(conn: &Connection, ev: NewEvent) -> StoreResult<PublishOutcome> {
             return Ok(outcome);
         }
     }
-    let targets: Vec<String> = endpoints::subscribers(conn, ev.tenant.as_deref())?
-        .into_iter()
-        .filter(|(_, patterns)| patterns.iter().any(|p| type_matches(p, &ev.event_type)))
-        .map(|(id, _)| id)
-        .collect();
+    let mut targets = Vec::new();
+    let mut skipped = Vec::new();
+    for sub in endpoints::subscribers(conn, ev.tenant.as_deref())? {
+        if sub.patterns.iter().any(|p| type_matches(p, &ev.event_type)) {
+            if sub.disabled {
+                skipped.push(sub.id)
+            } else {
+                targets.push(sub.id)
+            }
+        }
+    }
     conn.prepare_cached(
         "INSERT INTO events (id, type, tenant, payload, content_type, idempotency_key, request_hash, \
          deliveries, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -93,23 +96,13 @@ pub fn publish(conn: &Connection, ev: NewEvent) -> StoreResult<PublishOutcome> {
         ])
     })
     .map_err(backend)?;
-    let mut insert = conn
-        .prepare_cached(
-            "INSERT INTO deliveries (id, event_id, endpoint_id, tenant, state, attempts, next_attempt_at, \
-             created_at, updated_at) VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, ?5, ?5)",
-        )
-        .map_err(backend)?;
-    for endpoint_id in &targets {
-        insert
-            .execute(params![
-                new_id("dlv"),
-                ev.id,
-                endpoint_id,
-                ev.tenant,
-                ev.created_at
-            ])
-            .map_err(backend)?;
-    }
+    let owed = NewDeliveries {
+        event_id: &ev.id,
+        tenant: ev.tenant.as_deref(),
+        now: ev.created_at,
+    };
+    owed.insert(conn, &targets, DeliveryState::Pending)?;
+    owed.insert(conn, &skipped, DeliveryState::Skipped)?;
     Ok(PublishOutcome::Created(PublishSummary {
         id: ev.id,
         event_type: ev.event_type,
@@ -117,14 +110,76 @@ pub fn publish(conn: &Connection, ev: NewEvent) -> StoreResult<PublishOutcome> {
     }))
 }
 
+/// Delivery rows owed for one event.
+pub struct NewDeliveries<'a> {
+    pub event_id: &'a str,
+    pub tenant: Option<&'a str>,
+    pub now: Millis,
+}
+
+impl NewDeliveries<'_> {
+    /// Inserts one delivery per endpoint: `Pending` ones are due now, `Skipped` ones wait
+    /// for a recovery.
+    pub fn insert(
+        &self,
+        conn: &Connection,
+        endpoint_ids: &[String],
+        state: DeliveryState,
+    ) -> StoreResult<()> {
+        if endpoint_ids.is_empty() {
+            return Ok(());
+        }
+        let due = (state == DeliveryState::Pending).then_some(self.now);
+        let mut insert = conn
+            .prepare_cached(
+                "INSERT INTO deliveries (id, event_id, endpoint_id, tenant, state, attempts, next_attempt_at, \
+                 created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?7)",
+            )
+            .map_err(backend)?;
+        for endpoint_id in endpoint_ids {
+            insert
+                .execute(params![
+                    new_id("dlv"),
+                    self.event_id,
+                    endpoint_id,
+                    self.tenant,
+                    state.as_str(),
+                    due,
+                    self.now
+                ])
+                .map_err(backend)?;
+        }
+        Ok(())
+    }
+}
+
+/// Publishes an operational event (`herald.…`) from inside a store transaction, so it
+/// commits with the change it reports.
+pub fn publish_internal(
+    conn: &Connection,
+    event_type: &str,
+    tenant: Option<&str>,
+    payload: serde_json::Value,
+    now: Millis,
+) -> StoreResult<()> {
+    let ev = NewEvent {
+        id: new_id("evt"),
+        event_type: event_type.to_string(),
+        tenant: tenant.map(str::to_string),
+        payload: serde_json::to_vec(&payload).expect("JSON values serialize"),
+        content_type: "application/json".into(),
+        idempotency_key: None,
+        caller_id: false,
+        request_hash: String::new(),
+        created_at: now,
+    };
+    publish(conn, ev).map(|_| ())
+}
+
 pub fn get(conn: &Connection, scope: &Scope, id: &str) -> StoreResult<Option<Event>> {
-    let sql =
-        format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2)");
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2)");
     conn.prepare_cached(&sql)
-        .and_then(|mut st| {
-            st.query_row(params![id, scope.tenant()], rows::event)
-                .optional()
-        })
+        .and_then(|mut st| st.query_row(params![id, scope.tenant()], rows::event).optional())
         .map_err(backend)
 }
 
@@ -163,11 +218,7 @@ pub fn list(conn: &Connection, scope: &Scope, q: &EventQuery) -> StoreResult<Pag
     Ok(Page { items, next_cursor })
 }
 
-pub fn deliveries(
-    conn: &Connection,
-    scope: &Scope,
-    event_id: &str,
-) -> StoreResult<Option<Vec<Delivery>>> {
+pub fn deliveries(conn: &Connection, scope: &Scope, event_id: &str) -> StoreResult<Option<Vec<Delivery>>> {
     if get(conn, scope, event_id)?.is_none() {
         return Ok(None);
     }
@@ -179,9 +230,8 @@ pub fn deliveries(
 }
 
 pub fn delivery(conn: &Connection, scope: &Scope, id: &str) -> StoreResult<Option<Delivery>> {
-    let sql = format!(
-        "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2)"
-    );
+    let sql =
+        format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2)");
     conn.prepare_cached(&sql)
         .and_then(|mut st| {
             st.query_row(params![id, scope.tenant()], rows::delivery)
@@ -190,17 +240,12 @@ pub fn delivery(conn: &Connection, scope: &Scope, id: &str) -> StoreResult<Optio
         .map_err(backend)
 }
 
-pub fn attempts(
-    conn: &Connection,
-    scope: &Scope,
-    delivery_id: &str,
-) -> StoreResult<Option<Vec<Attempt>>> {
+pub fn attempts(conn: &Connection, scope: &Scope, delivery_id: &str) -> StoreResult<Option<Vec<Attempt>>> {
     if delivery(conn, scope, delivery_id)?.is_none() {
         return Ok(None);
     }
-    let sql = format!(
-        "SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE delivery_id = ?1 ORDER BY attempted_at, id"
-    );
+    let sql =
+        format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE delivery_id = ?1 ORDER BY attempted_at, id");
     conn.prepare_cached(&sql)
         .and_then(|mut st| st.query_map(params![delivery_id], rows::attempt)?.collect())
         .map(Some)

@@ -4,7 +4,10 @@
 
 mod endpoints;
 mod events;
+mod health;
+mod keys;
 mod queue;
+mod recovery;
 mod rows;
 mod schema;
 mod writer;
@@ -14,16 +17,15 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::Connection;
 
 use self::writer::{backend, Readers, Writer};
 use super::{
-    ApiKey, AttemptRecord, ClaimRequest, EndpointQuery, EventQuery, Job, Store, StoreError,
-    StoreResult,
+    ApiKey, AttemptRecord, ClaimRequest, EndpointQuery, EventQuery, Job, QueueStats, ReplayOutcome,
+    RetryOutcome, Store, StoreError, StoreResult,
 };
 use crate::domain::{
-    now_ms, Attempt, Delivery, Endpoint, EndpointPatch, Event, Millis, NewEvent, Page,
-    PublishOutcome, Scope,
+    now_ms, Attempt, Delivery, Endpoint, EndpointPatch, Event, Millis, NewEvent, Page, PublishOutcome, Scope,
 };
 
 const READERS: usize = 4;
@@ -49,10 +51,7 @@ impl SqliteStore {
         schema::migrate(&mut conn).map_err(backend)?;
         let released = queue::release_all_leases(&conn, now_ms())?;
         if released > 0 {
-            tracing::info!(
-                released,
-                "re-queued deliveries leased by a previous process"
-            );
+            tracing::info!(released, "re-queued deliveries leased by a previous process");
         }
         let readers = (0..READERS)
             .map(|_| {
@@ -80,74 +79,39 @@ impl Store for SqliteStore {
         self.writer.write(|_| Ok(())).await
     }
 
-    async fn insert_key(
-        &self,
-        id: String,
-        hash: String,
-        tenant: Option<String>,
-    ) -> StoreResult<()> {
+    async fn insert_key(&self, id: String, hash: String, tenant: Option<String>) -> StoreResult<()> {
         self.writer
-            .write(move |c| {
-                c.execute(
-                    "INSERT INTO api_keys (id, hash, tenant, created_at) VALUES (?1, ?2, ?3, ?4) \
-                     ON CONFLICT (hash) DO NOTHING",
-                    params![id, hash, tenant, now_ms()],
-                )
-                .map_err(backend)?;
-                Ok(())
-            })
+            .write(move |c| keys::insert(c, &id, &hash, tenant.as_deref(), now_ms()))
             .await
     }
 
     async fn find_key(&self, hash: String) -> StoreResult<Option<ApiKey>> {
-        self.readers
-            .read(move |c| {
-                c.prepare_cached(
-                    "SELECT id, tenant, created_at FROM api_keys WHERE hash = ?1 AND revoked_at IS NULL",
-                )
-                .and_then(|mut st| {
-                    st.query_row(params![hash], |r| {
-                        Ok(ApiKey { id: r.get(0)?, tenant: r.get(1)?, created_at: r.get(2)? })
-                    })
-                    .optional()
-                })
-                .map_err(backend)
-            })
-            .await
+        self.readers.read(move |c| keys::find(c, &hash)).await
     }
 
     async fn count_admin_keys(&self) -> StoreResult<u64> {
-        self.readers
-            .read(|c| {
-                c.query_row(
-                    "SELECT count(*) FROM api_keys WHERE tenant IS NULL AND revoked_at IS NULL",
-                    [],
-                    |r| r.get::<_, i64>(0),
-                )
-                .map(|n| n as u64)
-                .map_err(backend)
-            })
-            .await
+        self.readers.read(keys::count_admin).await
+    }
+
+    async fn list_keys(&self, tenant: Option<String>) -> StoreResult<Vec<ApiKey>> {
+        self.readers.read(move |c| keys::list(c, tenant.as_deref())).await
+    }
+
+    async fn revoke_key(&self, id: &str) -> StoreResult<bool> {
+        let id = id.to_string();
+        self.writer.write(move |c| keys::revoke(c, &id, now_ms())).await
     }
 
     async fn create_endpoint(&self, endpoint: Endpoint) -> StoreResult<()> {
-        self.writer
-            .write(move |c| endpoints::insert(c, &endpoint))
-            .await
+        self.writer.write(move |c| endpoints::insert(c, &endpoint)).await
     }
 
     async fn get_endpoint(&self, scope: &Scope, id: &str) -> StoreResult<Option<Endpoint>> {
         let (scope, id) = (scope.clone(), id.to_string());
-        self.readers
-            .read(move |c| endpoints::get(c, &scope, &id))
-            .await
+        self.readers.read(move |c| endpoints::get(c, &scope, &id)).await
     }
 
-    async fn list_endpoints(
-        &self,
-        scope: &Scope,
-        query: EndpointQuery,
-    ) -> StoreResult<Page<Endpoint>> {
+    async fn list_endpoints(&self, scope: &Scope, query: EndpointQuery) -> StoreResult<Page<Endpoint>> {
         let scope = scope.clone();
         self.readers
             .read(move |c| endpoints::list(c, &scope, &query))
@@ -173,29 +137,41 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn rotate_secret(
+        &self,
+        scope: &Scope,
+        id: &str,
+        secret: String,
+        grace_until: Millis,
+    ) -> StoreResult<Option<Endpoint>> {
+        let (scope, id) = (scope.clone(), id.to_string());
+        self.writer
+            .write(move |c| endpoints::rotate(c, &scope, &id, secret, grace_until, now_ms()))
+            .await
+    }
+
+    async fn recover_endpoint(&self, scope: &Scope, id: &str, since: Millis) -> StoreResult<Option<usize>> {
+        let (scope, id) = (scope.clone(), id.to_string());
+        self.writer
+            .write(move |c| recovery::recover(c, &scope, &id, since, now_ms()))
+            .await
+    }
+
     async fn publish(&self, event: NewEvent) -> StoreResult<PublishOutcome> {
         self.writer.write(move |c| events::publish(c, event)).await
     }
 
     async fn get_event(&self, scope: &Scope, id: &str) -> StoreResult<Option<Event>> {
         let (scope, id) = (scope.clone(), id.to_string());
-        self.readers
-            .read(move |c| events::get(c, &scope, &id))
-            .await
+        self.readers.read(move |c| events::get(c, &scope, &id)).await
     }
 
     async fn list_events(&self, scope: &Scope, query: EventQuery) -> StoreResult<Page<Event>> {
         let scope = scope.clone();
-        self.readers
-            .read(move |c| events::list(c, &scope, &query))
-            .await
+        self.readers.read(move |c| events::list(c, &scope, &query)).await
     }
 
-    async fn list_deliveries(
-        &self,
-        scope: &Scope,
-        event_id: &str,
-    ) -> StoreResult<Option<Vec<Delivery>>> {
+    async fn list_deliveries(&self, scope: &Scope, event_id: &str) -> StoreResult<Option<Vec<Delivery>>> {
         let (scope, id) = (scope.clone(), event_id.to_string());
         self.readers
             .read(move |c| events::deliveries(c, &scope, &id))
@@ -204,20 +180,35 @@ impl Store for SqliteStore {
 
     async fn get_delivery(&self, scope: &Scope, id: &str) -> StoreResult<Option<Delivery>> {
         let (scope, id) = (scope.clone(), id.to_string());
-        self.readers
-            .read(move |c| events::delivery(c, &scope, &id))
+        self.readers.read(move |c| events::delivery(c, &scope, &id)).await
+    }
+
+    async fn list_attempts(&self, scope: &Scope, delivery_id: &str) -> StoreResult<Option<Vec<Attempt>>> {
+        let (scope, id) = (scope.clone(), delivery_id.to_string());
+        self.readers.read(move |c| events::attempts(c, &scope, &id)).await
+    }
+
+    async fn replay_event(
+        &self,
+        scope: &Scope,
+        event_id: &str,
+        endpoint_id: Option<String>,
+    ) -> StoreResult<ReplayOutcome> {
+        let (scope, id) = (scope.clone(), event_id.to_string());
+        self.writer
+            .write(move |c| recovery::replay(c, &scope, &id, endpoint_id.as_deref(), now_ms()))
             .await
     }
 
-    async fn list_attempts(
-        &self,
-        scope: &Scope,
-        delivery_id: &str,
-    ) -> StoreResult<Option<Vec<Attempt>>> {
+    async fn retry_delivery(&self, scope: &Scope, delivery_id: &str) -> StoreResult<RetryOutcome> {
         let (scope, id) = (scope.clone(), delivery_id.to_string());
-        self.readers
-            .read(move |c| events::attempts(c, &scope, &id))
+        self.writer
+            .write(move |c| recovery::retry(c, &scope, &id, now_ms()))
             .await
+    }
+
+    async fn queue_stats(&self) -> StoreResult<QueueStats> {
+        self.readers.read(move |c| queue::stats(c, now_ms())).await
     }
 
     async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Job>> {

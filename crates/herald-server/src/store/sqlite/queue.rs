@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::endpoints;
+use super::health;
 use super::rows::{self, ENDPOINT_COLUMNS, EVENT_COLUMNS};
 use crate::domain::{Endpoint, Event, Millis};
 use crate::store::sqlite::writer::backend;
-use crate::store::{AttemptRecord, ClaimRequest, Job, NextStep, StoreError, StoreResult};
+use crate::store::{AttemptRecord, ClaimRequest, Job, NextStep, QueueStats, StoreError, StoreResult};
 
 /// Puts deliveries whose lease ran out back in the queue (their worker died).
 pub fn expire_leases(conn: &Connection, now: Millis) -> StoreResult<usize> {
@@ -41,7 +41,7 @@ pub fn claim(conn: &Connection, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
                  WHERE d.state = 'pending' AND d.next_attempt_at <= ?2 AND e.disabled = 0 AND e.url IS NOT NULL \
                  AND d.endpoint_id NOT IN (SELECT value FROM json_each(?3)) \
                  ORDER BY d.next_attempt_at LIMIT ?4) \
-             RETURNING id, event_id, endpoint_id, attempts",
+             RETURNING id, event_id, endpoint_id, round_attempts",
         )
         .and_then(|mut st| {
             st.query_map(
@@ -73,7 +73,7 @@ pub fn claim(conn: &Connection, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
         };
         jobs.push(Job {
             delivery_id,
-            attempts,
+            round_attempts: attempts,
             event,
             endpoint,
         });
@@ -123,8 +123,9 @@ pub fn record_attempt(conn: &Connection, rec: &AttemptRecord, now: Millis) -> St
         NextStep::Failed | NextStep::EndpointGone => ("failed", None),
     };
     conn.prepare_cached(
-        "UPDATE deliveries SET state = ?2, attempts = attempts + 1, next_attempt_at = ?3, lease_until = NULL, \
-         last_attempt_at = ?4, last_status = ?5, last_error = ?6, updated_at = ?7 WHERE id = ?1",
+        "UPDATE deliveries SET state = ?2, attempts = attempts + 1, round_attempts = round_attempts + 1, \
+         next_attempt_at = ?3, lease_until = NULL, last_attempt_at = ?4, last_status = ?5, last_error = ?6, \
+         updated_at = ?7 WHERE id = ?1",
     )
     .and_then(|mut st| {
         st.execute(params![
@@ -138,10 +139,7 @@ pub fn record_attempt(conn: &Connection, rec: &AttemptRecord, now: Millis) -> St
         ])
     })
     .map_err(backend)?;
-    if rec.next == NextStep::EndpointGone {
-        endpoints::disable_gone(conn, &rec.endpoint_id, now)?;
-    }
-    Ok(())
+    health::after_attempt(conn, rec, now)
 }
 
 pub fn release(conn: &Connection, ids: &[String], now: Millis) -> StoreResult<()> {
@@ -165,4 +163,35 @@ pub fn next_due_at(conn: &Connection) -> StoreResult<Option<Millis>> {
     )
     .and_then(|mut st| st.query_row([], |r| r.get(0)).optional())
     .map_err(backend)
+}
+
+pub fn stats(conn: &Connection, now: Millis) -> StoreResult<QueueStats> {
+    let by_state = conn
+        .prepare_cached("SELECT state, count(*) FROM deliveries GROUP BY state")
+        .and_then(|mut st| {
+            st.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+                .collect()
+        })
+        .map_err(backend)?;
+    let oldest_due_at = conn
+        .prepare_cached(
+            "SELECT min(next_attempt_at) FROM deliveries WHERE state = 'pending' AND next_attempt_at <= ?1",
+        )
+        .and_then(|mut st| st.query_row(params![now], |r| r.get(0)))
+        .map_err(backend)?;
+    let top_failing = conn
+        .prepare_cached(
+            "SELECT endpoint_id, count(*) AS n FROM deliveries WHERE state = 'failed' \
+             GROUP BY endpoint_id ORDER BY n DESC LIMIT 20",
+        )
+        .and_then(|mut st| {
+            st.query_map([], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64)))?
+                .collect()
+        })
+        .map_err(backend)?;
+    Ok(QueueStats {
+        by_state,
+        oldest_due_at,
+        top_failing,
+    })
 }

@@ -8,8 +8,7 @@ use crate::store::StoreError;
 pub const ENDPOINT_COLUMNS: &str = "id, tenant, url, description, event_types, headers, signature, \
      secrets, timeout_ms, max_in_flight, rate_limit_per_s, disabled, disabled_reason, created_at, updated_at";
 
-pub const EVENT_COLUMNS: &str =
-    "id, type, tenant, payload, content_type, deliveries, created_at, seq";
+pub const EVENT_COLUMNS: &str = "id, type, tenant, payload, content_type, deliveries, created_at, seq";
 
 pub const DELIVERY_COLUMNS: &str = "id, event_id, endpoint_id, state, attempts, next_attempt_at, \
      last_attempt_at, last_status, last_error, created_at, updated_at";
@@ -25,11 +24,7 @@ fn corrupt(what: &str, e: impl std::fmt::Display) -> rusqlite::Error {
     )
 }
 
-fn json<T: serde::de::DeserializeOwned>(
-    row: &Row<'_>,
-    idx: usize,
-    what: &str,
-) -> rusqlite::Result<T> {
+fn json<T: serde::de::DeserializeOwned>(row: &Row<'_>, idx: usize, what: &str) -> rusqlite::Result<T> {
     let text: String = row.get(idx)?;
     serde_json::from_str(&text).map_err(|e| corrupt(what, e))
 }
@@ -43,8 +38,7 @@ pub fn endpoint(row: &Row<'_>) -> rusqlite::Result<Endpoint> {
         description: row.get(3)?,
         event_types: json(row, 4, "event_types")?,
         headers: json(row, 5, "headers")?,
-        signature: SignatureScheme::parse(&signature)
-            .ok_or_else(|| corrupt("signature", &signature))?,
+        signature: SignatureScheme::parse(&signature).ok_or_else(|| corrupt("signature", &signature))?,
         secrets: json(row, 7, "secrets")?,
         timeout_ms: row.get::<_, i64>(8)? as u64,
         max_in_flight: row.get::<_, i64>(9)? as u32,

@@ -3,7 +3,8 @@
 
 use rusqlite::Connection;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE api_keys (
     id TEXT PRIMARY KEY,
     hash TEXT NOT NULL UNIQUE,
@@ -77,7 +78,17 @@ CREATE TABLE attempts (
     response_body TEXT
 );
 CREATE INDEX attempts_by_delivery ON attempts (delivery_id, attempted_at);
-"#];
+"#,
+    r#"
+-- Attempts in the current round: a manual retry or a recovery starts a new round of the
+-- retry schedule while `attempts` keeps counting every try.
+ALTER TABLE deliveries ADD COLUMN round_attempts INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX deliveries_by_endpoint_created ON deliveries (endpoint_id, created_at);
+-- Since when every attempt to an endpoint has failed (NULL after a success).
+ALTER TABLE endpoints ADD COLUMN failing_since INTEGER;
+CREATE INDEX api_keys_by_tenant ON api_keys (tenant, id);
+"#,
+];
 
 /// Brings the schema up to date, one transaction per migration.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {

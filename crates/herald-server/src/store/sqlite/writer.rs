@@ -164,11 +164,7 @@ impl Readers {
             // Take the first free connection, else wait on the one our turn points at.
             let guard = (0..n)
                 .find_map(|i| me.conns[(start + i) % n].try_lock().ok())
-                .unwrap_or_else(|| {
-                    me.conns[start % n]
-                        .lock()
-                        .unwrap_or_else(|p| p.into_inner())
-                });
+                .unwrap_or_else(|| me.conns[start % n].lock().unwrap_or_else(|p| p.into_inner()));
             f(&guard)
         })
         .await

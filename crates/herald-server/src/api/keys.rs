@@ -1,0 +1,115 @@
+//! `/v1/keys`: admins mint, list and revoke API keys (shown once, stored hashed).
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use rand::distributions::{Alphanumeric, DistString};
+use serde::{Deserialize, Serialize};
+
+use super::endpoints::ListView;
+use super::error::{ApiError, ApiResult};
+use super::extract::{hash_key, ApiJson, Caller};
+use super::AppState;
+use crate::domain::{new_id, now_ms, rfc3339, valid_tenant, Scope};
+use crate::store::ApiKey;
+
+/// A new random key: `hk_` + 40 letters and digits (about 238 bits).
+pub fn generate_key() -> String {
+    format!("hk_{}", Alphanumeric.sample_string(&mut rand::thread_rng(), 40))
+}
+
+fn admin_only(scope: &Scope) -> ApiResult<()> {
+    match scope {
+        Scope::Admin => Ok(()),
+        Scope::Tenant(_) => Err(ApiError::forbidden("only an admin key can manage API keys")),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct CreateKey {
+    tenant: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct KeyView {
+    id: String,
+    tenant: Option<String>,
+    created_at: String,
+    revoked_at: Option<String>,
+    /// Only in the answer to the creation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    key: Option<String>,
+}
+
+impl From<ApiKey> for KeyView {
+    fn from(k: ApiKey) -> Self {
+        KeyView {
+            id: k.id,
+            tenant: k.tenant,
+            created_at: rfc3339(k.created_at),
+            revoked_at: k.revoked_at.map(rfc3339),
+            key: None,
+        }
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    ApiJson(body): ApiJson<CreateKey>,
+) -> ApiResult<(StatusCode, Json<KeyView>)> {
+    admin_only(&scope)?;
+    if let Some(t) = &body.tenant {
+        if !valid_tenant(t) {
+            return Err(ApiError::invalid(
+                "tenant",
+                "must be 1-128 characters of letters, digits, `_`, `-`, `.`, `:`, `@`",
+            ));
+        }
+    }
+    let key = generate_key();
+    let id = new_id("key");
+    state
+        .store
+        .insert_key(id.clone(), hash_key(&key), body.tenant.clone())
+        .await?;
+    let view = KeyView {
+        id,
+        tenant: body.tenant,
+        created_at: rfc3339(now_ms()),
+        revoked_at: None,
+        key: Some(key),
+    };
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+#[derive(Deserialize)]
+pub struct KeyParams {
+    tenant: Option<String>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Query(p): Query<KeyParams>,
+) -> ApiResult<Json<ListView<KeyView>>> {
+    admin_only(&scope)?;
+    let keys = state.store.list_keys(p.tenant).await?;
+    Ok(Json(ListView {
+        data: keys.into_iter().map(KeyView::from).collect(),
+        next_cursor: None,
+    }))
+}
+
+pub async fn revoke(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    admin_only(&scope)?;
+    if state.store.revoke_key(&id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("key"))
+    }
+}

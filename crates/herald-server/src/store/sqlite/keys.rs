@@ -1,0 +1,59 @@
+//! API key queries (only hashes are stored).
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::writer::backend;
+use crate::domain::Millis;
+use crate::store::{ApiKey, StoreResult};
+
+fn key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKey> {
+    Ok(ApiKey {
+        id: r.get(0)?,
+        tenant: r.get(1)?,
+        created_at: r.get(2)?,
+        revoked_at: r.get(3)?,
+    })
+}
+
+pub fn insert(conn: &Connection, id: &str, hash: &str, tenant: Option<&str>, now: Millis) -> StoreResult<()> {
+    conn.prepare_cached(
+        "INSERT INTO api_keys (id, hash, tenant, created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (hash) DO NOTHING",
+    )
+    .and_then(|mut st| st.execute(params![id, hash, tenant, now]))
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub fn find(conn: &Connection, hash: &str) -> StoreResult<Option<ApiKey>> {
+    conn.prepare_cached(
+        "SELECT id, tenant, created_at, revoked_at FROM api_keys WHERE hash = ?1 AND revoked_at IS NULL",
+    )
+    .and_then(|mut st| st.query_row(params![hash], key_row).optional())
+    .map_err(backend)
+}
+
+pub fn list(conn: &Connection, tenant: Option<&str>) -> StoreResult<Vec<ApiKey>> {
+    conn.prepare_cached(
+        "SELECT id, tenant, created_at, revoked_at FROM api_keys WHERE (?1 IS NULL OR tenant = ?1) ORDER BY id",
+    )
+    .and_then(|mut st| st.query_map(params![tenant], key_row)?.collect())
+    .map_err(backend)
+}
+
+/// Revokes a key; false when there is no such live key.
+pub fn revoke(conn: &Connection, id: &str, now: Millis) -> StoreResult<bool> {
+    conn.prepare_cached("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")
+        .and_then(|mut st| st.execute(params![id, now]))
+        .map(|n| n > 0)
+        .map_err(backend)
+}
+
+pub fn count_admin(conn: &Connection) -> StoreResult<u64> {
+    conn.query_row(
+        "SELECT count(*) FROM api_keys WHERE tenant IS NULL AND revoked_at IS NULL",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .map(|n| n as u64)
+    .map_err(backend)
+}

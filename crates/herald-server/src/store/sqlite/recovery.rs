@@ -1,0 +1,87 @@
+//! Sending again: replay an event, retry a delivery, recover an endpoint's failures.
+
+use rusqlite::{params, Connection};
+use serde_json::json;
+
+use super::events::{self, publish_internal, NewDeliveries};
+use super::{endpoints, writer::backend};
+use crate::domain::{rfc3339, type_matches, DeliveryState, Millis, Scope};
+use crate::store::{ReplayOutcome, RetryOutcome, StoreResult};
+
+/// New deliveries of an event: to every endpoint that now subscribes to it, or to one.
+pub fn replay(
+    conn: &Connection,
+    scope: &Scope,
+    event_id: &str,
+    endpoint_id: Option<&str>,
+    now: Millis,
+) -> StoreResult<ReplayOutcome> {
+    let Some(event) = events::get(conn, scope, event_id)? else {
+        return Ok(ReplayOutcome::EventNotFound);
+    };
+    let targets: Vec<String> = match endpoint_id {
+        Some(id) => match endpoints::get(conn, scope, id)? {
+            Some(ep) if ep.tenant == event.tenant => vec![ep.id],
+            _ => return Ok(ReplayOutcome::EndpointNotFound),
+        },
+        None => endpoints::subscribers(conn, event.tenant.as_deref())?
+            .into_iter()
+            .filter(|s| !s.disabled && s.patterns.iter().any(|p| type_matches(p, &event.event_type)))
+            .map(|s| s.id)
+            .collect(),
+    };
+    let owed = NewDeliveries {
+        event_id: &event.id,
+        tenant: event.tenant.as_deref(),
+        now,
+    };
+    owed.insert(conn, &targets, DeliveryState::Pending)?;
+    Ok(ReplayOutcome::Replayed(targets.len() as u32))
+}
+
+/// Puts a finished delivery back in the queue for a new round of the retry schedule.
+pub fn retry(conn: &Connection, scope: &Scope, delivery_id: &str, now: Millis) -> StoreResult<RetryOutcome> {
+    let Some(d) = events::delivery(conn, scope, delivery_id)? else {
+        return Ok(RetryOutcome::NotFound);
+    };
+    if matches!(d.state, DeliveryState::Pending | DeliveryState::Delivering) {
+        return Ok(RetryOutcome::AlreadyQueued);
+    }
+    conn.prepare_cached(
+        "UPDATE deliveries SET state = 'pending', next_attempt_at = ?2, round_attempts = 0, lease_until = NULL, \
+         updated_at = ?2 WHERE id = ?1",
+    )
+    .and_then(|mut st| st.execute(params![delivery_id, now]))
+    .map_err(backend)?;
+    let d = events::delivery(conn, scope, delivery_id)?.expect("the row was just updated");
+    Ok(RetryOutcome::Queued(d))
+}
+
+/// Re-queues an endpoint's failed and skipped deliveries created since `since`, and
+/// reports it as a `herald.endpoint.recovered` event. `None` when the endpoint is unknown.
+pub fn recover(
+    conn: &Connection,
+    scope: &Scope,
+    endpoint_id: &str,
+    since: Millis,
+    now: Millis,
+) -> StoreResult<Option<usize>> {
+    let Some(ep) = endpoints::get(conn, scope, endpoint_id)? else {
+        return Ok(None);
+    };
+    let sql = "UPDATE deliveries SET state = 'pending', next_attempt_at = ?3, round_attempts = 0, lease_until = NULL, \
+               updated_at = ?3 WHERE endpoint_id = ?1 AND state IN ('failed', 'skipped') AND created_at >= ?2";
+    let n = conn
+        .prepare_cached(sql)
+        .and_then(|mut st| st.execute(params![endpoint_id, since, now]))
+        .map_err(backend)?;
+    let payload = json!({"endpoint_id": ep.id, "since": rfc3339(since), "recovered": n});
+    publish_internal(
+        conn,
+        "herald.endpoint.recovered",
+        ep.tenant.as_deref(),
+        payload,
+        now,
+    )?;
+    Ok(Some(n))
+}

@@ -1,0 +1,300 @@
+//! The verification schemes a source can use, their names and the headers they read.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// How an inbound request proves where it comes from.
+///
+/// Header names are matched case-insensitively. A header listed below that is sent twice
+/// is refused. "Tolerance" means the signed timestamp must be within `tolerance_s` of now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scheme {
+    /// Standard Webhooks (also Svix): `webhook-id`, `webhook-timestamp`,
+    /// `webhook-signature` (or the same with `svix-`); signature `v1,` +
+    /// base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}")), space-separated entries;
+    /// secrets `whsec_<base64 key>`. Tolerance applies.
+    Standard,
+    /// Stripe: `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>…][,v0=…]`; each `v1` is
+    /// hex(HMAC-SHA256(secret as UTF-8, "{t}.{body}")), `v0` is ignored; secrets are the
+    /// `whsec_…` strings as Stripe shows them (used whole, not decoded). Tolerance applies.
+    Stripe,
+    /// GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>`.
+    Github,
+    /// Shopify: `X-Shopify-Hmac-Sha256: <base64 HMAC-SHA256(secret, body)>`.
+    Shopify,
+    /// Slack: `X-Slack-Signature: v0=<hex HMAC-SHA256(secret, "v0:{ts}:{body}")>` with
+    /// `X-Slack-Request-Timestamp: <ts>`. Tolerance applies.
+    Slack,
+    /// A generic HMAC of the body in one header; see [`HmacSpec`].
+    Hmac(HmacSpec),
+    /// `Authorization: Basic base64(user:password)`; each secret is `user:password`.
+    Basic,
+    /// `Authorization: Bearer <token>`; each secret is a token.
+    Bearer,
+    /// No verification: every request is accepted.
+    None,
+}
+
+/// The settings of [`Scheme::Hmac`]: `header` carries `prefix` + encode(HMAC-algorithm(
+/// secret as UTF-8, body)). The default is `x-signature`, SHA-256, hex, no prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HmacSpec {
+    /// The header holding the signature (any case).
+    pub header: String,
+    pub algorithm: HmacAlgorithm,
+    pub encoding: SigEncoding,
+    /// A prefix such as `sha256=` that must start the header value (compared
+    /// case-insensitively) and is stripped before decoding.
+    pub prefix: Option<String>,
+}
+
+impl Default for HmacSpec {
+    fn default() -> Self {
+        Self {
+            header: "x-signature".to_string(),
+            algorithm: HmacAlgorithm::default(),
+            encoding: SigEncoding::default(),
+            prefix: None,
+        }
+    }
+}
+
+/// The hash of a generic HMAC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HmacAlgorithm {
+    Sha1,
+    #[default]
+    Sha256,
+    Sha512,
+}
+
+/// How a generic HMAC signature is written: hex (either case) or standard base64
+/// (padding optional).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SigEncoding {
+    #[default]
+    Hex,
+    Base64,
+}
+
+/// A name that is not one of the accepted ones.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} `{given}`; expected one of: {expected}")]
+pub struct UnknownName {
+    /// What was being named ("verification scheme", "HMAC algorithm", "signature encoding").
+    pub kind: &'static str,
+    pub given: String,
+    /// The accepted names, comma-separated.
+    pub expected: &'static str,
+}
+
+impl Scheme {
+    /// Every scheme name [`parse_scheme`] accepts.
+    pub const NAMES: [&'static str; 9] = [
+        "standard", "stripe", "github", "shopify", "slack", "hmac", "basic", "bearer", "none",
+    ];
+
+    /// The scheme's name, as [`parse_scheme`] reads it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Standard => "standard",
+            Self::Stripe => "stripe",
+            Self::Github => "github",
+            Self::Shopify => "shopify",
+            Self::Slack => "slack",
+            Self::Hmac(_) => "hmac",
+            Self::Basic => "basic",
+            Self::Bearer => "bearer",
+            Self::None => "none",
+        }
+    }
+
+    /// True for the schemes that sign a timestamp, where the tolerance applies.
+    pub fn is_timestamped(&self) -> bool {
+        matches!(self, Self::Standard | Self::Stripe | Self::Slack)
+    }
+
+    /// See [`signature_headers`].
+    pub fn signature_headers(&self) -> Vec<&str> {
+        signature_headers(self)
+    }
+}
+
+impl fmt::Display for Scheme {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Scheme {
+    type Err = UnknownName;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        parse_scheme(s)
+    }
+}
+
+/// Maps a scheme name (case-insensitive) to its [`Scheme`]; `hmac` gets the default
+/// [`HmacSpec`], which the caller may then adjust.
+pub fn parse_scheme(name: &str) -> Result<Scheme, UnknownName> {
+    let scheme = match name.trim().to_ascii_lowercase().as_str() {
+        "standard" => Scheme::Standard,
+        "stripe" => Scheme::Stripe,
+        "github" => Scheme::Github,
+        "shopify" => Scheme::Shopify,
+        "slack" => Scheme::Slack,
+        "hmac" => Scheme::Hmac(HmacSpec::default()),
+        "basic" => Scheme::Basic,
+        "bearer" => Scheme::Bearer,
+        "none" => Scheme::None,
+        _ => {
+            return Err(UnknownName {
+                kind: "verification scheme",
+                given: name.to_string(),
+                expected: "standard, stripe, github, shopify, slack, hmac, basic, bearer, none",
+            })
+        }
+    };
+    Ok(scheme)
+}
+
+/// The headers that carry a scheme's signature or credentials: the ones a server should
+/// redact before storing or showing a request. Names are in lower case, except a generic
+/// HMAC header, given as configured; compare them case-insensitively. (The other headers a
+/// scheme reads, ids and timestamps, are not secret.)
+pub fn signature_headers(scheme: &Scheme) -> Vec<&str> {
+    match scheme {
+        Scheme::Standard => vec!["webhook-signature", "svix-signature"],
+        Scheme::Stripe => vec!["stripe-signature"],
+        Scheme::Github => vec!["x-hub-signature-256"],
+        Scheme::Shopify => vec!["x-shopify-hmac-sha256"],
+        Scheme::Slack => vec!["x-slack-signature"],
+        Scheme::Hmac(spec) => vec![spec.header.as_str()],
+        Scheme::Basic | Scheme::Bearer => vec!["authorization"],
+        Scheme::None => vec![],
+    }
+}
+
+impl HmacAlgorithm {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Sha1 => "sha1",
+            Self::Sha256 => "sha256",
+            Self::Sha512 => "sha512",
+        }
+    }
+
+    /// The length of the MAC in bytes.
+    pub fn output_len(self) -> usize {
+        match self {
+            Self::Sha1 => 20,
+            Self::Sha256 => 32,
+            Self::Sha512 => 64,
+        }
+    }
+}
+
+impl fmt::Display for HmacAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for HmacAlgorithm {
+    type Err = UnknownName;
+
+    /// `sha1`, `sha256`, `sha512` (any case, a dash allowed: `SHA-256`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().replace('-', "").as_str() {
+            "sha1" => Ok(Self::Sha1),
+            "sha256" => Ok(Self::Sha256),
+            "sha512" => Ok(Self::Sha512),
+            _ => Err(UnknownName {
+                kind: "HMAC algorithm",
+                given: s.to_string(),
+                expected: "sha1, sha256, sha512",
+            }),
+        }
+    }
+}
+
+impl SigEncoding {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Hex => "hex",
+            Self::Base64 => "base64",
+        }
+    }
+}
+
+impl fmt::Display for SigEncoding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for SigEncoding {
+    type Err = UnknownName;
+
+    /// `hex` or `base64` (any case).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "hex" => Ok(Self::Hex),
+            "base64" => Ok(Self::Base64),
+            _ => Err(UnknownName {
+                kind: "signature encoding",
+                given: s.to_string(),
+                expected: "hex, base64",
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_round_trips() {
+        for name in Scheme::NAMES {
+            let scheme: Scheme = name.parse().unwrap();
+            assert_eq!(scheme.name(), name);
+            assert_eq!(scheme.to_string(), name);
+        }
+        assert_eq!(parse_scheme(" GitHub "), Ok(Scheme::Github));
+        assert_eq!(parse_scheme("hmac"), Ok(Scheme::Hmac(HmacSpec::default())));
+        let e = parse_scheme("svix2").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "unknown verification scheme `svix2`; expected one of: \
+             standard, stripe, github, shopify, slack, hmac, basic, bearer, none"
+        );
+    }
+
+    #[test]
+    fn hmac_settings_parse() {
+        assert_eq!("SHA-512".parse(), Ok(HmacAlgorithm::Sha512));
+        assert_eq!("sha1".parse(), Ok(HmacAlgorithm::Sha1));
+        assert!("md5".parse::<HmacAlgorithm>().is_err());
+        assert_eq!("Base64".parse(), Ok(SigEncoding::Base64));
+        assert!("base32".parse::<SigEncoding>().is_err());
+        let d = HmacSpec::default();
+        assert_eq!(
+            (d.header.as_str(), d.algorithm, d.encoding, d.prefix),
+            ("x-signature", HmacAlgorithm::Sha256, SigEncoding::Hex, None)
+        );
+    }
+
+    #[test]
+    fn signature_headers_name_what_to_redact() {
+        assert_eq!(signature_headers(&Scheme::Stripe), ["stripe-signature"]);
+        assert_eq!(Scheme::Bearer.signature_headers(), ["authorization"]);
+        let spec = HmacSpec {
+            header: "X-Custom-Sig".into(),
+            ..HmacSpec::default()
+        };
+        assert_eq!(signature_headers(&Scheme::Hmac(spec)), ["X-Custom-Sig"]);
+        assert!(signature_headers(&Scheme::None).is_empty());
+        assert!(Scheme::Slack.is_timestamped() && !Scheme::Github.is_timestamped());
+    }
+}
