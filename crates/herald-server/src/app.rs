@@ -85,9 +85,12 @@ pub async fn run(
     };
     let app = api::router(state, with_api);
     tracing::info!(addr = %listener.local_addr()?, "herald is listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await?;
     tracing::info!("stopped accepting requests; finishing in-flight deliveries");
     let _ = stop_tx.send(true);
     if let Some(handle) = workers {

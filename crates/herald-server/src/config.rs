@@ -30,6 +30,10 @@ pub struct Settings {
     pub auto_disable_after: Option<String>,
     /// Delete events and attempts older than this (`off` to keep everything).
     pub retention: Option<String>,
+    /// The base URL providers use to reach herald (for `ingest_url`).
+    pub public_url: Option<String>,
+    /// Proxies whose `X-Forwarded-For` is believed when checking a source's `allow_ips`.
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 impl Settings {
@@ -49,6 +53,8 @@ impl Settings {
             max_concurrency: self.max_concurrency.or(lower.max_concurrency),
             auto_disable_after: self.auto_disable_after.or(lower.auto_disable_after),
             retention: self.retention.or(lower.retention),
+            public_url: self.public_url.or(lower.public_url),
+            trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
         }
     }
 
@@ -125,6 +131,8 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     /// Age after which events and attempts are deleted; `None` keeps everything.
     pub retention: Option<Duration>,
+    pub public_url: Option<String>,
+    pub trusted_proxies: Vec<IpNet>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
@@ -207,6 +215,26 @@ impl Config {
             "5d",
         )?;
         let retention = optional_duration("--retention / HERALD_RETENTION", s.retention.as_deref(), "30d")?;
+        let public_url = match s.public_url {
+            Some(u)
+                if !(u.starts_with("http://") || u.starts_with("https://"))
+                    || url::Url::parse(&u).is_err() =>
+            {
+                return Err(bad(
+                    "--public-url / HERALD_PUBLIC_URL",
+                    format!("`{u}` is not an http(s) URL"),
+                ));
+            }
+            u => u,
+        };
+        let trusted_proxies = s
+            .trusted_proxies
+            .unwrap_or_default()
+            .iter()
+            .map(|n| n.trim())
+            .filter(|n| !n.is_empty())
+            .map(|n| parse_cidr("--trusted-proxy / HERALD_TRUSTED_PROXIES", n))
+            .collect::<Result<Vec<_>, _>>()?;
         let max_concurrency = s.max_concurrency.unwrap_or(256);
         if max_concurrency == 0 {
             return Err(bad("max_concurrency", "must be at least 1"));
@@ -226,6 +254,8 @@ impl Config {
                 auto_disable_after,
             },
             retention,
+            public_url,
+            trusted_proxies,
         })
     }
 }
@@ -256,7 +286,10 @@ fn optional_duration(
 }
 
 fn parse_network(s: &str) -> Result<IpNet, ConfigError> {
-    let setting = "--allow-network / HERALD_ALLOW_NETWORKS";
+    parse_cidr("--allow-network / HERALD_ALLOW_NETWORKS", s)
+}
+
+fn parse_cidr(setting: &'static str, s: &str) -> Result<IpNet, ConfigError> {
     if let Ok(net) = s.parse::<IpNet>() {
         return Ok(net.trunc());
     }

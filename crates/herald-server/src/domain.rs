@@ -216,6 +216,10 @@ pub struct NewEvent {
     /// Hash of what was asked, to tell a retry from a different request with the same key.
     pub request_hash: String,
     pub created_at: Millis,
+    /// The inbound source it came from, and that request's headers (credentials
+    /// redacted) as JSON.
+    pub source_id: Option<String>,
+    pub headers: Option<String>,
 }
 
 /// A stored event.
@@ -230,6 +234,8 @@ pub struct Event {
     pub created_at: Millis,
     /// Position in the event log, used as the list cursor.
     pub seq: i64,
+    pub source_id: Option<String>,
+    pub headers: Option<String>,
 }
 
 /// What a publish did.

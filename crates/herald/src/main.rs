@@ -59,6 +59,12 @@ struct ServeArgs {
     /// Delete events and attempts older than this, or `off` [default: 30d].
     #[arg(long, env = "HERALD_RETENTION")]
     retention: Option<String>,
+    /// Base URL providers use to reach herald, shown as sources' `ingest_url`.
+    #[arg(long, env = "HERALD_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// A proxy whose X-Forwarded-For is trusted for source IP allowlists (repeatable).
+    #[arg(long = "trusted-proxy", env = "HERALD_TRUSTED_PROXIES", value_delimiter = ',')]
+    trusted_proxy: Vec<String>,
     /// Configuration file [default: ./herald.toml when it exists].
     #[arg(long, env = "HERALD_CONFIG")]
     config: Option<PathBuf>,
@@ -83,6 +89,8 @@ impl ServeArgs {
             max_concurrency: self.max_concurrency,
             auto_disable_after: self.auto_disable_after.clone(),
             retention: self.retention.clone(),
+            public_url: self.public_url.clone(),
+            trusted_proxies: (!self.trusted_proxy.is_empty()).then(|| self.trusted_proxy.clone()),
         }
     }
 

@@ -24,6 +24,11 @@ impl ApiError {
         }
     }
 
+    /// An error with an explicit status (used to answer inbound refusals as decided).
+    pub fn with_status(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self::new(status, code, message)
+    }
+
     pub fn malformed(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, "malformed_request", message)
     }

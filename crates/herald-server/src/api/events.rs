@@ -102,6 +102,8 @@ pub async fn publish(
         idempotency_key,
         request_hash: String::new(),
         created_at: now_ms(),
+        source_id: None,
+        headers: None,
     };
     // The hash covers what the caller sent (its own id, if any), not a generated id.
     event.request_hash = request_hash(&event);
@@ -133,6 +135,11 @@ pub struct EventView {
     content_type: String,
     deliveries: u32,
     created_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source_id: Option<String>,
+    /// Inbound events: the request headers, credentials redacted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    headers: Option<serde_json::Value>,
 }
 
 impl From<Event> for EventView {
@@ -151,6 +158,8 @@ impl From<Event> for EventView {
             content_type: e.content_type,
             deliveries: e.deliveries,
             created_at: rfc3339(e.created_at),
+            source_id: e.source_id,
+            headers: e.headers.and_then(|h| serde_json::from_str(&h).ok()),
         }
     }
 }

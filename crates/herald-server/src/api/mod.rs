@@ -4,8 +4,10 @@ mod endpoints;
 mod error;
 mod events;
 pub mod extract;
+mod inbound;
 pub mod keys;
 mod operations;
+mod sources;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -59,6 +61,12 @@ pub fn router(state: AppState, with_api: bool) -> Router {
             .route("/endpoints/{id}/recover", post(operations::recover))
             .route("/events/{id}/replay", post(operations::replay))
             .route("/deliveries/{id}/retry", post(operations::retry))
+            .route("/sources", post(sources::create).get(sources::list))
+            .route(
+                "/sources/{id}",
+                get(sources::get).patch(sources::update).delete(sources::delete),
+            )
+            .route("/sources/{id}/requests", get(sources::requests))
             .route("/keys", post(keys::create).get(keys::list))
             .route("/keys/{id}", axum::routing::delete(keys::revoke))
             .route("/events", post(events::publish).get(events::list))
@@ -66,7 +74,9 @@ pub fn router(state: AppState, with_api: bool) -> Router {
             .route("/events/{id}/deliveries", get(events::deliveries))
             .route("/deliveries/{id}", get(events::delivery))
             .route("/deliveries/{id}/attempts", get(events::attempts));
-        app = app.nest("/v1", v1);
+        app = app
+            .nest("/v1", v1)
+            .route("/in/{source_id}", post(inbound::receive));
     }
     app.fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -10,8 +10,10 @@ pub mod sqlite;
 use async_trait::async_trait;
 
 use crate::domain::{
-    Attempt, Delivery, Endpoint, EndpointPatch, Event, Millis, NewEvent, Page, PublishOutcome, Scope,
+    Attempt, Delivery, Endpoint, EndpointPatch, Event, Millis, NewEvent, Page, PublishOutcome,
+    PublishSummary, Scope,
 };
+use crate::ingest::source::{Source, SourcePatch};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -120,6 +122,42 @@ pub enum ReplayOutcome {
     EndpointNotFound,
 }
 
+/// One request received by an inbound source, accepted or not.
+#[derive(Debug, Clone)]
+pub struct RequestRecord {
+    pub id: String,
+    pub source_id: String,
+    pub tenant: Option<String>,
+    pub received_at: Millis,
+    /// `accepted`, `duplicate`, `rejected` or `challenge`.
+    pub outcome: String,
+    pub status: u16,
+    pub reason: Option<String>,
+    pub event_id: Option<String>,
+    pub remote_ip: String,
+    /// Request headers as a JSON object, credentials redacted.
+    pub headers: String,
+    /// The body of a rejected request (truncated); accepted bodies live in their event.
+    pub body: Option<Vec<u8>>,
+    pub body_size: u64,
+}
+
+/// An accepted inbound request to store.
+#[derive(Debug, Clone)]
+pub struct InboundEvent {
+    pub event: NewEvent,
+    /// The de-duplication key and window (ms), when the source de-duplicates.
+    pub dedupe: Option<(String, Millis)>,
+    pub request: RequestRecord,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestOutcome {
+    Accepted(PublishSummary),
+    /// Seen inside the window: the first event's id.
+    Duplicate(String),
+}
+
 /// The queue as `/metrics` shows it.
 #[derive(Debug, Clone, Default)]
 pub struct QueueStats {
@@ -184,6 +222,30 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<ReplayOutcome>;
     async fn retry_delivery(&self, scope: &Scope, delivery_id: &str) -> StoreResult<RetryOutcome>;
     async fn queue_stats(&self) -> StoreResult<QueueStats>;
+
+    async fn create_source(&self, source: Source) -> StoreResult<()>;
+    /// `Scope::Admin` finds any source (the public receiver uses it).
+    async fn get_source(&self, scope: &Scope, id: &str) -> StoreResult<Option<Source>>;
+    async fn list_sources(
+        &self,
+        scope: &Scope,
+        cursor: Option<String>,
+        limit: usize,
+    ) -> StoreResult<Page<Source>>;
+    async fn update_source(&self, scope: &Scope, id: &str, patch: SourcePatch)
+        -> StoreResult<Option<Source>>;
+    async fn delete_source(&self, scope: &Scope, id: &str) -> StoreResult<bool>;
+    /// Stores an accepted request (dedup, event, deliveries, log) in one transaction.
+    async fn ingest(&self, inbound: InboundEvent) -> StoreResult<IngestOutcome>;
+    /// Logs a refused request.
+    async fn record_request(&self, record: RequestRecord) -> StoreResult<()>;
+    async fn list_requests(
+        &self,
+        scope: &Scope,
+        source_id: &str,
+        cursor: Option<String>,
+        limit: usize,
+    ) -> StoreResult<Option<Page<RequestRecord>>>;
 
     /// Leases up to `limit` due deliveries of enabled push endpoints, oldest due first.
     async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Job>>;

@@ -17,6 +17,7 @@ async fn mint(app: &TestApp, tenant: &str) -> String {
 }
 
 struct Owned {
+    source: String,
     endpoint: String,
     event: String,
     delivery: String,
@@ -40,7 +41,12 @@ async fn populate(app: &TestApp, key: &str, rx: &Receiver) -> Owned {
     let (_, ds) = app
         .call_as(key, Method::GET, &format!("/v1/events/{event}/deliveries"), None)
         .await;
+    let (s, src) = app
+        .call_as(key, Method::POST, "/v1/sources", Some(json!({"name": "n", "verify": {"scheme": "none"}})))
+        .await;
+    assert_eq!(s, 201, "{src}");
     Owned {
+        source: src["id"].as_str().unwrap().to_string(),
         endpoint: ep["id"].as_str().unwrap().to_string(),
         event,
         delivery: ds["data"][0]["id"].as_str().unwrap().to_string(),
@@ -94,6 +100,10 @@ async fn a_tenant_key_never_sees_or_touches_another_tenants_data() {
             None,
         ),
         (Method::POST, format!("/v1/deliveries/{}/retry", a.delivery), None),
+        (Method::GET, format!("/v1/sources/{}", a.source), None),
+        (Method::PATCH, format!("/v1/sources/{}", a.source), Some(json!({"name": "stolen"}))),
+        (Method::GET, format!("/v1/sources/{}/requests", a.source), None),
+        (Method::DELETE, format!("/v1/sources/{}", a.source), None),
         (Method::DELETE, format!("/v1/endpoints/{}", a.endpoint), None),
     ];
     for (method, path, body) in routes {
@@ -106,10 +116,12 @@ async fn a_tenant_key_never_sees_or_touches_another_tenants_data() {
     // Nothing was changed by those calls.
     let ep = app.get(&format!("/v1/endpoints/{}", a.endpoint)).await;
     assert_eq!(ep["disabled"], false);
+    assert_eq!(app.get(&format!("/v1/sources/{}", a.source)).await["name"], "n");
     assert_eq!(app.deliveries(&a.event).await.len(), 1);
 
     // Lists show only the caller's tenant, whatever the filter says.
     for path in [
+        "/v1/sources",
         "/v1/endpoints",
         "/v1/events",
         "/v1/endpoints?tenant=acme",

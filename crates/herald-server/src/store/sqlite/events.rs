@@ -80,7 +80,7 @@ pub fn publish(conn: &Connection, ev: NewEvent) -> StoreResult<PublishOutcome> {
     }
     conn.prepare_cached(
         "INSERT INTO events (id, type, tenant, payload, content_type, idempotency_key, request_hash, \
-         deliveries, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+         deliveries, created_at, source_id, headers) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )
     .and_then(|mut st| {
         st.execute(params![
@@ -93,6 +93,8 @@ pub fn publish(conn: &Connection, ev: NewEvent) -> StoreResult<PublishOutcome> {
             ev.request_hash,
             targets.len() as i64,
             ev.created_at,
+            ev.source_id,
+            ev.headers,
         ])
     })
     .map_err(backend)?;
@@ -172,6 +174,8 @@ pub fn publish_internal(
         caller_id: false,
         request_hash: String::new(),
         created_at: now,
+        source_id: None,
+        headers: None,
     };
     publish(conn, ev).map(|_| ())
 }

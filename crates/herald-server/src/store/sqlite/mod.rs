@@ -10,6 +10,7 @@ mod queue;
 mod recovery;
 mod rows;
 mod schema;
+mod sources;
 mod writer;
 
 use std::fs::File;
@@ -21,12 +22,13 @@ use rusqlite::Connection;
 
 use self::writer::{backend, Readers, Writer};
 use super::{
-    ApiKey, AttemptRecord, ClaimRequest, EndpointQuery, EventQuery, Job, QueueStats, ReplayOutcome,
-    RetryOutcome, Store, StoreError, StoreResult,
+    ApiKey, AttemptRecord, ClaimRequest, EndpointQuery, EventQuery, InboundEvent, IngestOutcome, Job,
+    QueueStats, ReplayOutcome, RequestRecord, RetryOutcome, Store, StoreError, StoreResult,
 };
 use crate::domain::{
     now_ms, Attempt, Delivery, Endpoint, EndpointPatch, Event, Millis, NewEvent, Page, PublishOutcome, Scope,
 };
+use crate::ingest::source::{Source, SourcePatch};
 
 const READERS: usize = 4;
 
@@ -209,6 +211,67 @@ impl Store for SqliteStore {
 
     async fn queue_stats(&self) -> StoreResult<QueueStats> {
         self.readers.read(move |c| queue::stats(c, now_ms())).await
+    }
+
+    async fn create_source(&self, source: Source) -> StoreResult<()> {
+        self.writer.write(move |c| sources::insert(c, &source)).await
+    }
+
+    async fn get_source(&self, scope: &Scope, id: &str) -> StoreResult<Option<Source>> {
+        let (scope, id) = (scope.clone(), id.to_string());
+        self.readers.read(move |c| sources::get(c, &scope, &id)).await
+    }
+
+    async fn list_sources(
+        &self,
+        scope: &Scope,
+        cursor: Option<String>,
+        limit: usize,
+    ) -> StoreResult<Page<Source>> {
+        let scope = scope.clone();
+        self.readers
+            .read(move |c| sources::list(c, &scope, cursor.as_deref(), limit))
+            .await
+    }
+
+    async fn update_source(
+        &self,
+        scope: &Scope,
+        id: &str,
+        patch: SourcePatch,
+    ) -> StoreResult<Option<Source>> {
+        let (scope, id) = (scope.clone(), id.to_string());
+        self.writer
+            .write(move |c| sources::update(c, &scope, &id, patch, now_ms()))
+            .await
+    }
+
+    async fn delete_source(&self, scope: &Scope, id: &str) -> StoreResult<bool> {
+        let (scope, id) = (scope.clone(), id.to_string());
+        self.writer.write(move |c| sources::delete(c, &scope, &id)).await
+    }
+
+    async fn ingest(&self, inbound: InboundEvent) -> StoreResult<IngestOutcome> {
+        self.writer.write(move |c| sources::ingest(c, inbound)).await
+    }
+
+    async fn record_request(&self, record: RequestRecord) -> StoreResult<()> {
+        self.writer
+            .write(move |c| sources::record_request(c, &record))
+            .await
+    }
+
+    async fn list_requests(
+        &self,
+        scope: &Scope,
+        source_id: &str,
+        cursor: Option<String>,
+        limit: usize,
+    ) -> StoreResult<Option<Page<RequestRecord>>> {
+        let (scope, id) = (scope.clone(), source_id.to_string());
+        self.readers
+            .read(move |c| sources::requests(c, &scope, &id, cursor.as_deref(), limit))
+            .await
     }
 
     async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Job>> {

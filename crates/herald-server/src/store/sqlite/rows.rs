@@ -8,7 +8,8 @@ use crate::store::StoreError;
 pub const ENDPOINT_COLUMNS: &str = "id, tenant, url, description, event_types, headers, signature, \
      secrets, timeout_ms, max_in_flight, rate_limit_per_s, disabled, disabled_reason, created_at, updated_at";
 
-pub const EVENT_COLUMNS: &str = "id, type, tenant, payload, content_type, deliveries, created_at, seq";
+pub const EVENT_COLUMNS: &str =
+    "id, type, tenant, payload, content_type, deliveries, created_at, seq, source_id, headers";
 
 pub const DELIVERY_COLUMNS: &str = "id, event_id, endpoint_id, state, attempts, next_attempt_at, \
      last_attempt_at, last_status, last_error, created_at, updated_at";
@@ -60,6 +61,8 @@ pub fn event(row: &Row<'_>) -> rusqlite::Result<Event> {
         deliveries: row.get::<_, i64>(5)? as u32,
         created_at: row.get(6)?,
         seq: row.get(7)?,
+        source_id: row.get(8)?,
+        headers: row.get(9)?,
     })
 }
 

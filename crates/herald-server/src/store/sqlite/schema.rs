@@ -88,6 +88,42 @@ CREATE INDEX deliveries_by_endpoint_created ON deliveries (endpoint_id, created_
 ALTER TABLE endpoints ADD COLUMN failing_since INTEGER;
 CREATE INDEX api_keys_by_tenant ON api_keys (tenant, id);
 "#,
+    r#"
+-- Inbound: sources, every request they received, and de-duplication keys.
+ALTER TABLE events ADD COLUMN source_id TEXT;
+ALTER TABLE events ADD COLUMN headers TEXT;
+CREATE TABLE sources (
+    id TEXT PRIMARY KEY,
+    tenant TEXT,
+    name TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX sources_by_tenant ON sources (tenant, id);
+CREATE TABLE inbound_requests (
+    id TEXT PRIMARY KEY,
+    source_id TEXT NOT NULL,
+    tenant TEXT,
+    received_at INTEGER NOT NULL,
+    outcome TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    reason TEXT,
+    event_id TEXT,
+    remote_ip TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    body BLOB,
+    body_size INTEGER NOT NULL
+);
+CREATE INDEX inbound_requests_by_source ON inbound_requests (source_id, id);
+CREATE TABLE inbound_dedup (
+    source_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    seen_at INTEGER NOT NULL,
+    PRIMARY KEY (source_id, key)
+);
+"#,
 ];
 
 /// Brings the schema up to date, one transaction per migration.

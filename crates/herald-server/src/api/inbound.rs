@@ -1,0 +1,159 @@
+//! `POST /in/{source_id}`: the public receiver. No API key: the source's own verification
+//! decides. The 2xx is sent only after the event (or the duplicate) is durably recorded;
+//! every request, accepted or refused, is logged with its reason.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use super::error::ApiError;
+use super::extract::body_bytes;
+use super::AppState;
+use crate::domain::{new_id, now_ms, NewEvent, Scope};
+use crate::ingest::source::Source;
+use crate::ingest::{client_ip, decide, redacted_headers, Accepted, RawRequest};
+use crate::store::{InboundEvent, IngestOutcome, RequestRecord};
+
+/// Bytes of a refused request's body kept in the log.
+const LOGGED_BODY: usize = 4096;
+
+struct Log<'a> {
+    state: &'a AppState,
+    source: &'a Source,
+    ip: String,
+    headers: String,
+    body_size: u64,
+}
+
+impl Log<'_> {
+    fn record(
+        &self,
+        outcome: &str,
+        status: u16,
+        reason: Option<String>,
+        body: Option<Vec<u8>>,
+    ) -> RequestRecord {
+        RequestRecord {
+            id: new_id("req"),
+            source_id: self.source.id.clone(),
+            tenant: self.source.tenant.clone(),
+            received_at: now_ms(),
+            outcome: outcome.into(),
+            status,
+            reason,
+            event_id: None,
+            remote_ip: self.ip.clone(),
+            headers: self.headers.clone(),
+            body,
+            body_size: self.body_size,
+        }
+    }
+
+    /// Logs a refusal and answers it.
+    async fn refuse(&self, err: ApiError, body: Option<&[u8]>) -> Response {
+        let kept = body.map(|b| b[..b.len().min(LOGGED_BODY)].to_vec());
+        let record = self.record("rejected", err.status.as_u16(), Some(err.message.clone()), kept);
+        if let Err(e) = self.state.store.record_request(record).await {
+            tracing::warn!(error = %e, source = %self.source.id, "could not log a refused inbound request");
+        }
+        tracing::info!(source = %self.source.id, status = err.status.as_u16(), reason = %err.message, "inbound request refused");
+        err.into_response()
+    }
+}
+
+pub async fn receive(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    req: Request,
+) -> Response {
+    let source = match state.store.get_source(&Scope::Admin, &id).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return ApiError::not_found("source").into_response(),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let ip = client_ip(peer.ip(), forwarded, &state.config.trusted_proxies);
+    let mut log = Log {
+        state: &state,
+        source: &source,
+        ip: ip.to_string(),
+        headers: serde_json::to_string(&redacted_headers(&source, &headers)).expect("strings serialize"),
+        body_size: 0,
+    };
+    let body = match body_bytes(req, &state).await {
+        Ok(b) => b,
+        Err(e) => return log.refuse(e, None).await,
+    };
+    log.body_size = body.len() as u64;
+    let raw = RawRequest {
+        headers: &headers,
+        body: &body,
+        client_ip: ip,
+        now_s: now_ms() / 1000,
+    };
+    let (event_type, dedupe_key) = match decide(&source, &raw) {
+        Err(r) => {
+            let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
+            return log
+                .refuse(ApiError::with_status(status, r.code, r.reason), Some(&body))
+                .await;
+        }
+        Ok(Accepted::Challenge(challenge)) => {
+            let record = log.record("challenge", 200, Some("Slack URL verification".into()), None);
+            if let Err(e) = state.store.record_request(record).await {
+                return ApiError::from(e).into_response();
+            }
+            return Json(json!({"challenge": challenge})).into_response();
+        }
+        Ok(Accepted::Event {
+            event_type,
+            dedupe_key,
+        }) => (event_type, dedupe_key),
+    };
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    let now = now_ms();
+    let event = NewEvent {
+        id: new_id("evt"),
+        event_type,
+        tenant: source.tenant.clone(),
+        payload: body.to_vec(),
+        content_type,
+        idempotency_key: None,
+        caller_id: false,
+        request_hash: String::new(),
+        created_at: now,
+        source_id: Some(source.id.clone()),
+        headers: Some(log.headers.clone()),
+    };
+    let window = source
+        .spec
+        .dedupe
+        .as_ref()
+        .map_or(0, |d| d.window_s as i64 * 1000);
+    let inbound = InboundEvent {
+        event,
+        dedupe: dedupe_key.map(|k| (k, window)),
+        request: log.record("accepted", 200, None, None),
+    };
+    match state.store.ingest(inbound).await {
+        Ok(IngestOutcome::Accepted(summary)) => {
+            state.metrics.event_published();
+            if summary.deliveries > 0 {
+                state.wake.notify_one();
+            }
+            Json(json!({"id": summary.id, "type": summary.event_type, "duplicate": false})).into_response()
+        }
+        Ok(IngestOutcome::Duplicate(first)) => Json(json!({"id": first, "duplicate": true})).into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}

@@ -1,0 +1,228 @@
+//! The inbound pipeline, as a pure decision over one raw request: sender IP → signature
+//! (over the raw bytes, before any parsing) → event type and de-duplication key. The API
+//! stores what it decides; nothing here does IO.
+
+pub mod source;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use axum::http::HeaderMap;
+use herald_signing::{signature_headers, verify_inbound, InboundRequest};
+use ipnet::IpNet;
+use sha2::{Digest, Sha256};
+
+use self::source::{Extract, Source};
+use crate::domain::valid_event_type;
+
+/// One request as it arrived.
+pub struct RawRequest<'a> {
+    pub headers: &'a HeaderMap,
+    pub body: &'a [u8],
+    /// The sender, after trusted proxies are taken into account.
+    pub client_ip: IpAddr,
+    pub now_s: i64,
+}
+
+/// Why a request is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub status: u16,
+    pub code: &'static str,
+    pub reason: String,
+}
+
+/// What to do with a request that passed the checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Accepted {
+    /// Slack's URL verification handshake: answer with the challenge, store no event.
+    Challenge(String),
+    Event {
+        event_type: String,
+        dedupe_key: Option<String>,
+    },
+}
+
+/// The sender's address: the peer, or, when the peer is a trusted proxy, the nearest
+/// `X-Forwarded-For` entry that is not itself a trusted proxy.
+pub fn client_ip(peer: IpAddr, forwarded_for: Option<&str>, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let Some(chain) = forwarded_for else { return peer };
+    chain
+        .rsplit(',')
+        .filter_map(|s| s.trim().parse::<IpAddr>().ok())
+        .find(|ip| !is_trusted(ip))
+        .unwrap_or(peer)
+}
+
+fn header_pairs(headers: &HeaderMap) -> Vec<(&str, &str)> {
+    headers
+        .iter()
+        .filter_map(|(n, v)| v.to_str().ok().map(|v| (n.as_str(), v)))
+        .collect()
+}
+
+/// Decides on one request to a source.
+pub fn decide(source: &Source, req: &RawRequest<'_>) -> Result<Accepted, Refusal> {
+    let spec = &source.spec;
+    let ip = match req.client_ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(req.client_ip, IpAddr::V4),
+        v4 => v4,
+    };
+    if !spec.allow_ips.is_empty() && !spec.allow_ips.iter().any(|n| n.contains(&ip)) {
+        return Err(Refusal {
+            status: 403,
+            code: "forbidden",
+            reason: format!("sender {ip} is not in allow_ips"),
+        });
+    }
+    let scheme = spec.verify.scheme().map_err(|(field, e)| Refusal {
+        status: 500,
+        code: "misconfigured",
+        reason: format!("{field}: {e}"),
+    })?;
+    let pairs = header_pairs(req.headers);
+    let secrets: Vec<&str> = spec.verify.secrets.iter().map(String::as_str).collect();
+    let inbound = InboundRequest {
+        headers: &pairs,
+        body: req.body,
+    };
+    verify_inbound(&scheme, &secrets, &inbound, req.now_s, spec.verify.tolerance()).map_err(|e| Refusal {
+        status: 401,
+        code: "unauthorized",
+        reason: format!("signature check failed: {e}"),
+    })?;
+    // Verified: only now is the body parsed, and only if a rule needs it.
+    let json: Option<serde_json::Value> = serde_json::from_slice(req.body).ok();
+    if spec.verify.scheme == "slack" {
+        if let Some(challenge) = json.as_ref().and_then(slack_challenge) {
+            return Ok(Accepted::Challenge(challenge));
+        }
+    }
+    let raw_type = extract(&spec.event_type, req, json.as_ref()).unwrap_or_else(|| "unknown".into());
+    let event_type = event_type(spec.type_prefix.as_deref().unwrap_or(""), &raw_type);
+    let dedupe_key = spec.dedupe.as_ref().map(|d| extract(&d.key, req, json.as_ref()));
+    let dedupe_key = match dedupe_key {
+        Some(None) => {
+            return Err(Refusal {
+                status: 400,
+                code: "malformed_request",
+                reason: format!(
+                    "the de-duplication key {} is missing from the request",
+                    spec.dedupe.as_ref().unwrap().key.to_spec()
+                ),
+            })
+        }
+        Some(Some(k)) => Some(k),
+        None => None,
+    };
+    Ok(Accepted::Event {
+        event_type,
+        dedupe_key,
+    })
+}
+
+fn slack_challenge(v: &serde_json::Value) -> Option<String> {
+    (v.get("type")?.as_str()? == "url_verification")
+        .then(|| v.get("challenge")?.as_str().map(str::to_string))?
+}
+
+fn extract(rule: &Extract, req: &RawRequest<'_>, json: Option<&serde_json::Value>) -> Option<String> {
+    match rule {
+        Extract::Header(name) => req.headers.get(name.as_str())?.to_str().ok().map(str::to_string),
+        Extract::Json(pointer) => match json?.pointer(pointer)? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Null => None,
+            other => Some(other.to_string()),
+        },
+        Extract::Body => Some(hex::encode(Sha256::digest(req.body))),
+        Extract::Const(c) => Some(c.clone()),
+    }
+}
+
+/// Makes a provider's name for what happened into a valid event type: characters herald
+/// does not allow in types (such as `/` in `orders/create`) become dots.
+pub fn event_type(prefix: &str, raw: &str) -> String {
+    let cleaned: String = raw
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | ':') {
+                c
+            } else {
+                '.'
+            }
+        })
+        .collect();
+    let joined: Vec<&str> = cleaned.split('.').filter(|s| !s.is_empty()).collect();
+    let t = format!("{prefix}{}", joined.join("."));
+    if valid_event_type(&t) {
+        t
+    } else {
+        format!("{prefix}unknown")
+    }
+}
+
+/// The request headers worth keeping, with every credential removed.
+pub fn redacted_headers(source: &Source, headers: &HeaderMap) -> BTreeMap<String, String> {
+    let scheme = source.spec.verify.scheme().ok();
+    let secret_headers: Vec<String> = scheme
+        .as_ref()
+        .map(|s| {
+            signature_headers(s)
+                .into_iter()
+                .map(|h| h.to_ascii_lowercase())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut out = BTreeMap::new();
+    for (name, value) in headers {
+        let n = name.as_str();
+        let redact = secret_headers.iter().any(|h| h == n)
+            || matches!(n, "authorization" | "cookie" | "proxy-authorization");
+        let v = if redact {
+            "[redacted]".to_string()
+        } else {
+            String::from_utf8_lossy(value.as_bytes()).into_owned()
+        };
+        out.entry(n.to_string())
+            .and_modify(|e: &mut String| {
+                e.push_str(", ");
+                e.push_str(&v)
+            })
+            .or_insert(v);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_names_become_valid_types() {
+        assert_eq!(event_type("shopify.", "orders/create"), "shopify.orders.create");
+        assert_eq!(
+            event_type("stripe.", "payment_intent.succeeded"),
+            "stripe.payment_intent.succeeded"
+        );
+        assert_eq!(event_type("", "pull_request"), "pull_request");
+        assert_eq!(event_type("gh.", "///"), "gh.unknown");
+    }
+
+    #[test]
+    fn forwarded_for_counts_only_behind_a_trusted_proxy() {
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let proxy: IpAddr = "10.1.1.1".parse().unwrap();
+        let outsider: IpAddr = "203.0.113.9".parse().unwrap();
+        assert_eq!(
+            client_ip(proxy, Some("198.51.100.7, 10.2.2.2"), &trusted),
+            "198.51.100.7".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(client_ip(outsider, Some("198.51.100.7"), &trusted), outsider);
+        assert_eq!(client_ip(proxy, None, &trusted), proxy);
+        assert_eq!(client_ip(proxy, Some("garbage"), &[]), proxy);
+    }
+}
