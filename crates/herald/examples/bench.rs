@@ -7,7 +7,8 @@
 //! - baseline: the same receiver hit directly by this client, 16 connections (loopback ceiling);
 //! - publish: events/s accepted (202) with 16 concurrent publishers, no subscribers;
 //! - deliver: 20,000 events to one endpoint, from first publish to last arrival;
-//! - latency: publish → arrival at an open-loop 200 events/s for 10 s, p50/p99/max.
+//! - latency: publish → arrival at an open-loop 200 events/s for 10 s, p50/p99/max;
+//! - inbound: request → 2xx with Stripe-style verification at an open-loop 500 requests/s.
 
 use std::collections::HashMap;
 use std::future::IntoFuture;
@@ -256,8 +257,66 @@ async fn main() {
         percentile(&lat, 0.99).as_secs_f64() * 1e3,
         lat.last().unwrap().as_secs_f64() * 1e3
     );
+    inbound_latency(&http, &base).await;
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
     let _ = child.wait();
+}
+
+/// Open loop at 500 requests/s for 10 s to a Stripe-verified source; time to the 2xx.
+async fn inbound_latency(http: &reqwest::Client, base: &str) {
+    use hmac::{Hmac, Mac};
+    let secret = "whsec_bench_inbound_secret";
+    let src: Value = http
+        .post(format!("{base}/v1/sources"))
+        .bearer_auth(KEY)
+        .json(&json!({"name": "bench", "verify": {"scheme": "stripe", "secret": secret}, "type_prefix": "stripe."}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let url = format!("{base}/in/{}", src["id"].as_str().unwrap());
+    let (rate, count) = (500u64, 5000u64);
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..count {
+        let at = start + Duration::from_micros(i * 1_000_000 / rate);
+        tokio::time::sleep_until(at.into()).await;
+        let body = serde_json::to_vec(
+            &json!({"id": format!("evt_{i}"), "type": "payment_intent.succeeded", "data": payload(i)}),
+        )
+        .unwrap();
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+        mac.update(format!("{t}.").as_bytes());
+        mac.update(&body);
+        let sig = format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()));
+        let req = http
+            .post(&url)
+            .header("stripe-signature", sig)
+            .header("content-type", "application/json")
+            .body(body);
+        tasks.push(tokio::spawn(async move {
+            let r = req.send().await.unwrap();
+            assert_eq!(r.status(), 200);
+            Instant::now().duration_since(at)
+        }));
+    }
+    let mut lat = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        lat.push(t.await.unwrap());
+    }
+    lat.sort();
+    println!(
+        "inbound    request → 2xx, Stripe verification, 500 requests/s, 10 s: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        percentile(&lat, 0.50).as_secs_f64() * 1e3,
+        percentile(&lat, 0.99).as_secs_f64() * 1e3,
+        lat.last().unwrap().as_secs_f64() * 1e3
+    );
 }

@@ -390,3 +390,74 @@ async fn flags_beat_variables_which_beat_the_config_file() {
         child.wait().unwrap();
     }
 }
+
+#[tokio::test]
+async fn an_inbound_request_answered_2xx_survives_kill_9_right_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, seen) = receiver(Duration::ZERO).await;
+    let mut herald = Herald::start(dir.path(), &[]);
+    herald.ready().await;
+    // The agent endpoint is disabled at first, so the event can only come from the store.
+    let (_, ep) = api(
+        &herald.base,
+        reqwest::Method::POST,
+        "/v1/endpoints",
+        Some(json!({"url": url, "disabled": true})),
+    )
+    .await;
+    let (_, src) = api(
+        &herald.base,
+        reqwest::Method::POST,
+        "/v1/sources",
+        Some(json!({"name": "bearer", "verify": {"scheme": "bearer", "secret": "tok"}, "event_type": "const:order.paid"})),
+    )
+    .await;
+    let sid = src["id"].as_str().unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{}/in/{sid}", herald.base))
+        .bearer_auth("tok")
+        .body(r#"{"order": 7}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    herald.child.kill().unwrap();
+    herald.child.wait().unwrap();
+
+    let herald = Herald::start(dir.path(), &[]);
+    herald.ready().await;
+    let (s, ev) = api(
+        &herald.base,
+        reqwest::Method::GET,
+        &format!("/v1/events/{id}"),
+        None,
+    )
+    .await;
+    assert_eq!((s, ev["type"].as_str()), (200, Some("order.paid")));
+    let eid = ep["id"].as_str().unwrap();
+    let since = json!({"since": "2000-01-01T00:00:00Z"});
+    api(
+        &herald.base,
+        reqwest::Method::PATCH,
+        &format!("/v1/endpoints/{eid}"),
+        Some(json!({"disabled": false})),
+    )
+    .await;
+    let (s, rec) = api(
+        &herald.base,
+        reqwest::Method::POST,
+        &format!("/v1/endpoints/{eid}/recover"),
+        Some(since),
+    )
+    .await;
+    assert_eq!((s, rec["recovered"].as_u64()), (202, Some(1)));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !seen.lock().unwrap().contains(&id) {
+        assert!(Instant::now() < deadline, "the stored event was never delivered");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -475,3 +475,70 @@ async fn sources_can_be_read_changed_listed_and_deleted() {
     assert_eq!(app.call(Method::GET, &path, None).await.0, 404);
     assert_eq!(deliver_in(&app, id, body, &headers).await.0, 404);
 }
+
+/// Headers made by the provider's official Python library (`official_sign.py`), or `None`
+/// when the libraries are not installed here (then CI must have them).
+fn officially_signed(scheme: &str, secret: &str, body: &str) -> Option<Vec<(String, String)>> {
+    let probe = std::process::Command::new("python3")
+        .args(["-c", "import standardwebhooks, stripe, slack_sdk"])
+        .output();
+    if !probe.map(|o| o.status.success()).unwrap_or(false) {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI must install standardwebhooks, stripe and slack_sdk"
+        );
+        eprintln!("SKIPPED official-library signing: pip install standardwebhooks stripe slack_sdk");
+        return None;
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/official_sign.py");
+    let mut child = std::process::Command::new("python3")
+        .arg(script)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    let input = json!({"scheme": scheme, "secret": secret, "body": body}).to_string();
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let headers: serde_json::Map<String, Value> = serde_json::from_slice(&out.stdout).unwrap();
+    Some(
+        headers
+            .into_iter()
+            .map(|(k, v)| (k, v.as_str().unwrap().to_string()))
+            .collect(),
+    )
+}
+
+#[tokio::test]
+async fn requests_signed_by_the_providers_own_libraries_are_accepted() {
+    let app = spawn_app().await;
+    let body = r#"{"type": "invoice.paid", "event": {"type": "message"}, "data": {"amount": 42}}"#;
+    let cases = [
+        (
+            "standard",
+            "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+            "invoice.paid",
+        ),
+        ("stripe", "whsec_official_stripe_test", "invoice.paid"),
+        ("slack", "8f742231b10e8888abcd99yyyzzz85a5", "message"),
+    ];
+    for (scheme, secret, want_type) in cases {
+        let Some(headers) = officially_signed(scheme, secret, body) else {
+            return;
+        };
+        let src = create_source(
+            &app,
+            json!({"name": scheme, "verify": {"scheme": scheme, "secret": secret}}),
+        )
+        .await;
+        let id = src["id"].as_str().unwrap();
+        let pairs: Vec<(&str, String)> = headers.iter().map(|(k, v)| (k.as_str(), v.clone())).collect();
+        let (s, r) = deliver_in(&app, id, body.as_bytes(), &pairs).await;
+        assert_eq!(s, 200, "{scheme}: {r}");
+        assert_eq!(r["type"], want_type, "{scheme}");
+        let (s, _) = deliver_in(&app, id, body.replace("42", "43").as_bytes(), &pairs).await;
+        assert_eq!(s, 401, "{scheme}: tampered");
+    }
+}

@@ -42,7 +42,12 @@ async fn populate(app: &TestApp, key: &str, rx: &Receiver) -> Owned {
         .call_as(key, Method::GET, &format!("/v1/events/{event}/deliveries"), None)
         .await;
     let (s, src) = app
-        .call_as(key, Method::POST, "/v1/sources", Some(json!({"name": "n", "verify": {"scheme": "none"}})))
+        .call_as(
+            key,
+            Method::POST,
+            "/v1/sources",
+            Some(json!({"name": "n", "verify": {"scheme": "none"}})),
+        )
         .await;
     assert_eq!(s, 201, "{src}");
     Owned {
@@ -101,7 +106,11 @@ async fn a_tenant_key_never_sees_or_touches_another_tenants_data() {
         ),
         (Method::POST, format!("/v1/deliveries/{}/retry", a.delivery), None),
         (Method::GET, format!("/v1/sources/{}", a.source), None),
-        (Method::PATCH, format!("/v1/sources/{}", a.source), Some(json!({"name": "stolen"}))),
+        (
+            Method::PATCH,
+            format!("/v1/sources/{}", a.source),
+            Some(json!({"name": "stolen"})),
+        ),
         (Method::GET, format!("/v1/sources/{}/requests", a.source), None),
         (Method::DELETE, format!("/v1/sources/{}", a.source), None),
         (Method::DELETE, format!("/v1/endpoints/{}", a.endpoint), None),
