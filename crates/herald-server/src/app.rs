@@ -82,6 +82,7 @@ pub async fn run(
         wake,
         admin_hash,
         metrics,
+        schemas: Arc::default(),
     };
     let app = api::router(state, with_api);
     tracing::info!(addr = %listener.local_addr()?, "herald is listening");

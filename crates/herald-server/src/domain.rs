@@ -317,6 +317,41 @@ pub struct Attempt {
     pub response_body: Option<String>,
 }
 
+/// A declared event type; with a schema, published payloads must match it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventType {
+    pub name: String,
+    pub description: Option<String>,
+    /// JSON Schema text.
+    pub schema: Option<String>,
+    pub archived: bool,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// A change to an event type; `Some(None)` clears a field.
+#[derive(Debug, Clone, Default)]
+pub struct EventTypePatch {
+    pub description: Option<Option<String>>,
+    pub schema: Option<Option<String>>,
+    pub archived: Option<bool>,
+}
+
+impl EventTypePatch {
+    pub fn apply(self, t: &mut EventType, now: Millis) {
+        if let Some(v) = self.description {
+            t.description = v;
+        }
+        if let Some(v) = self.schema {
+            t.schema = v;
+        }
+        if let Some(v) = self.archived {
+            t.archived = v;
+        }
+        t.updated_at = now;
+    }
+}
+
 /// A page of a list, with the cursor of the next page.
 #[derive(Debug, Clone)]
 pub struct Page<T> {

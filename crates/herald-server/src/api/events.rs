@@ -86,6 +86,7 @@ pub async fn publish(
     if payload.get().len() > state.config.max_payload {
         return Err(ApiError::too_large(state.config.max_payload));
     }
+    super::event_types::check_payload(&state, &event_type, payload.get()).await?;
     if let Some(id) = &body.id {
         if !valid_key(id) {
             return Err(ApiError::invalid("id", "must be 1-128 URL-safe characters"));

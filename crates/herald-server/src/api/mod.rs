@@ -2,6 +2,7 @@
 
 mod endpoints;
 mod error;
+pub mod event_types;
 mod events;
 pub mod extract;
 mod inbound;
@@ -36,6 +37,7 @@ pub struct AppState {
     /// Hash of the admin key given by `HERALD_ADMIN_KEY`, if any.
     pub admin_hash: Option<String>,
     pub metrics: Arc<Metrics>,
+    pub schemas: Arc<event_types::SchemaCache>,
 }
 
 /// Room for the JSON envelope around a payload of the maximum size.
@@ -61,6 +63,13 @@ pub fn router(state: AppState, with_api: bool) -> Router {
             .route("/endpoints/{id}/recover", post(operations::recover))
             .route("/events/{id}/replay", post(operations::replay))
             .route("/deliveries/{id}/retry", post(operations::retry))
+            .route("/event-types", post(event_types::create).get(event_types::list))
+            .route(
+                "/event-types/{name}",
+                get(event_types::get)
+                    .patch(event_types::update)
+                    .delete(event_types::archive),
+            )
             .route("/sources", post(sources::create).get(sources::list))
             .route(
                 "/sources/{id}",

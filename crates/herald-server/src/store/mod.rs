@@ -10,8 +10,8 @@ pub mod sqlite;
 use async_trait::async_trait;
 
 use crate::domain::{
-    Attempt, Delivery, Endpoint, EndpointPatch, Event, Millis, NewEvent, Page, PublishOutcome,
-    PublishSummary, Scope,
+    Attempt, Delivery, Endpoint, EndpointPatch, Event, EventType, EventTypePatch, Millis, NewEvent, Page,
+    PublishOutcome, PublishSummary, Scope,
 };
 use crate::ingest::source::{Source, SourcePatch};
 
@@ -222,6 +222,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<ReplayOutcome>;
     async fn retry_delivery(&self, scope: &Scope, delivery_id: &str) -> StoreResult<RetryOutcome>;
     async fn queue_stats(&self) -> StoreResult<QueueStats>;
+
+    /// False when the name is taken.
+    async fn create_event_type(&self, event_type: EventType) -> StoreResult<bool>;
+    async fn get_event_type(&self, name: &str) -> StoreResult<Option<EventType>>;
+    async fn list_event_types(&self, include_archived: bool) -> StoreResult<Vec<EventType>>;
+    async fn update_event_type(&self, name: &str, patch: EventTypePatch) -> StoreResult<Option<EventType>>;
 
     async fn create_source(&self, source: Source) -> StoreResult<()>;
     /// `Scope::Admin` finds any source (the public receiver uses it).

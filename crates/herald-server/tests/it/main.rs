@@ -5,6 +5,7 @@ mod helpers;
 mod api_errors;
 mod delivery;
 mod endpoints;
+mod event_types;
 mod inbound;
 mod operations;
 mod publish;

@@ -3,6 +3,7 @@
 //! exclusive file lock), so leases left by a killed process are released at start.
 
 mod endpoints;
+mod event_types;
 mod events;
 mod health;
 mod keys;
@@ -26,7 +27,8 @@ use super::{
     QueueStats, ReplayOutcome, RequestRecord, RetryOutcome, Store, StoreError, StoreResult,
 };
 use crate::domain::{
-    now_ms, Attempt, Delivery, Endpoint, EndpointPatch, Event, Millis, NewEvent, Page, PublishOutcome, Scope,
+    now_ms, Attempt, Delivery, Endpoint, EndpointPatch, Event, EventType, EventTypePatch, Millis, NewEvent,
+    Page, PublishOutcome, Scope,
 };
 use crate::ingest::source::{Source, SourcePatch};
 
@@ -211,6 +213,30 @@ impl Store for SqliteStore {
 
     async fn queue_stats(&self) -> StoreResult<QueueStats> {
         self.readers.read(move |c| queue::stats(c, now_ms())).await
+    }
+
+    async fn create_event_type(&self, event_type: EventType) -> StoreResult<bool> {
+        self.writer
+            .write(move |c| event_types::insert(c, &event_type))
+            .await
+    }
+
+    async fn get_event_type(&self, name: &str) -> StoreResult<Option<EventType>> {
+        let name = name.to_string();
+        self.readers.read(move |c| event_types::get(c, &name)).await
+    }
+
+    async fn list_event_types(&self, include_archived: bool) -> StoreResult<Vec<EventType>> {
+        self.readers
+            .read(move |c| event_types::list(c, include_archived))
+            .await
+    }
+
+    async fn update_event_type(&self, name: &str, patch: EventTypePatch) -> StoreResult<Option<EventType>> {
+        let name = name.to_string();
+        self.writer
+            .write(move |c| event_types::update(c, &name, patch, now_ms()))
+            .await
     }
 
     async fn create_source(&self, source: Source) -> StoreResult<()> {

@@ -124,6 +124,16 @@ CREATE TABLE inbound_dedup (
     PRIMARY KEY (source_id, key)
 );
 "#,
+    r#"
+CREATE TABLE event_types (
+    name TEXT PRIMARY KEY,
+    description TEXT,
+    schema TEXT,
+    archived INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+"#,
 ];
 
 /// Brings the schema up to date, one transaction per migration.

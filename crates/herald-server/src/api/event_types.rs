@@ -1,0 +1,240 @@
+//! `/v1/event-types`: declared types with an optional JSON Schema that published
+//! payloads must match. Archiving keeps the type (and its events) but stops validation.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Json;
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::Value;
+
+use super::endpoints::ListView;
+use super::error::{ApiError, ApiResult};
+use super::extract::{ApiJson, Caller};
+use super::AppState;
+use crate::domain::{
+    now_ms, rfc3339, valid_event_type, EventType, EventTypePatch, Millis, Scope, OPERATIONAL_PREFIX,
+};
+
+/// Compiled validators by type name, reused while the type is unchanged. Holds no secret
+/// and never grows past the number of declared types.
+#[derive(Default)]
+pub struct SchemaCache {
+    compiled: Mutex<HashMap<String, (Millis, Arc<jsonschema::Validator>)>>,
+}
+
+/// Compiles a schema; remote `$ref`s are not fetched (the crate is built without it).
+fn compile(schema: &Value) -> Result<jsonschema::Validator, String> {
+    jsonschema::validator_for(schema).map_err(|e| e.to_string())
+}
+
+impl SchemaCache {
+    fn validator(&self, t: &EventType) -> ApiResult<Option<Arc<jsonschema::Validator>>> {
+        let Some(text) = &t.schema else { return Ok(None) };
+        let mut map = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((at, v)) = map.get(&t.name) {
+            if *at == t.updated_at {
+                return Ok(Some(v.clone()));
+            }
+        }
+        let schema: Value = serde_json::from_str(text).map_err(|_| ApiError::internal())?;
+        let v = Arc::new(compile(&schema).map_err(|_| ApiError::internal())?);
+        map.insert(t.name.clone(), (t.updated_at, v.clone()));
+        Ok(Some(v))
+    }
+}
+
+/// Checks a payload against its type's schema, if the type declares one. The error names
+/// the failing place, e.g. `payload/data/ticket_id: 5 is not of type "string"`.
+pub async fn check_payload(state: &AppState, event_type: &str, payload: &str) -> ApiResult<()> {
+    let Some(t) = state.store.get_event_type(event_type).await? else {
+        return Ok(());
+    };
+    if t.archived {
+        return Ok(());
+    }
+    let Some(validator) = state.schemas.validator(&t)? else {
+        return Ok(());
+    };
+    let value: Value = serde_json::from_str(payload).map_err(|e| ApiError::invalid("payload", e))?;
+    if let Err(e) = validator.validate(&value) {
+        let path = e.instance_path().as_str().to_string();
+        return Err(ApiError::invalid(&format!("payload{path}"), e));
+    }
+    Ok(())
+}
+
+fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize)]
+pub struct CreateType {
+    name: Option<String>,
+    description: Option<String>,
+    schema: Option<Value>,
+}
+
+#[derive(Deserialize)]
+pub struct PatchType {
+    #[serde(default, deserialize_with = "nullable")]
+    description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    schema: Option<Option<Value>>,
+    archived: Option<bool>,
+}
+
+#[derive(Serialize)]
+pub struct TypeView {
+    name: String,
+    description: Option<String>,
+    schema: Option<Value>,
+    archived: bool,
+    created_at: String,
+    updated_at: String,
+}
+
+impl From<EventType> for TypeView {
+    fn from(t: EventType) -> Self {
+        TypeView {
+            schema: t.schema.and_then(|s| serde_json::from_str(&s).ok()),
+            name: t.name,
+            description: t.description,
+            archived: t.archived,
+            created_at: rfc3339(t.created_at),
+            updated_at: rfc3339(t.updated_at),
+        }
+    }
+}
+
+fn admin_only(scope: &Scope) -> ApiResult<()> {
+    match scope {
+        Scope::Admin => Ok(()),
+        Scope::Tenant(_) => Err(ApiError::forbidden("event types are managed with an admin key")),
+    }
+}
+
+fn validate_schema(schema: Value) -> ApiResult<String> {
+    if !schema.is_object() && !schema.is_boolean() {
+        return Err(ApiError::invalid("schema", "must be a JSON Schema (an object)"));
+    }
+    compile(&schema).map_err(|e| ApiError::invalid("schema", format!("not a valid JSON Schema: {e}")))?;
+    Ok(schema.to_string())
+}
+
+fn validate_description(d: Option<String>) -> ApiResult<Option<String>> {
+    match d {
+        Some(d) if d.len() > 1024 => Err(ApiError::invalid("description", "at most 1024 characters")),
+        d => Ok(d),
+    }
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    ApiJson(body): ApiJson<CreateType>,
+) -> ApiResult<(StatusCode, Json<TypeView>)> {
+    admin_only(&scope)?;
+    let name = body
+        .name
+        .ok_or_else(|| ApiError::invalid("name", "is required"))?;
+    if !valid_event_type(&name) || name.starts_with(OPERATIONAL_PREFIX) {
+        return Err(ApiError::invalid(
+            "name",
+            "must be a dotted type such as `ticket.created` (not `herald.…`)",
+        ));
+    }
+    let now = now_ms();
+    let t = EventType {
+        name,
+        description: validate_description(body.description)?,
+        schema: body.schema.map(validate_schema).transpose()?,
+        archived: false,
+        created_at: now,
+        updated_at: now,
+    };
+    if !state.store.create_event_type(t.clone()).await? {
+        return Err(ApiError::conflict(format!(
+            "event type `{}` already exists",
+            t.name
+        )));
+    }
+    Ok((StatusCode::CREATED, Json(TypeView::from(t))))
+}
+
+#[derive(Deserialize)]
+pub struct TypeParams {
+    include_archived: Option<bool>,
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(_): Caller,
+    Query(p): Query<TypeParams>,
+) -> ApiResult<Json<ListView<TypeView>>> {
+    let types = state
+        .store
+        .list_event_types(p.include_archived.unwrap_or(false))
+        .await?;
+    Ok(Json(ListView {
+        data: types.into_iter().map(TypeView::from).collect(),
+        next_cursor: None,
+    }))
+}
+
+pub async fn get(
+    State(state): State<AppState>,
+    Caller(_): Caller,
+    Path(name): Path<String>,
+) -> ApiResult<Json<TypeView>> {
+    let t = state
+        .store
+        .get_event_type(&name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event type"))?;
+    Ok(Json(TypeView::from(t)))
+}
+
+pub async fn update(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(name): Path<String>,
+    ApiJson(body): ApiJson<PatchType>,
+) -> ApiResult<Json<TypeView>> {
+    admin_only(&scope)?;
+    let patch = EventTypePatch {
+        description: body.description.map(validate_description).transpose()?,
+        schema: body
+            .schema
+            .map(|s| s.map(validate_schema).transpose())
+            .transpose()?,
+        archived: body.archived,
+    };
+    let t = state
+        .store
+        .update_event_type(&name, patch)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event type"))?;
+    Ok(Json(TypeView::from(t)))
+}
+
+/// Archives the type: its history stays, its schema no longer applies.
+pub async fn archive(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    admin_only(&scope)?;
+    let patch = EventTypePatch {
+        archived: Some(true),
+        ..Default::default()
+    };
+    state
+        .store
+        .update_event_type(&name, patch)
+        .await?
+        .ok_or_else(|| ApiError::not_found("event type"))?;
+    Ok(StatusCode::NO_CONTENT)
+}
