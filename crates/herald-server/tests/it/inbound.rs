@@ -130,6 +130,9 @@ async fn a_verified_stripe_request_becomes_an_event_delivered_to_the_agent() {
     );
 }
 
+/// What a case is about, the body, and the headers to send.
+type Case<'a> = (&'a str, Vec<u8>, Vec<(&'a str, String)>);
+
 #[tokio::test]
 async fn forged_stale_and_malformed_requests_are_refused_and_logged() {
     let app = spawn_app().await;
@@ -146,7 +149,7 @@ async fn forged_stale_and_malformed_requests_are_refused_and_logged() {
         br#"{"id": "evt_1PQ", "type": "payment_intent.succeeded", "data": {"object": {"amount": 1}}}"#;
     let whitespace: Vec<u8> = STRIPE_BODY.iter().copied().filter(|b| *b != b'\n').collect();
     let good = stripe_header(STRIPE_SECRET, t, STRIPE_BODY);
-    let cases: Vec<(&str, Vec<u8>, Vec<(&str, String)>)> = vec![
+    let cases: Vec<Case> = vec![
         (
             "tampered body",
             tampered.to_vec(),
