@@ -76,6 +76,7 @@ pub async fn run(
         tokio::spawn(dispatcher.run(stop_rx))
     });
     let with_api = config.role.runs_api();
+    let (stopping_tx, stopping_rx) = watch::channel(false);
     let state = AppState {
         store,
         config: Arc::new(config),
@@ -83,9 +84,16 @@ pub async fn run(
         admin_hash,
         metrics,
         schemas: Arc::default(),
+        pull_wake: Arc::default(),
+        stopping: stopping_rx,
     };
     let app = api::router(state, with_api);
     tracing::info!(addr = %listener.local_addr()?, "herald is listening");
+    // Open streams end as soon as shutdown starts, so the server can drain.
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stopping_tx.send(true);
+    };
     axum::serve(
         listener,
         app.into_make_service_with_connect_info::<std::net::SocketAddr>(),

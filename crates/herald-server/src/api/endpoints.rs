@@ -391,7 +391,7 @@ pub async fn update(
         .update_endpoint(&scope, &id, patch)
         .await?
         .ok_or_else(|| ApiError::not_found("endpoint"))?;
-    state.wake.notify_one();
+    state.work_arrived();
     Ok(Json(EndpointView::from(&ep)))
 }
 

@@ -115,7 +115,7 @@ pub async fn publish(
         PublishOutcome::Created(summary) => {
             state.metrics.event_published();
             if summary.deliveries > 0 {
-                state.wake.notify_one();
+                state.work_arrived();
             }
             Ok((StatusCode::ACCEPTED, Json(summary)))
         }

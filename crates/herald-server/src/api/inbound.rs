@@ -149,7 +149,7 @@ pub async fn receive(
         Ok(IngestOutcome::Accepted(summary)) => {
             state.metrics.event_published();
             if summary.deliveries > 0 {
-                state.wake.notify_one();
+                state.work_arrived();
             }
             Json(json!({"id": summary.id, "type": summary.event_type, "duplicate": false})).into_response()
         }

@@ -8,6 +8,7 @@ pub mod extract;
 mod inbound;
 pub mod keys;
 mod operations;
+mod pull;
 mod sources;
 
 use std::sync::Arc;
@@ -38,6 +39,18 @@ pub struct AppState {
     pub admin_hash: Option<String>,
     pub metrics: Arc<Metrics>,
     pub schemas: Arc<event_types::SchemaCache>,
+    /// Wakes pull consumers (long polls and streams) when deliveries are stored.
+    pub pull_wake: Arc<Notify>,
+    /// Becomes true when shutdown starts, so open streams end and let the server stop.
+    pub stopping: tokio::sync::watch::Receiver<bool>,
+}
+
+impl AppState {
+    /// New deliveries are stored: wake the dispatcher and every waiting pull consumer.
+    pub fn work_arrived(&self) {
+        self.wake.notify_one();
+        self.pull_wake.notify_waiters();
+    }
 }
 
 /// Room for the JSON envelope around a payload of the maximum size.
@@ -78,6 +91,9 @@ pub fn router(state: AppState, with_api: bool) -> Router {
             .route("/sources/{id}/requests", get(sources::requests))
             .route("/keys", post(keys::create).get(keys::list))
             .route("/keys/{id}", axum::routing::delete(keys::revoke))
+            .route("/endpoints/{id}/poll", post(pull::poll))
+            .route("/endpoints/{id}/ack", post(pull::ack))
+            .route("/endpoints/{id}/stream", get(pull::stream))
             .route("/events", post(events::publish).get(events::list))
             .route("/events/{id}", get(events::get))
             .route("/events/{id}/deliveries", get(events::deliveries))

@@ -110,7 +110,7 @@ pub async fn recover(
         .recover_endpoint(&scope, &id, since)
         .await?
         .ok_or_else(|| ApiError::not_found("endpoint"))?;
-    state.wake.notify_one();
+    state.work_arrived();
     Ok((
         StatusCode::ACCEPTED,
         Json(RecoverView {
@@ -141,7 +141,7 @@ pub async fn replay(
     let body: ReplayBody = optional_body(req, &state).await?;
     match state.store.replay_event(&scope, &id, body.endpoint_id).await? {
         ReplayOutcome::Replayed(n) => {
-            state.wake.notify_one();
+            state.work_arrived();
             Ok((
                 StatusCode::ACCEPTED,
                 Json(ReplayView {
@@ -162,7 +162,7 @@ pub async fn retry(
 ) -> ApiResult<(StatusCode, Json<DeliveryView>)> {
     match state.store.retry_delivery(&scope, &id).await? {
         RetryOutcome::Queued(d) => {
-            state.wake.notify_one();
+            state.work_arrived();
             Ok((StatusCode::ACCEPTED, Json(DeliveryView::from(d))))
         }
         RetryOutcome::AlreadyQueued => {

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::header::{HeaderName, HeaderValue, CONTENT_TYPE, USER_AGENT};
+use hyper::header::{HeaderName, HeaderValue};
 use hyper::Request;
 use rand::Rng;
 
@@ -133,6 +133,38 @@ fn parse_retry_after(v: &str) -> Option<Duration> {
     )
 }
 
+/// The headers herald signs a delivery with (the same for push and pull): content type,
+/// user agent, `webhook-id`, `webhook-timestamp`, `x-herald-event-type`, and
+/// `webhook-signature` (one entry per live secret) or `x-signature`.
+pub fn signed_headers(ep: &Endpoint, ev: &Event, now: Millis) -> Result<Vec<(&'static str, String)>, String> {
+    let ts = now / 1000;
+    let mut out = vec![
+        ("content-type", ev.content_type.clone()),
+        ("user-agent", USER_AGENT_VALUE.to_string()),
+        ("webhook-id", ev.id.clone()),
+        ("webhook-timestamp", ts.to_string()),
+        ("x-herald-event-type", ev.event_type.clone()),
+    ];
+    match ep.signature {
+        SignatureScheme::Standard => {
+            let keys = ep
+                .live_secrets(now)
+                .map(StandardKey::parse)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("endpoint secret unusable: {e}"))?;
+            out.push((
+                "webhook-signature",
+                standard_signature_header(&keys, &ev.id, ts, &ev.payload),
+            ));
+        }
+        SignatureScheme::HmacSha256Hex => {
+            let secret = ep.live_secrets(now).next().ok_or("endpoint has no live secret")?;
+            out.push(("x-signature", hex_hmac_sha256(secret.as_bytes(), &ev.payload)));
+        }
+    }
+    Ok(out)
+}
+
 fn build_request(ep: &Endpoint, ev: &Event, now: Millis) -> Result<Request<Full<Bytes>>, String> {
     let url = ep.url.as_deref().ok_or("endpoint has no URL")?;
     let mut req = Request::post(url)
@@ -147,32 +179,9 @@ fn build_request(ep: &Endpoint, ev: &Event, now: Millis) -> Result<Request<Full<
             headers.insert(n, v);
         }
     }
-    let ts = now / 1000;
-    let value = |s: &str| HeaderValue::try_from(s).map_err(|e| format!("bad header value: {e}"));
-    headers.insert(CONTENT_TYPE, value(&ev.content_type)?);
-    headers.insert(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE));
-    headers.insert("webhook-id", value(&ev.id)?);
-    headers.insert("webhook-timestamp", value(&ts.to_string())?);
-    headers.insert("x-herald-event-type", value(&ev.event_type)?);
-    match ep.signature {
-        SignatureScheme::Standard => {
-            let keys = ep
-                .live_secrets(now)
-                .map(StandardKey::parse)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("endpoint secret unusable: {e}"))?;
-            headers.insert(
-                "webhook-signature",
-                value(&standard_signature_header(&keys, &ev.id, ts, &ev.payload))?,
-            );
-        }
-        SignatureScheme::HmacSha256Hex => {
-            let secret = ep.live_secrets(now).next().ok_or("endpoint has no live secret")?;
-            headers.insert(
-                "x-signature",
-                value(&hex_hmac_sha256(secret.as_bytes(), &ev.payload))?,
-            );
-        }
+    for (name, value) in signed_headers(ep, ev, now)? {
+        let v = HeaderValue::try_from(value).map_err(|e| format!("bad header value: {e}"))?;
+        headers.insert(name, v);
     }
     Ok(req)
 }

@@ -158,6 +158,24 @@ pub enum IngestOutcome {
     Duplicate(String),
 }
 
+/// A delivery handed to a pull consumer.
+#[derive(Debug, Clone)]
+pub struct PulledDelivery {
+    /// Position in the endpoint's stream (resume after it with `Last-Event-ID`).
+    pub cursor: i64,
+    pub delivery_id: String,
+    pub attempts: u32,
+    pub event: Event,
+}
+
+/// What a pull consumer asks for.
+#[derive(Debug, Clone)]
+pub struct PullRequest {
+    pub endpoint_id: String,
+    pub max: usize,
+    pub lease_until: Millis,
+}
+
 /// The queue as `/metrics` shows it.
 #[derive(Debug, Clone, Default)]
 pub struct QueueStats {
@@ -222,6 +240,29 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<ReplayOutcome>;
     async fn retry_delivery(&self, scope: &Scope, delivery_id: &str) -> StoreResult<RetryOutcome>;
     async fn queue_stats(&self) -> StoreResult<QueueStats>;
+
+    /// Leases due deliveries of a pull endpoint; `None` when it is not visible.
+    async fn pull_claim(
+        &self,
+        scope: &Scope,
+        request: PullRequest,
+    ) -> StoreResult<Option<Vec<PulledDelivery>>>;
+    /// Acks deliveries of a pull endpoint; `None` when it is not visible.
+    async fn pull_ack(
+        &self,
+        scope: &Scope,
+        endpoint_id: &str,
+        ids: Vec<String>,
+    ) -> StoreResult<Option<usize>>;
+    /// A stream consumer resuming after `cursor` acks everything up to it.
+    async fn stream_ack_upto(&self, endpoint_id: &str, cursor: i64) -> StoreResult<usize>;
+    /// Pending deliveries of an endpoint after `cursor`, in order.
+    async fn stream_read(
+        &self,
+        endpoint_id: &str,
+        cursor: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<PulledDelivery>>;
 
     /// False when the name is taken.
     async fn create_event_type(&self, event_type: EventType) -> StoreResult<bool>;

@@ -9,5 +9,6 @@ mod event_types;
 mod inbound;
 mod operations;
 mod publish;
+mod pull;
 mod ssrf;
 mod tenants;

@@ -7,6 +7,7 @@ mod event_types;
 mod events;
 mod health;
 mod keys;
+mod pull;
 mod queue;
 mod recovery;
 mod rows;
@@ -24,7 +25,8 @@ use rusqlite::Connection;
 use self::writer::{backend, Readers, Writer};
 use super::{
     ApiKey, AttemptRecord, ClaimRequest, EndpointQuery, EventQuery, InboundEvent, IngestOutcome, Job,
-    QueueStats, ReplayOutcome, RequestRecord, RetryOutcome, Store, StoreError, StoreResult,
+    PullRequest, PulledDelivery, QueueStats, ReplayOutcome, RequestRecord, RetryOutcome, Store, StoreError,
+    StoreResult,
 };
 use crate::domain::{
     now_ms, Attempt, Delivery, Endpoint, EndpointPatch, Event, EventType, EventTypePatch, Millis, NewEvent,
@@ -213,6 +215,58 @@ impl Store for SqliteStore {
 
     async fn queue_stats(&self) -> StoreResult<QueueStats> {
         self.readers.read(move |c| queue::stats(c, now_ms())).await
+    }
+
+    async fn pull_claim(
+        &self,
+        scope: &Scope,
+        request: PullRequest,
+    ) -> StoreResult<Option<Vec<PulledDelivery>>> {
+        let scope = scope.clone();
+        self.writer
+            .write(move |c| {
+                let now = now_ms();
+                pull::claim(
+                    c,
+                    &scope,
+                    &request.endpoint_id,
+                    request.max,
+                    request.lease_until,
+                    now,
+                )
+            })
+            .await
+    }
+
+    async fn pull_ack(
+        &self,
+        scope: &Scope,
+        endpoint_id: &str,
+        ids: Vec<String>,
+    ) -> StoreResult<Option<usize>> {
+        let (scope, id) = (scope.clone(), endpoint_id.to_string());
+        self.writer
+            .write(move |c| pull::ack(c, &scope, &id, &ids, now_ms()))
+            .await
+    }
+
+    async fn stream_ack_upto(&self, endpoint_id: &str, cursor: i64) -> StoreResult<usize> {
+        let id = endpoint_id.to_string();
+        self.writer
+            .write(move |c| pull::ack_upto(c, &id, cursor, now_ms()))
+            .await
+    }
+
+    async fn stream_read(
+        &self,
+        endpoint_id: &str,
+        cursor: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<PulledDelivery>> {
+        let id = endpoint_id.to_string();
+        self.readers
+            .read(move |c| pull::read_after(c, &id, cursor, limit))
+            .await
     }
 
     async fn create_event_type(&self, event_type: EventType) -> StoreResult<bool> {

@@ -52,17 +52,22 @@ pub fn endpoint(row: &Row<'_>) -> rusqlite::Result<Endpoint> {
 }
 
 pub fn event(row: &Row<'_>) -> rusqlite::Result<Event> {
+    event_at(row, 0)
+}
+
+/// An event whose [`EVENT_COLUMNS`] start at column `at`.
+pub fn event_at(row: &Row<'_>, at: usize) -> rusqlite::Result<Event> {
     Ok(Event {
-        id: row.get(0)?,
-        event_type: row.get(1)?,
-        tenant: row.get(2)?,
-        payload: row.get(3)?,
-        content_type: row.get(4)?,
-        deliveries: row.get::<_, i64>(5)? as u32,
-        created_at: row.get(6)?,
-        seq: row.get(7)?,
-        source_id: row.get(8)?,
-        headers: row.get(9)?,
+        id: row.get(at)?,
+        event_type: row.get(at + 1)?,
+        tenant: row.get(at + 2)?,
+        payload: row.get(at + 3)?,
+        content_type: row.get(at + 4)?,
+        deliveries: row.get::<_, i64>(at + 5)? as u32,
+        created_at: row.get(at + 6)?,
+        seq: row.get(at + 7)?,
+        source_id: row.get(at + 8)?,
+        headers: row.get(at + 9)?,
     })
 }
 

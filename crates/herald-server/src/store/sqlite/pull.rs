@@ -1,0 +1,139 @@
+//! Pull endpoints: deliveries read by consumers instead of pushed. Long-poll claims with a
+//! lease and explicit acks; the stream reads in insertion order (`rowid`, the cursor) and
+//! treats a resume cursor as an ack of everything up to it.
+
+use rusqlite::{params, Connection};
+
+use super::rows::{self, EVENT_COLUMNS};
+use super::writer::backend;
+use crate::domain::{Millis, Scope};
+use crate::store::{PulledDelivery, StoreResult};
+
+fn owns(conn: &Connection, scope: &Scope, endpoint_id: &str) -> StoreResult<bool> {
+    Ok(super::endpoints::get(conn, scope, endpoint_id)?.is_some())
+}
+
+fn event_columns_prefixed() -> String {
+    EVENT_COLUMNS
+        .split(", ")
+        .map(|c| format!("e.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn pulled(r: &rusqlite::Row<'_>) -> rusqlite::Result<PulledDelivery> {
+    // Columns: cursor, delivery id, attempts, then the event's columns.
+    let event = rows::event_at(r, 3)?;
+    Ok(PulledDelivery {
+        cursor: r.get(0)?,
+        delivery_id: r.get(1)?,
+        attempts: r.get::<_, i64>(2)? as u32,
+        event,
+    })
+}
+
+/// Leases up to `max` due deliveries of a pull endpoint, oldest first. `None` when the
+/// endpoint is not visible in `scope`.
+pub fn claim(
+    conn: &Connection,
+    scope: &Scope,
+    endpoint_id: &str,
+    max: usize,
+    lease_until: Millis,
+    now: Millis,
+) -> StoreResult<Option<Vec<PulledDelivery>>> {
+    if !owns(conn, scope, endpoint_id)? {
+        return Ok(None);
+    }
+    conn.prepare_cached(
+        "UPDATE deliveries SET state = 'pending', lease_until = NULL, updated_at = ?2 \
+         WHERE endpoint_id = ?1 AND state = 'delivering' AND lease_until <= ?2",
+    )
+    .and_then(|mut st| st.execute(params![endpoint_id, now]))
+    .map_err(backend)?;
+    let claimed: Vec<(i64, String, u32, String)> = conn
+        .prepare_cached(
+            "UPDATE deliveries SET state = 'delivering', lease_until = ?3, attempts = attempts + 1, \
+             last_attempt_at = ?2, updated_at = ?2 WHERE rowid IN ( \
+                 SELECT rowid FROM deliveries WHERE endpoint_id = ?1 AND state = 'pending' AND next_attempt_at <= ?2 \
+                 ORDER BY rowid LIMIT ?4) \
+             RETURNING rowid, id, attempts, event_id",
+        )
+        .and_then(|mut st| {
+            st.query_map(params![endpoint_id, now, lease_until, max as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u32, r.get(3)?))
+            })?
+            .collect()
+        })
+        .map_err(backend)?;
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1");
+    let mut load = conn.prepare_cached(&sql).map_err(backend)?;
+    let mut out = Vec::with_capacity(claimed.len());
+    for (cursor, delivery_id, attempts, event_id) in claimed {
+        let event = load.query_row(params![event_id], rows::event).map_err(backend)?;
+        out.push(PulledDelivery {
+            cursor,
+            delivery_id,
+            attempts,
+            event,
+        });
+    }
+    out.sort_by_key(|p| p.cursor);
+    Ok(Some(out))
+}
+
+/// Marks leased or pending deliveries of the endpoint as delivered. `None` when the
+/// endpoint is not visible.
+pub fn ack(
+    conn: &Connection,
+    scope: &Scope,
+    endpoint_id: &str,
+    ids: &[String],
+    now: Millis,
+) -> StoreResult<Option<usize>> {
+    if !owns(conn, scope, endpoint_id)? {
+        return Ok(None);
+    }
+    let mut st = conn
+        .prepare_cached(
+            "UPDATE deliveries SET state = 'succeeded', lease_until = NULL, next_attempt_at = NULL, \
+             last_error = NULL, updated_at = ?3 WHERE id = ?1 AND endpoint_id = ?2 AND state IN ('pending', 'delivering')",
+        )
+        .map_err(backend)?;
+    let mut n = 0;
+    for id in ids {
+        n += st.execute(params![id, endpoint_id, now]).map_err(backend)?;
+    }
+    Ok(Some(n))
+}
+
+/// A stream consumer that resumes after `cursor` has received everything up to it.
+pub fn ack_upto(conn: &Connection, endpoint_id: &str, cursor: i64, now: Millis) -> StoreResult<usize> {
+    conn.prepare_cached(
+        "UPDATE deliveries SET state = 'succeeded', lease_until = NULL, next_attempt_at = NULL, \
+         attempts = attempts + 1, last_attempt_at = ?3, updated_at = ?3 \
+         WHERE endpoint_id = ?1 AND rowid <= ?2 AND state IN ('pending', 'delivering')",
+    )
+    .and_then(|mut st| st.execute(params![endpoint_id, cursor, now]))
+    .map_err(backend)
+}
+
+/// The next pending deliveries of the endpoint after `cursor`, in insertion order.
+pub fn read_after(
+    conn: &Connection,
+    endpoint_id: &str,
+    cursor: i64,
+    limit: usize,
+) -> StoreResult<Vec<PulledDelivery>> {
+    let sql = format!(
+        "SELECT d.rowid, d.id, d.attempts, {} FROM deliveries d JOIN events e ON e.id = d.event_id \
+         WHERE d.endpoint_id = ?1 AND d.rowid > ?2 AND d.state = 'pending' ORDER BY d.rowid LIMIT ?3",
+        event_columns_prefixed()
+    );
+    conn.prepare_cached(&sql)
+        .and_then(|mut st| {
+            st.query_map(params![endpoint_id, cursor, limit as i64], pulled)?
+                .collect()
+        })
+        .map_err(backend)
+}
