@@ -461,3 +461,298 @@ async fn an_inbound_request_answered_2xx_survives_kill_9_right_after() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Runs a CLI command to completion: (exit code, stdout, stderr).
+fn cli(args: &[&str], stdin: &[u8]) -> (i32, String, String) {
+    use std::io::Write;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args(args)
+        .env_remove("HERALD_KEY")
+        .env_remove("HERALD_SERVER")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+/// A long-running CLI command whose stdout lines are collected as they come.
+struct Running {
+    child: tokio::process::Child,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Running {
+    fn start(args: &[&str]) -> Running {
+        use tokio::io::AsyncBufReadExt;
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"))
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+        let (out, l) = (child.stdout.take().unwrap(), lines.clone());
+        tokio::spawn(async move {
+            let mut reader = tokio::io::BufReader::new(out).lines();
+            while let Ok(Some(line)) = reader.next_line().await {
+                l.lock().unwrap().push(line);
+            }
+        });
+        Running { child, lines }
+    }
+
+    /// Waits for a line containing `needle` and returns it.
+    async fn line_with(&self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(l) = self.lines.lock().unwrap().iter().find(|l| l.contains(needle)) {
+                return l.clone();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no line with {needle:?} in {:?}",
+                self.lines.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// A local handler that records (body, headers) and fails its first request with 500.
+async fn local_handler() -> (String, Arc<Mutex<Vec<(Vec<u8>, axum::http::HeaderMap)>>>) {
+    let got: Arc<Mutex<Vec<(Vec<u8>, axum::http::HeaderMap)>>> = Arc::default();
+    let g = got.clone();
+    let app = axum::Router::new().fallback(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+        let g = g.clone();
+        async move {
+            let mut v = g.lock().unwrap();
+            v.push((body.to_vec(), headers));
+            if v.len() == 1 {
+                axum::http::StatusCode::INTERNAL_SERVER_ERROR
+            } else {
+                axum::http::StatusCode::OK
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/webhooks", listener.local_addr().unwrap());
+    tokio::spawn(axum::serve(listener, app).into_future());
+    (url, got)
+}
+
+#[tokio::test]
+async fn listen_forwards_signed_bodies_retries_local_failures_and_catches_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let herald = Herald::start(dir.path(), &[]);
+    herald.ready().await;
+    let (url, got) = local_handler().await;
+    let args = [
+        "listen",
+        "--forward-to",
+        &url,
+        "--events",
+        "ticket.*",
+        "--server",
+        &herald.base,
+        "--key",
+        KEY,
+    ];
+    let mut listen = Running::start(&args);
+    let created = listen.line_with("Created pull endpoint").await;
+    let endpoint = created.split_whitespace().nth(3).unwrap().to_string();
+    let secret_line = listen.line_with("whsec_").await;
+    let secret = secret_line
+        .split_whitespace()
+        .find(|w| w.starts_with("whsec_"))
+        .unwrap()
+        .to_string();
+
+    let raw = r#"{"event":"ticket.created",  "data":{"ticket_id":"TKT-2026-05-11-001"}}"#;
+    let body = format!(r#"{{"type":"ticket.created","payload":{raw}}}"#);
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/events", herald.base))
+        .bearer_auth(KEY)
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    listen.line_with("→ 500").await;
+    listen.line_with("→ 200").await;
+    {
+        let got = got.lock().unwrap();
+        assert_eq!(got.len(), 2, "the local 500 was retried");
+        let (body, headers) = &got[1];
+        assert_eq!(std::str::from_utf8(body).unwrap(), raw, "byte for byte");
+        let h = |n: &str| headers.get(n).unwrap().to_str().unwrap().to_string();
+        let (id, ts, sig) = (h("webhook-id"), h("webhook-timestamp"), h("webhook-signature"));
+        let pairs = [
+            ("webhook-id", id.as_str()),
+            ("webhook-timestamp", ts.as_str()),
+            ("webhook-signature", sig.as_str()),
+        ];
+        assert!(herald_signing::verify(&pairs, body, &[&secret], ts.parse().unwrap()).is_ok());
+    }
+    // Offline: events published now wait in the pull endpoint.
+    listen.child.kill().await.unwrap();
+    let offline = json!({"type": "ticket.closed", "payload": {"missed": true}});
+    let (s, _) = api(&herald.base, reqwest::Method::POST, "/v1/events", Some(offline)).await;
+    assert_eq!(s, 202);
+    let args = [
+        "listen",
+        "--forward-to",
+        &url,
+        "--endpoint",
+        &endpoint,
+        "--server",
+        &herald.base,
+        "--key",
+        KEY,
+    ];
+    let back = Running::start(&args);
+    back.line_with("ticket.closed").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while got.lock().unwrap().len() < 3 {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(got.lock().unwrap()[2].0, br#"{"missed":true}"#);
+}
+
+fn stripe_sig(secret: &str, t: i64, body: &[u8]) -> String {
+    use hmac::Mac;
+    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    m.update(format!("{t}.").as_bytes());
+    m.update(body);
+    format!("t={t},v1={}", hex::encode(m.finalize().into_bytes()))
+}
+
+#[test]
+fn verify_accepts_valid_and_refuses_tampered_input() {
+    let body = br#"{"id":"evt_1","type":"charge.succeeded"}"#;
+    let header = format!(
+        "Stripe-Signature: {}",
+        stripe_sig("whsec_abc", 1_700_000_000, body)
+    );
+    let args = [
+        "verify",
+        "--scheme",
+        "stripe",
+        "--secret",
+        "whsec_abc",
+        "-H",
+        &header,
+        "--now",
+        "1700000010",
+    ];
+    let (code, out, _) = cli(&args, body);
+    assert_eq!((code, out.trim()), (0, "valid (secret #1)"));
+    let (code, out, _) = cli(&args, br#"{"id":"evt_1","type":"charge.refunded"}"#);
+    assert_eq!(code, 1);
+    assert!(out.starts_with("invalid: "), "{out}");
+    let stale = [
+        "verify",
+        "--scheme",
+        "stripe",
+        "--secret",
+        "whsec_abc",
+        "-H",
+        &header,
+        "--now",
+        "1700001000",
+    ];
+    let (code, out, _) = cli(&stale, body);
+    assert_eq!(code, 1);
+    assert!(out.contains("tolerance"), "{out}");
+    let (code, _, err) = cli(&["verify", "--scheme", "carrier-pigeon", "--secret", "x"], b"");
+    assert_eq!(code, 2);
+    assert!(err.contains("verify.scheme"), "{err}");
+}
+
+#[tokio::test]
+async fn send_events_deliveries_and_replay_work_and_errors_are_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let herald = Herald::start(dir.path(), &[]);
+    herald.ready().await;
+    let (url, seen) = receiver(Duration::ZERO).await;
+    api(
+        &herald.base,
+        reqwest::Method::POST,
+        "/v1/endpoints",
+        Some(json!({"url": url})),
+    )
+    .await;
+    let base = herald.base.clone();
+    let (code, out, err) = cli(
+        &[
+            "send",
+            "ticket.created",
+            "--data",
+            r#"{"n": 1}"#,
+            "--server",
+            &base,
+            "--key",
+            KEY,
+        ],
+        b"",
+    );
+    assert_eq!(code, 0, "{err}");
+    let id = out.split_whitespace().next().unwrap().to_string();
+    assert!(id.starts_with("evt_") && out.contains("1 deliveries"), "{out}");
+    let (code, out, _) = cli(
+        &[
+            "send",
+            "ticket.created",
+            "--data",
+            "@-",
+            "--server",
+            &base,
+            "--key",
+            KEY,
+        ],
+        br#"{"n": 2}"#,
+    );
+    assert_eq!(code, 0, "{out}");
+    let (code, out, _) = cli(&["events", "--server", &base, "--key", KEY], b"");
+    assert_eq!(code, 0);
+    assert!(
+        out.starts_with("CREATED") && out.contains(&id) && out.contains("ticket.created"),
+        "{out}"
+    );
+    let (code, out, _) = cli(&["deliveries", &id, "--server", &base, "--key", KEY], b"");
+    assert_eq!(code, 0);
+    assert!(out.contains("dlv_"), "{out}");
+    let (code, out, _) = cli(&["replay", &id, "--server", &base, "--key", KEY], b"");
+    assert_eq!((code, out.contains("1 new deliveries")), (0, true), "{out}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while seen.lock().unwrap().iter().filter(|s| **s == id).count() < 2 {
+        assert!(Instant::now() < deadline, "the replay did not arrive");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let (code, _, err) = cli(&["events", "--server", &base, "--key", "wrong-key"], b"");
+    assert_eq!(code, 2);
+    assert!(err.contains("refused the API key"), "{err}");
+    let (code, _, err) = cli(&["events", "--server", "http://127.0.0.1:9", "--key", KEY], b"");
+    assert_eq!(code, 2);
+    assert!(err.contains("cannot reach herald at http://127.0.0.1:9"), "{err}");
+    let (code, _, err) = cli(&["events", "--server", &base], b"");
+    assert_eq!(code, 2);
+    assert!(err.contains("no API key"), "{err}");
+    let (code, _, err) = cli(
+        &["send", "a.b", "--data", "{nope", "--server", &base, "--key", KEY],
+        b"",
+    );
+    assert_eq!(code, 2);
+    assert!(err.contains("not valid JSON"), "{err}");
+}
