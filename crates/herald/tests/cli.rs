@@ -527,9 +527,12 @@ impl Running {
     }
 }
 
+/// What a local handler received: (body, headers) per request.
+type Got = Arc<Mutex<Vec<(Vec<u8>, axum::http::HeaderMap)>>>;
+
 /// A local handler that records (body, headers) and fails its first request with 500.
-async fn local_handler() -> (String, Arc<Mutex<Vec<(Vec<u8>, axum::http::HeaderMap)>>>) {
-    let got: Arc<Mutex<Vec<(Vec<u8>, axum::http::HeaderMap)>>> = Arc::default();
+async fn local_handler() -> (String, Got) {
+    let got: Got = Arc::default();
     let g = got.clone();
     let app = axum::Router::new().fallback(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
         let g = g.clone();
