@@ -75,6 +75,14 @@ pub async fn run(
         let dispatcher = Dispatcher::new(store.clone(), deliverer, config.delivery.clone(), wake.clone());
         tokio::spawn(dispatcher.run(stop_rx))
     });
+    let sweeper = match (config.role.runs_workers(), config.retention) {
+        (true, Some(age)) => Some(tokio::spawn(crate::retention::run(
+            store.clone(),
+            age,
+            stop_tx.subscribe(),
+        ))),
+        _ => None,
+    };
     let with_api = config.role.runs_api();
     let (stopping_tx, stopping_rx) = watch::channel(false);
     let state = AppState {
@@ -102,7 +110,7 @@ pub async fn run(
     .await?;
     tracing::info!("stopped accepting requests; finishing in-flight deliveries");
     let _ = stop_tx.send(true);
-    if let Some(handle) = workers {
+    for handle in workers.into_iter().chain(sweeper) {
         let _ = handle.await;
     }
     Ok(())

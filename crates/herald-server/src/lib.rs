@@ -8,6 +8,7 @@ pub mod delivery;
 pub mod domain;
 pub mod ingest;
 pub mod metrics;
+pub mod retention;
 pub mod store;
 
 pub use app::{run, ServeError};

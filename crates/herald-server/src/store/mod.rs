@@ -176,6 +176,20 @@ pub struct PullRequest {
     pub lease_until: Millis,
 }
 
+/// What one retention batch deleted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub events: usize,
+    pub attempts: usize,
+    pub requests: usize,
+}
+
+impl Purged {
+    pub fn total(&self) -> usize {
+        self.events + self.attempts + self.requests
+    }
+}
+
 /// The queue as `/metrics` shows it.
 #[derive(Debug, Clone, Default)]
 pub struct QueueStats {
@@ -263,6 +277,10 @@ pub trait Store: Send + Sync + 'static {
         cursor: i64,
         limit: usize,
     ) -> StoreResult<Vec<PulledDelivery>>;
+
+    /// Deletes up to `limit` of each kind of record older than `cutoff` (events only when
+    /// they owe nothing).
+    async fn purge_before(&self, cutoff: Millis, limit: usize) -> StoreResult<Purged>;
 
     /// False when the name is taken.
     async fn create_event_type(&self, event_type: EventType) -> StoreResult<bool>;

@@ -327,3 +327,89 @@ async fn metrics_move_as_deliveries_happen() {
     assert_eq!(metric(&after, "herald_attempt_duration_seconds_count"), 2.0);
     assert!(after.contains("herald_oldest_due_delivery_age_seconds"));
 }
+
+#[tokio::test]
+async fn retention_deletes_only_what_is_old_and_owes_nothing() {
+    let mut settings = test_settings();
+    settings.retention = Some("600ms".into());
+    let app = spawn_with(settings).await;
+    let rx = Receiver::ok().await;
+    app.create_endpoint(json!({"url": rx.url, "event_types": ["pushed.*"]}))
+        .await;
+    let pull = app.create_endpoint(json!({"event_types": ["pulled.*"]})).await;
+    let old = app
+        .publish(json!({"type": "pushed.x", "payload": {"old": true}}))
+        .await;
+    let old_id = old["id"].as_str().unwrap();
+    let delivered = app.settled(old_id).await;
+    let owed = app
+        .publish(json!({"type": "pulled.x", "payload": {"owed": true}}))
+        .await;
+    let (_, src) = app
+        .call(
+            Method::POST,
+            "/v1/sources",
+            Some(json!({"name": "n", "verify": {"scheme": "none"}})),
+        )
+        .await;
+    let sid = src["id"].as_str().unwrap();
+    app.http
+        .post(format!("{}/in/{sid}", app.base))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let fresh = app
+        .publish(json!({"type": "pushed.x", "payload": {"fresh": true}}))
+        .await;
+
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while app
+        .call(Method::GET, &format!("/v1/events/{old_id}"), None)
+        .await
+        .0
+        != 404
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old event was never deleted"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let did = delivered[0]["id"].as_str().unwrap();
+    assert_eq!(
+        app.call(Method::GET, &format!("/v1/deliveries/{did}"), None)
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        app.call(Method::GET, &format!("/v1/deliveries/{did}/attempts"), None)
+            .await
+            .0,
+        404
+    );
+    let kept = app
+        .get(&format!("/v1/events/{}", owed["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(
+        kept["payload"],
+        json!({"owed": true}),
+        "an event still owed to a consumer is kept"
+    );
+    app.get(&format!("/v1/events/{}", fresh["id"].as_str().unwrap()))
+        .await;
+    assert!(app.get(&format!("/v1/sources/{sid}/requests")).await["data"]
+        .as_array()
+        .unwrap()
+        .is_empty());
+    let (s, items) = app
+        .call(
+            Method::POST,
+            &format!("/v1/endpoints/{}/poll", pull["id"].as_str().unwrap()),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!((s, items["data"].as_array().unwrap().len()), (200, 1));
+}

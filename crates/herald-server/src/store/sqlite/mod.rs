@@ -10,6 +10,7 @@ mod keys;
 mod pull;
 mod queue;
 mod recovery;
+mod retention;
 mod rows;
 mod schema;
 mod sources;
@@ -25,8 +26,8 @@ use rusqlite::Connection;
 use self::writer::{backend, Readers, Writer};
 use super::{
     ApiKey, AttemptRecord, ClaimRequest, EndpointQuery, EventQuery, InboundEvent, IngestOutcome, Job,
-    PullRequest, PulledDelivery, QueueStats, ReplayOutcome, RequestRecord, RetryOutcome, Store, StoreError,
-    StoreResult,
+    PullRequest, PulledDelivery, Purged, QueueStats, ReplayOutcome, RequestRecord, RetryOutcome, Store,
+    StoreError, StoreResult,
 };
 use crate::domain::{
     now_ms, Attempt, Delivery, Endpoint, EndpointPatch, Event, EventType, EventTypePatch, Millis, NewEvent,
@@ -266,6 +267,12 @@ impl Store for SqliteStore {
         let id = endpoint_id.to_string();
         self.readers
             .read(move |c| pull::read_after(c, &id, cursor, limit))
+            .await
+    }
+
+    async fn purge_before(&self, cutoff: Millis, limit: usize) -> StoreResult<Purged> {
+        self.writer
+            .write(move |c| retention::purge(c, cutoff, limit))
             .await
     }
 

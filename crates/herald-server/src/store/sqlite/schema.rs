@@ -134,6 +134,12 @@ CREATE TABLE event_types (
     updated_at INTEGER NOT NULL
 );
 "#,
+    r#"
+-- Retention sweeps by age.
+CREATE INDEX attempts_by_time ON attempts (attempted_at);
+CREATE INDEX inbound_requests_by_time ON inbound_requests (received_at);
+CREATE INDEX inbound_dedup_by_time ON inbound_dedup (seen_at);
+"#,
 ];
 
 /// Brings the schema up to date, one transaction per migration.
