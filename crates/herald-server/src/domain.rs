@@ -23,10 +23,39 @@ pub fn rfc3339(ms: Millis) -> String {
     humantime::format_rfc3339_millis(t).to_string()
 }
 
-/// Parses an RFC 3339 timestamp from the API.
+/// Parses an RFC 3339 timestamp from the API (`Z` or a `±HH:MM` offset, any fraction).
 pub fn parse_rfc3339(s: &str) -> Option<Millis> {
-    let t = humantime::parse_rfc3339_weak(s).ok()?;
-    Some(t.duration_since(UNIX_EPOCH).ok()?.as_millis() as i64)
+    let s = s.trim().to_ascii_uppercase();
+    if !s.is_ascii() {
+        return None;
+    }
+    let (local, offset_min) = match s.strip_suffix('Z') {
+        Some(l) => (l.to_string(), 0),
+        None => {
+            let (l, off) = s.split_at(s.len().checked_sub(6)?);
+            let sign = match off.as_bytes()[0] {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let (h, m) = off[1..].split_once(':')?;
+            let (h, m): (i64, i64) = (h.parse().ok()?, m.parse().ok()?);
+            if h > 23 || m > 59 {
+                return None;
+            }
+            (l.to_string(), sign * (h * 60 + m))
+        }
+    };
+    // Times before 1970 are valid RFC 3339 but precede every event: read them as 0.
+    let year: i64 = local.get(..4)?.parse().ok()?;
+    if year < 1970 {
+        let shifted = format!("1970{}Z", local.get(4..)?);
+        humantime::parse_rfc3339_weak(&shifted).ok()?;
+        return Some(0);
+    }
+    let t = humantime::parse_rfc3339_weak(&format!("{local}Z")).ok()?;
+    let ms = t.duration_since(UNIX_EPOCH).ok()?.as_millis() as i64;
+    Some(ms - offset_min * 60_000)
 }
 
 const CROCKFORD: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
@@ -248,7 +277,7 @@ pub enum PublishOutcome {
     KeyConflict,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct PublishSummary {
     pub id: String,
     #[serde(rename = "type")]
@@ -466,5 +495,13 @@ mod tests {
     fn timestamps_round_trip() {
         let ms = 1_700_000_000_123;
         assert_eq!(parse_rfc3339(&rfc3339(ms)), Some(ms));
+        assert_eq!(
+            parse_rfc3339("2023-11-14T23:13:20+01:00"),
+            Some(1_700_000_000_000)
+        );
+        assert_eq!(parse_rfc3339("2023-11-14t22:13:20.5z"), Some(1_700_000_000_500));
+        assert_eq!(parse_rfc3339("yesterday"), None);
+        // Found by schemathesis: a multi-byte character where the offset would start.
+        assert_eq!(parse_rfc3339("\u{80}0\u{10000}"), None);
     }
 }

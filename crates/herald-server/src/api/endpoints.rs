@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use base64::Engine;
@@ -10,7 +10,7 @@ use rand::RngCore;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{page_limit, ApiJson, Caller};
+use super::extract::{page_limit, tenant_filter, ApiJson, ApiQuery, Caller};
 use super::AppState;
 use crate::domain::{
     new_id, now_ms, rfc3339, valid_tenant, valid_type_pattern, Endpoint, EndpointPatch, EndpointSecret,
@@ -26,38 +26,79 @@ fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Opti
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateEndpoint {
+    /// Where to POST deliveries (http or https, no credentials); omit for a pull endpoint.
+    #[schema(
+        pattern = r"^https?://[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63}){0,5}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]{0,64}){0,8}$",
+        max_length = 2048
+    )]
     url: Option<String>,
+    #[schema(pattern = r"^[A-Za-z0-9_.:@-]{1,128}$")]
     tenant: Option<String>,
-    event_types: Option<Vec<String>>,
+    /// Type patterns: `*`, `ticket.*` or exact types [default: ["*"]].
+    #[schema(min_items = 1, max_items = 100)]
+    event_types: Option<Vec<TypePattern>>,
+    #[schema(max_length = 1024)]
     description: Option<String>,
+    /// Extra headers sent with every delivery (herald's own headers cannot be overridden).
     headers: Option<BTreeMap<String, String>>,
+    /// `whsec_` + base64 of 24 to 64 random bytes [default: generated].
+    #[schema(pattern = r"^whsec_([A-Za-z0-9+/]{4}){8,21}$")]
     secret: Option<String>,
+    #[schema(value_type = Option<SignatureName>)]
     signature: Option<String>,
+    #[schema(minimum = 10, maximum = 300000)]
     timeout_ms: Option<u64>,
+    #[schema(minimum = 1, maximum = 1000)]
     max_in_flight: Option<u32>,
+    #[schema(minimum = 1, maximum = 100000)]
     rate_limit_per_s: Option<u32>,
     disabled: Option<bool>,
 }
 
-#[derive(Deserialize)]
+/// A type pattern: `*`, an exact type such as `ticket.created`, or a prefix such as `ticket.*`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(transparent)]
+#[schema(pattern = r"^(\*|[A-Za-z0-9_:-]{1,40}(\.[A-Za-z0-9_:-]{1,40}){0,4}(\.\*)?)$")]
+pub struct TypePattern(String);
+
+/// How deliveries are signed.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub enum SignatureName {
+    #[schema(rename = "standard")]
+    Standard,
+    #[schema(rename = "hmac-sha256-hex")]
+    HmacSha256Hex,
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct PatchEndpoint {
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(
+        pattern = r"^https?://[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63}){0,5}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]{0,64}){0,8}$",
+        max_length = 2048
+    )]
     url: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(max_length = 1024)]
     description: Option<Option<String>>,
-    event_types: Option<Vec<String>>,
+    #[schema(min_items = 1, max_items = 100)]
+    event_types: Option<Vec<TypePattern>>,
     headers: Option<BTreeMap<String, String>>,
+    #[schema(minimum = 10, maximum = 300000)]
     timeout_ms: Option<u64>,
+    #[schema(minimum = 1, maximum = 1000)]
     max_in_flight: Option<u32>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(minimum = 1, maximum = 100000)]
     rate_limit_per_s: Option<Option<u32>>,
     disabled: Option<bool>,
 }
 
 /// An endpoint as the API shows it (secrets are never listed).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct EndpointView {
     id: String,
     url: Option<String>,
@@ -65,6 +106,7 @@ pub struct EndpointView {
     description: Option<String>,
     event_types: Vec<String>,
     headers: BTreeMap<String, String>,
+    #[schema(value_type = String)]
     signature: &'static str,
     timeout_ms: u64,
     max_in_flight: u32,
@@ -99,7 +141,7 @@ impl From<&Endpoint> for EndpointView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ListView<T> {
     pub data: Vec<T>,
     pub next_cursor: Option<String>,
@@ -244,6 +286,7 @@ pub fn owning_tenant(scope: &Scope, asked: Option<String>) -> ApiResult<Option<S
     }
 }
 
+#[utoipa::path(post, path = "/v1/endpoints", tag = "endpoints", summary = "Create an endpoint (the secret is shown once here)", request_body = CreateEndpoint, responses((status = 201, body = EndpointView)))]
 pub async fn create(
     State(state): State<AppState>,
     Caller(scope): Caller,
@@ -260,7 +303,10 @@ pub async fn create(
         tenant: owning_tenant(&scope, body.tenant)?,
         url: body.url.as_deref().map(validate_url).transpose()?,
         description: validate_description(body.description)?,
-        event_types: validate_patterns(body.event_types.unwrap_or_else(|| vec!["*".into()]))?,
+        event_types: validate_patterns(
+            body.event_types
+                .map_or_else(|| vec!["*".into()], |v| v.into_iter().map(|p| p.0).collect()),
+        )?,
         headers: validate_headers(body.headers.unwrap_or_default())?,
         signature,
         secrets: vec![EndpointSecret {
@@ -297,20 +343,26 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    #[param(pattern = r"^[A-Za-z0-9_.:@-]{1,128}$")]
     tenant: Option<String>,
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Page size, 1 to 250 [default: 50].
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 250)]
     limit: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/endpoints", tag = "endpoints", summary = "List endpoints", params(ListParams), responses((status = 200, body = ListView<EndpointView>)))]
 pub async fn list(
     State(state): State<AppState>,
     Caller(scope): Caller,
-    Query(p): Query<ListParams>,
+    ApiQuery(p): ApiQuery<ListParams>,
 ) -> ApiResult<Json<ListView<EndpointView>>> {
     let query = EndpointQuery {
-        tenant: p.tenant,
+        tenant: tenant_filter(p.tenant)?,
         cursor: p.cursor,
         limit: page_limit(p.limit.as_deref())?,
     };
@@ -321,6 +373,7 @@ pub async fn list(
     }))
 }
 
+#[utoipa::path(get, path = "/v1/endpoints/{id}", tag = "endpoints", summary = "Read an endpoint", params(("id" = String, Path, description = "The object's id")), responses((status = 200, body = EndpointView)))]
 pub async fn get(
     State(state): State<AppState>,
     Caller(scope): Caller,
@@ -334,12 +387,13 @@ pub async fn get(
     Ok(Json(EndpointView::from(&ep)))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SecretView {
     secret: String,
 }
 
 /// `GET /v1/endpoints/{id}/secret`: the newest signing secret.
+#[utoipa::path(get, path = "/v1/endpoints/{id}/secret", tag = "endpoints", summary = "Read the current signing secret", params(("id" = String, Path, description = "The object's id")), responses((status = 200, body = SecretView)))]
 pub async fn secret(
     State(state): State<AppState>,
     Caller(scope): Caller,
@@ -358,6 +412,7 @@ pub async fn secret(
     Ok(Json(SecretView { secret }))
 }
 
+#[utoipa::path(patch, path = "/v1/endpoints/{id}", tag = "endpoints", summary = "Change an endpoint", params(("id" = String, Path, description = "The object's id")), request_body = PatchEndpoint, responses((status = 200, body = EndpointView)))]
 pub async fn update(
     State(state): State<AppState>,
     Caller(scope): Caller,
@@ -370,7 +425,10 @@ pub async fn update(
             .map(|u| u.as_deref().map(validate_url).transpose())
             .transpose()?,
         description: body.description.map(validate_description).transpose()?,
-        event_types: body.event_types.map(validate_patterns).transpose()?,
+        event_types: body
+            .event_types
+            .map(|v| validate_patterns(v.into_iter().map(|p| p.0).collect()))
+            .transpose()?,
         headers: body.headers.map(validate_headers).transpose()?,
         timeout_ms: body
             .timeout_ms
@@ -395,6 +453,7 @@ pub async fn update(
     Ok(Json(EndpointView::from(&ep)))
 }
 
+#[utoipa::path(delete, path = "/v1/endpoints/{id}", tag = "endpoints", summary = "Delete an endpoint", params(("id" = String, Path, description = "The object's id")), responses((status = 204, description = "Deleted")))]
 pub async fn delete(
     State(state): State<AppState>,
     Caller(scope): Caller,

@@ -1,10 +1,11 @@
 //! `/v1/event-types`: declared types with an optional JSON Schema that published
-//! payloads must match. Archiving keeps the type (and its events) but stops validation.
+//! payloads must match. Archiving (`PATCH {"archived": true}`) keeps the type and its
+//! events but stops validation; types are never deleted, so history stays readable.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -12,7 +13,7 @@ use serde_json::Value;
 
 use super::endpoints::ListView;
 use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, Caller};
+use super::extract::{ApiJson, ApiQuery, Caller};
 use super::AppState;
 use crate::domain::{
     now_ms, rfc3339, valid_event_type, EventType, EventTypePatch, Millis, Scope, OPERATIONAL_PREFIX,
@@ -70,23 +71,33 @@ fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Opti
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateType {
+    #[schema(
+        required = true,
+        nullable = false,
+        pattern = r"^(?!herald\.)[A-Za-z0-9_:-]{1,40}(\.[A-Za-z0-9_:-]{1,40}){0,4}$"
+    )]
     name: Option<String>,
+    #[schema(max_length = 1024)]
     description: Option<String>,
+    /// A JSON Schema for the payloads of this type.
+    #[schema(value_type = Option<Object>)]
     schema: Option<Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct PatchType {
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(max_length = 1024)]
     description: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Object>)]
     schema: Option<Option<Value>>,
     archived: Option<bool>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct TypeView {
     name: String,
     description: Option<String>,
@@ -117,7 +128,7 @@ fn admin_only(scope: &Scope) -> ApiResult<()> {
 }
 
 fn validate_schema(schema: Value) -> ApiResult<String> {
-    if !schema.is_object() && !schema.is_boolean() {
+    if !schema.is_object() {
         return Err(ApiError::invalid("schema", "must be a JSON Schema (an object)"));
     }
     compile(&schema).map_err(|e| ApiError::invalid("schema", format!("not a valid JSON Schema: {e}")))?;
@@ -131,6 +142,7 @@ fn validate_description(d: Option<String>) -> ApiResult<Option<String>> {
     }
 }
 
+#[utoipa::path(post, path = "/v1/event-types", tag = "event-types", summary = "Declare an event type", request_body = CreateType, responses((status = 201, body = TypeView)))]
 pub async fn create(
     State(state): State<AppState>,
     Caller(scope): Caller,
@@ -164,15 +176,17 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(TypeView::from(t))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TypeParams {
     include_archived: Option<bool>,
 }
 
+#[utoipa::path(get, path = "/v1/event-types", tag = "event-types", summary = "List event types", params(TypeParams), responses((status = 200, body = ListView<TypeView>)))]
 pub async fn list(
     State(state): State<AppState>,
-    Caller(_): Caller,
-    Query(p): Query<TypeParams>,
+    Caller(_scope): Caller,
+    ApiQuery(p): ApiQuery<TypeParams>,
 ) -> ApiResult<Json<ListView<TypeView>>> {
     let types = state
         .store
@@ -184,9 +198,10 @@ pub async fn list(
     }))
 }
 
+#[utoipa::path(get, path = "/v1/event-types/{name}", tag = "event-types", summary = "Read an event type", params(("name" = String, Path, description = "The type name")), responses((status = 200, body = TypeView)))]
 pub async fn get(
     State(state): State<AppState>,
-    Caller(_): Caller,
+    Caller(_scope): Caller,
     Path(name): Path<String>,
 ) -> ApiResult<Json<TypeView>> {
     let t = state
@@ -197,6 +212,7 @@ pub async fn get(
     Ok(Json(TypeView::from(t)))
 }
 
+#[utoipa::path(patch, path = "/v1/event-types/{name}", tag = "event-types", summary = "Change an event type", params(("name" = String, Path, description = "The type name")), request_body = PatchType, responses((status = 200, body = TypeView)))]
 pub async fn update(
     State(state): State<AppState>,
     Caller(scope): Caller,
@@ -218,23 +234,4 @@ pub async fn update(
         .await?
         .ok_or_else(|| ApiError::not_found("event type"))?;
     Ok(Json(TypeView::from(t)))
-}
-
-/// Archives the type: its history stays, its schema no longer applies.
-pub async fn archive(
-    State(state): State<AppState>,
-    Caller(scope): Caller,
-    Path(name): Path<String>,
-) -> ApiResult<StatusCode> {
-    admin_only(&scope)?;
-    let patch = EventTypePatch {
-        archived: Some(true),
-        ..Default::default()
-    };
-    state
-        .store
-        .update_event_type(&name, patch)
-        .await?
-        .ok_or_else(|| ApiError::not_found("event type"))?;
-    Ok(StatusCode::NO_CONTENT)
 }

@@ -1,6 +1,6 @@
 //! `/v1/events`, `/v1/deliveries`: publish, and read events, deliveries and attempts.
 
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use serde::{Deserialize, Serialize};
@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 use super::endpoints::{owning_tenant, ListView};
 use super::error::{ApiError, ApiResult};
-use super::extract::{body_bytes, page_limit, parse_json, Caller};
+use super::extract::{body_bytes, page_limit, parse_json, tenant_filter, ApiQuery, Caller};
 use super::AppState;
 use crate::domain::{
     new_id, now_ms, parse_rfc3339, rfc3339, valid_event_type, valid_key, Attempt, Delivery, Event, NewEvent,
@@ -24,6 +24,24 @@ struct PublishBody<'a> {
     #[serde(borrow)]
     payload: Option<&'a RawValue>,
     tenant: Option<String>,
+    id: Option<String>,
+}
+
+/// `POST /v1/events` as documented (the handler reads [`PublishBody`], which keeps the
+/// payload's raw bytes).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct PublishRequest {
+    /// A dotted type such as `ticket.created` (`herald.` is reserved).
+    #[serde(rename = "type")]
+    #[schema(pattern = r"^(?!herald\.)[A-Za-z0-9_:-]{1,40}(\.[A-Za-z0-9_:-]{1,40}){0,4}$")]
+    event_type: String,
+    /// Any JSON; delivered byte for byte as sent.
+    payload: serde_json::Value,
+    #[schema(pattern = r"^[A-Za-z0-9_.:@-]{1,128}$")]
+    tenant: Option<String>,
+    /// Your own event id; also makes the publish idempotent.
+    #[schema(pattern = r"^[A-Za-z0-9_.:~-]{1,128}$")]
     id: Option<String>,
 }
 
@@ -42,6 +60,7 @@ fn request_hash(ev: &NewEvent) -> String {
     hex::encode(h.finalize())
 }
 
+#[utoipa::path(post, path = "/v1/events", tag = "events", summary = "Publish an event", params(("Idempotency-Key" = Option<String>, Header, pattern = r"^[A-Za-z0-9_.:~-]{1,128}$", description = "Makes the publish idempotent")), request_body = PublishRequest, responses((status = 202, body = PublishSummary, description = "Stored; deliveries queued"), (status = 200, body = PublishSummary, description = "Seen before with this key: the first answer")))]
 pub async fn publish(
     State(state): State<AppState>,
     Caller(scope): Caller,
@@ -126,12 +145,14 @@ pub async fn publish(
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct EventView {
     id: String,
     #[serde(rename = "type")]
     event_type: String,
     tenant: Option<String>,
+    /// The payload as published (any JSON), or the inbound body as a string.
+    #[schema(value_type = Value)]
     payload: Box<RawValue>,
     content_type: String,
     deliveries: u32,
@@ -165,20 +186,30 @@ impl From<Event> for EventView {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventParams {
+    #[param(pattern = r"^[A-Za-z0-9_.:@-]{1,128}$")]
     tenant: Option<String>,
     #[serde(rename = "type")]
+    #[param(rename = "type")]
     event_type: Option<String>,
+    /// Only events created at or after this time.
+    #[param(format = DateTime)]
     since: Option<String>,
+    /// `next_cursor` of the previous page.
+    #[param(pattern = r"^[0-9]{1,18}$")]
     cursor: Option<String>,
+    /// Page size, 1 to 250 [default: 50].
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 250)]
     limit: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/events", tag = "events", summary = "List events, newest first", params(EventParams), responses((status = 200, body = ListView<EventView>)))]
 pub async fn list(
     State(state): State<AppState>,
     Caller(scope): Caller,
-    Query(p): Query<EventParams>,
+    ApiQuery(p): ApiQuery<EventParams>,
 ) -> ApiResult<Json<ListView<EventView>>> {
     let since = p
         .since
@@ -196,7 +227,7 @@ pub async fn list(
         ));
     }
     let query = EventQuery {
-        tenant: p.tenant,
+        tenant: tenant_filter(p.tenant)?,
         event_type: p.event_type,
         since,
         cursor: p.cursor,
@@ -209,6 +240,7 @@ pub async fn list(
     }))
 }
 
+#[utoipa::path(get, path = "/v1/events/{id}", tag = "events", summary = "Read an event", params(("id" = String, Path, description = "The object's id")), responses((status = 200, body = EventView)))]
 pub async fn get(
     State(state): State<AppState>,
     Caller(scope): Caller,
@@ -222,11 +254,12 @@ pub async fn get(
     Ok(Json(EventView::from(ev)))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct DeliveryView {
     id: String,
     event_id: String,
     endpoint_id: String,
+    #[schema(value_type = String)]
     state: &'static str,
     attempts: u32,
     next_attempt_at: Option<String>,
@@ -255,7 +288,7 @@ impl From<Delivery> for DeliveryView {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AttemptView {
     id: String,
     delivery_id: String,
@@ -287,6 +320,7 @@ fn all<T>(data: Vec<T>) -> ListView<T> {
     }
 }
 
+#[utoipa::path(get, path = "/v1/events/{id}/deliveries", tag = "events", summary = "An event's deliveries", params(("id" = String, Path, description = "The object's id")), responses((status = 200, body = ListView<DeliveryView>)))]
 pub async fn deliveries(
     State(state): State<AppState>,
     Caller(scope): Caller,
@@ -300,6 +334,7 @@ pub async fn deliveries(
     Ok(Json(all(list.into_iter().map(DeliveryView::from).collect())))
 }
 
+#[utoipa::path(get, path = "/v1/deliveries/{id}", tag = "deliveries", summary = "Read a delivery", params(("id" = String, Path, description = "The object's id")), responses((status = 200, body = DeliveryView)))]
 pub async fn delivery(
     State(state): State<AppState>,
     Caller(scope): Caller,
@@ -313,6 +348,7 @@ pub async fn delivery(
     Ok(Json(DeliveryView::from(d)))
 }
 
+#[utoipa::path(get, path = "/v1/deliveries/{id}/attempts", tag = "deliveries", summary = "A delivery's attempts", params(("id" = String, Path, description = "The object's id")), responses((status = 200, body = ListView<AttemptView>)))]
 pub async fn attempts(
     State(state): State<AppState>,
     Caller(scope): Caller,

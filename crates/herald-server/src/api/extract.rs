@@ -107,6 +107,17 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// A tenant filter of a list: absent, or a valid tenant.
+pub fn tenant_filter(t: Option<String>) -> Result<Option<String>, ApiError> {
+    match t {
+        Some(t) if !crate::domain::valid_tenant(&t) => Err(ApiError::invalid(
+            "tenant",
+            "must be 1-128 characters of letters, digits, `_`, `-`, `.`, `:`, `@`",
+        )),
+        t => Ok(t),
+    }
+}
+
 /// Paging parameters shared by the list routes.
 pub fn page_limit(limit: Option<&str>) -> Result<usize, ApiError> {
     match limit {
@@ -115,5 +126,19 @@ pub fn page_limit(limit: Option<&str>) -> Result<usize, ApiError> {
             Ok(n) if (1..=250).contains(&n) => Ok(n),
             _ => Err(ApiError::invalid("limit", "must be a whole number from 1 to 250")),
         },
+    }
+}
+
+/// Query parameters; a malformed query string is a 400 in the API's error format.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|q| ApiQuery(q.0))
+            .map_err(|rej| ApiError::malformed(format!("invalid query string: {}", rej.body_text())))
     }
 }

@@ -65,6 +65,7 @@ impl Log<'_> {
     }
 }
 
+#[utoipa::path(post, path = "/in/{source_id}", tag = "inbound", summary = "Receive a provider's webhook (verified by the source, no API key)", params(("source_id" = String, Path, description = "The source id")), request_body = Vec<u8>, responses((status = 200, body = Object, description = "Stored (or a duplicate: the first event id)")))]
 pub async fn receive(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -1,6 +1,6 @@
 //! `/v1/keys`: admins mint, list and revoke API keys (shown once, stored hashed).
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
 use rand::distributions::{Alphanumeric, DistString};
@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::endpoints::ListView;
 use super::error::{ApiError, ApiResult};
-use super::extract::{hash_key, ApiJson, Caller};
+use super::extract::{hash_key, ApiJson, ApiQuery, Caller};
 use super::AppState;
 use crate::domain::{new_id, now_ms, rfc3339, valid_tenant, Scope};
 use crate::store::ApiKey;
@@ -25,12 +25,14 @@ fn admin_only(scope: &Scope) -> ApiResult<()> {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateKey {
+    /// The tenant the key is limited to; without one, an admin key.
+    #[schema(pattern = r"^[A-Za-z0-9_.:@-]{1,128}$")]
     tenant: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct KeyView {
     id: String,
     tenant: Option<String>,
@@ -53,6 +55,7 @@ impl From<ApiKey> for KeyView {
     }
 }
 
+#[utoipa::path(post, path = "/v1/keys", tag = "keys", summary = "Mint an API key (shown once)", request_body = CreateKey, responses((status = 201, body = KeyView)))]
 pub async fn create(
     State(state): State<AppState>,
     Caller(scope): Caller,
@@ -83,15 +86,17 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view)))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct KeyParams {
     tenant: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/keys", tag = "keys", summary = "List API keys", params(KeyParams), responses((status = 200, body = ListView<KeyView>)))]
 pub async fn list(
     State(state): State<AppState>,
     Caller(scope): Caller,
-    Query(p): Query<KeyParams>,
+    ApiQuery(p): ApiQuery<KeyParams>,
 ) -> ApiResult<Json<ListView<KeyView>>> {
     admin_only(&scope)?;
     let keys = state.store.list_keys(p.tenant).await?;
@@ -101,6 +106,7 @@ pub async fn list(
     }))
 }
 
+#[utoipa::path(delete, path = "/v1/keys/{id}", tag = "keys", summary = "Revoke an API key", params(("id" = String, Path, description = "The object's id")), responses((status = 204, description = "Revoked")))]
 pub async fn revoke(
     State(state): State<AppState>,
     Caller(scope): Caller,

@@ -7,6 +7,7 @@ mod events;
 pub mod extract;
 mod inbound;
 pub mod keys;
+pub mod openapi;
 mod operations;
 mod pull;
 mod sources;
@@ -18,10 +19,13 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{Method, Uri};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use tokio::sync::Notify;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use self::error::ApiError;
 use crate::config::Config;
@@ -57,53 +61,44 @@ impl AppState {
 const ENVELOPE_ALLOWANCE: usize = 64 * 1024;
 
 pub fn router(state: AppState, with_api: bool) -> Router {
-    let health = Router::new()
-        .route("/healthz", get(healthz))
-        .route("/readyz", get(readyz))
-        .route("/metrics", get(metrics));
-    let mut app = health;
+    let mut api = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(metrics));
     if with_api {
-        let v1 = Router::new()
-            .route("/endpoints", post(endpoints::create).get(endpoints::list))
-            .route(
-                "/endpoints/{id}",
-                get(endpoints::get)
-                    .patch(endpoints::update)
-                    .delete(endpoints::delete),
-            )
-            .route("/endpoints/{id}/secret", get(endpoints::secret))
-            .route("/endpoints/{id}/secret/rotate", post(operations::rotate))
-            .route("/endpoints/{id}/recover", post(operations::recover))
-            .route("/events/{id}/replay", post(operations::replay))
-            .route("/deliveries/{id}/retry", post(operations::retry))
-            .route("/event-types", post(event_types::create).get(event_types::list))
-            .route(
-                "/event-types/{name}",
-                get(event_types::get)
-                    .patch(event_types::update)
-                    .delete(event_types::archive),
-            )
-            .route("/sources", post(sources::create).get(sources::list))
-            .route(
-                "/sources/{id}",
-                get(sources::get).patch(sources::update).delete(sources::delete),
-            )
-            .route("/sources/{id}/requests", get(sources::requests))
-            .route("/keys", post(keys::create).get(keys::list))
-            .route("/keys/{id}", axum::routing::delete(keys::revoke))
-            .route("/endpoints/{id}/poll", post(pull::poll))
-            .route("/endpoints/{id}/ack", post(pull::ack))
-            .route("/endpoints/{id}/stream", get(pull::stream))
-            .route("/events", post(events::publish).get(events::list))
-            .route("/events/{id}", get(events::get))
-            .route("/events/{id}/deliveries", get(events::deliveries))
-            .route("/deliveries/{id}", get(events::delivery))
-            .route("/deliveries/{id}/attempts", get(events::attempts));
-        app = app
-            .nest("/v1", v1)
-            .route("/in/{source_id}", post(inbound::receive));
+        api = api
+            .routes(routes!(endpoints::create, endpoints::list))
+            .routes(routes!(endpoints::get, endpoints::update, endpoints::delete))
+            .routes(routes!(endpoints::secret))
+            .routes(routes!(operations::rotate))
+            .routes(routes!(operations::recover))
+            .routes(routes!(pull::poll))
+            .routes(routes!(pull::ack))
+            .routes(routes!(pull::stream))
+            .routes(routes!(events::publish, events::list))
+            .routes(routes!(events::get))
+            .routes(routes!(events::deliveries))
+            .routes(routes!(operations::replay))
+            .routes(routes!(events::delivery))
+            .routes(routes!(events::attempts))
+            .routes(routes!(operations::retry))
+            .routes(routes!(event_types::create, event_types::list))
+            .routes(routes!(event_types::get, event_types::update))
+            .routes(routes!(sources::create, sources::list))
+            .routes(routes!(sources::get, sources::update, sources::delete))
+            .routes(routes!(sources::requests))
+            .routes(routes!(keys::create, keys::list))
+            .routes(routes!(keys::revoke))
+            .routes(routes!(inbound::receive));
     }
-    app.fallback(not_found)
+    let (router, doc) = api.split_for_parts();
+    let doc = Arc::new(openapi::finish(doc));
+    router
+        .route(
+            "/openapi.json",
+            get(move || async move { Json(doc.as_ref().clone()) }),
+        )
+        .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(
             state.config.max_payload + ENVELOPE_ALLOWANCE,
@@ -111,10 +106,12 @@ pub fn router(state: AppState, with_api: bool) -> Router {
         .with_state(state)
 }
 
+#[utoipa::path(get, path = "/healthz", tag = "health", summary = "Liveness", responses((status = 200, body = Object)))]
 async fn healthz() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
+#[utoipa::path(get, path = "/readyz", tag = "health", summary = "Readiness: the store answers", responses((status = 200, body = Object)))]
 async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     match tokio::time::timeout(Duration::from_secs(2), state.store.ready()).await {
         Ok(Ok(())) => Ok(Json(json!({"status": "ready"}))),
@@ -122,6 +119,7 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
     }
 }
 
+#[utoipa::path(get, path = "/metrics", tag = "health", summary = "Prometheus metrics", responses((status = 200, content_type = "application/openmetrics-text", body = String)))]
 async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let stats = state.store.queue_stats().await?;
     let body = state.metrics.render(&stats);

@@ -24,19 +24,24 @@ async fn optional_body<T: for<'de> Deserialize<'de> + Default>(
     state: &AppState,
 ) -> ApiResult<T> {
     let bytes = body_bytes(req, state).await?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
+    let text = std::str::from_utf8(&bytes).unwrap_or("").trim();
+    if text.is_empty() || text == "null" {
         return Ok(T::default());
     }
     parse_json(&bytes)
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct RotateBody {
+    /// How long the old secret keeps signing [default: 86400].
+    #[schema(minimum = 0, maximum = 2592000)]
     grace_period_s: Option<u64>,
+    /// The new secret [default: generated].
+    #[schema(pattern = r"^whsec_([A-Za-z0-9+/]{4}){8,21}$")]
     secret: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct RotateView {
     id: String,
     secret: String,
@@ -44,6 +49,7 @@ pub struct RotateView {
     previous_secret_expires_at: Option<String>,
 }
 
+#[utoipa::path(post, path = "/v1/endpoints/{id}/secret/rotate", tag = "endpoints", summary = "Rotate an endpoint's secret", params(("id" = String, Path, description = "The object's id")), request_body = Option<RotateBody>, responses((status = 200, body = RotateView)))]
 pub async fn rotate(
     State(state): State<AppState>,
     Caller(scope): Caller,
@@ -82,18 +88,21 @@ pub async fn rotate(
     }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct RecoverBody {
+    /// Re-queue deliveries created at or after this time.
+    #[schema(required = true, nullable = false, format = DateTime)]
     since: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct RecoverView {
     endpoint_id: String,
     since: String,
     recovered: usize,
 }
 
+#[utoipa::path(post, path = "/v1/endpoints/{id}/recover", tag = "endpoints", summary = "Re-queue an endpoint's failed and skipped deliveries", params(("id" = String, Path, description = "The object's id")), request_body = RecoverBody, responses((status = 202, body = RecoverView)))]
 pub async fn recover(
     State(state): State<AppState>,
     Caller(scope): Caller,
@@ -121,17 +130,18 @@ pub async fn recover(
     ))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct ReplayBody {
     endpoint_id: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ReplayView {
     event_id: String,
     deliveries: u32,
 }
 
+#[utoipa::path(post, path = "/v1/events/{id}/replay", tag = "events", summary = "Deliver an event again", params(("id" = String, Path, description = "The object's id")), request_body = Option<ReplayBody>, responses((status = 202, body = ReplayView)))]
 pub async fn replay(
     State(state): State<AppState>,
     Caller(scope): Caller,
@@ -155,6 +165,7 @@ pub async fn replay(
     }
 }
 
+#[utoipa::path(post, path = "/v1/deliveries/{id}/retry", tag = "deliveries", summary = "Retry a finished delivery", params(("id" = String, Path, description = "The object's id")), responses((status = 202, body = DeliveryView)))]
 pub async fn retry(
     State(state): State<AppState>,
     Caller(scope): Caller,

@@ -7,7 +7,7 @@ use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::Json;
@@ -18,7 +18,7 @@ use serde_json::value::RawValue;
 
 use super::endpoints::ListView;
 use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, Caller};
+use super::extract::{ApiJson, ApiQuery, Caller};
 use super::AppState;
 use crate::delivery::attempt::signed_headers;
 use crate::domain::{now_ms, rfc3339, Endpoint, Millis, Scope};
@@ -26,7 +26,7 @@ use crate::store::{PullRequest, PulledDelivery};
 
 /// One delivery as a pull consumer receives it: herald's signed headers and the body
 /// (base64, byte for byte; `payload` repeats it as JSON when it is JSON).
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct PulledView {
     cursor: i64,
     delivery_id: String,
@@ -37,9 +37,11 @@ pub struct PulledView {
     attempt: u32,
     created_at: String,
     content_type: String,
+    #[schema(value_type = Object)]
     headers: serde_json::Map<String, serde_json::Value>,
     body_base64: String,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Value>)]
     payload: Option<Box<RawValue>>,
 }
 
@@ -85,13 +87,20 @@ async fn pull_endpoint(state: &AppState, scope: &Scope, id: &str) -> ApiResult<E
     Ok(ep)
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 pub struct PollBody {
+    /// Most deliveries to return [default: 10].
+    #[schema(minimum = 1, maximum = 100)]
     max: Option<usize>,
+    /// How long to wait when nothing is due [default: 0].
+    #[schema(minimum = 0, maximum = 30000)]
     wait_ms: Option<u64>,
+    /// How long the returned deliveries stay leased [default: 30000].
+    #[schema(minimum = 100, maximum = 3600000)]
     lease_ms: Option<u64>,
 }
 
+#[utoipa::path(post, path = "/v1/endpoints/{id}/poll", tag = "pull", summary = "Long-poll a pull endpoint (deliveries are leased)", params(("id" = String, Path, description = "The object's id")), request_body = PollBody, responses((status = 200, body = ListView<PulledView>)))]
 pub async fn poll(
     State(state): State<AppState>,
     Caller(scope): Caller,
@@ -144,17 +153,21 @@ pub async fn poll(
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct AckBody {
+    /// The delivery ids to acknowledge.
+    #[schema(required = true, nullable = false, max_items = 1000)]
     ids: Option<Vec<String>>,
+    /// Accepted as another name for `ids`.
     delivery_ids: Option<Vec<String>>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct AckView {
     acked: usize,
 }
 
+#[utoipa::path(post, path = "/v1/endpoints/{id}/ack", tag = "pull", summary = "Acknowledge pulled deliveries", params(("id" = String, Path, description = "The object's id")), request_body = AckBody, responses((status = 200, body = AckView)))]
 pub async fn ack(
     State(state): State<AppState>,
     Caller(scope): Caller,
@@ -176,9 +189,11 @@ pub async fn ack(
     Ok(Json(AckView { acked }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StreamParams {
     /// Same as the `Last-Event-ID` header.
+    #[param(pattern = r"^[0-9]{1,18}$")]
     after: Option<String>,
 }
 
@@ -235,12 +250,13 @@ impl Tail {
     }
 }
 
+#[utoipa::path(get, path = "/v1/endpoints/{id}/stream", tag = "pull", summary = "Stream a pull endpoint as Server-Sent Events", params(("id" = String, Path, description = "The object's id"), StreamParams, ("Last-Event-ID" = Option<String>, Header, description = "Resume after this cursor")), responses((status = 200, content_type = "text/event-stream", description = "One SSE event per delivery; its id is the resume cursor")))]
 pub async fn stream(
     State(state): State<AppState>,
     Caller(scope): Caller,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Query(p): Query<StreamParams>,
+    ApiQuery(p): ApiQuery<StreamParams>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>> {
     let endpoint = pull_endpoint(&state, &scope, &id).await?;
     let resume = headers

@@ -1,6 +1,6 @@
 //! `/v1/sources`: inbound sources and their request logs.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::Json;
 use base64::Engine;
@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::endpoints::{owning_tenant, ListView};
 use super::error::{ApiError, ApiResult};
-use super::extract::{page_limit, ApiJson, Caller};
+use super::extract::{page_limit, ApiJson, ApiQuery, Caller};
 use super::AppState;
 use crate::domain::{new_id, now_ms, rfc3339, valid_event_type};
 use crate::ingest::source::{
@@ -17,7 +17,7 @@ use crate::ingest::source::{
 };
 use crate::store::RequestRecord;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct VerifyBody {
     scheme: Option<String>,
     secret: Option<String>,
@@ -29,14 +29,15 @@ pub struct VerifyBody {
     tolerance_s: Option<i64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct DedupeBody {
     key: Option<String>,
     window_s: Option<u64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateSource {
+    #[schema(required = true, nullable = false, pattern = r"\S", max_length = 200)]
     name: Option<String>,
     tenant: Option<String>,
     verify: Option<VerifyBody>,
@@ -50,8 +51,9 @@ fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Opti
     Option::<T>::deserialize(d).map(Some)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct PatchSource {
+    #[schema(nullable = false, pattern = r"\S", max_length = 200)]
     name: Option<String>,
     verify: Option<VerifyBody>,
     allow_ips: Option<Vec<String>>,
@@ -166,7 +168,7 @@ fn validate_prefix(p: Option<String>) -> ApiResult<Option<String>> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct VerifyView {
     scheme: String,
     secrets_count: usize,
@@ -181,7 +183,7 @@ pub struct VerifyView {
     tolerance_s: i64,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SourceView {
     id: String,
     name: String,
@@ -189,7 +191,9 @@ pub struct SourceView {
     ingest_url: String,
     verify: VerifyView,
     allow_ips: Vec<String>,
+    #[schema(value_type = Option<Object>)]
     dedupe: Option<Dedupe>,
+    #[schema(value_type = String)]
     event_type: Extract,
     type_prefix: Option<String>,
     created_at: String,
@@ -238,6 +242,7 @@ fn view(s: Source, url: String) -> SourceView {
     }
 }
 
+#[utoipa::path(post, path = "/v1/sources", tag = "sources", summary = "Create an inbound source", request_body = CreateSource, responses((status = 201, body = SourceView)))]
 pub async fn create(
     State(state): State<AppState>,
     Caller(scope): Caller,
@@ -272,17 +277,22 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view(source, url))))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
+    /// `next_cursor` of the previous page.
     cursor: Option<String>,
+    /// Page size, 1 to 250 [default: 50].
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 250)]
     limit: Option<String>,
 }
 
+#[utoipa::path(get, path = "/v1/sources", tag = "sources", summary = "List sources", params(PageParams), responses((status = 200, body = ListView<SourceView>)))]
 pub async fn list(
     State(state): State<AppState>,
     Caller(scope): Caller,
     headers: HeaderMap,
-    Query(p): Query<PageParams>,
+    ApiQuery(p): ApiQuery<PageParams>,
 ) -> ApiResult<Json<ListView<SourceView>>> {
     let page = state
         .store
@@ -302,6 +312,7 @@ pub async fn list(
     }))
 }
 
+#[utoipa::path(get, path = "/v1/sources/{id}", tag = "sources", summary = "Read a source", params(("id" = String, Path, description = "The object's id")), responses((status = 200, body = SourceView)))]
 pub async fn get(
     State(state): State<AppState>,
     Caller(scope): Caller,
@@ -317,6 +328,7 @@ pub async fn get(
     Ok(Json(view(s, url)))
 }
 
+#[utoipa::path(patch, path = "/v1/sources/{id}", tag = "sources", summary = "Change a source", params(("id" = String, Path, description = "The object's id")), request_body = PatchSource, responses((status = 200, body = SourceView)))]
 pub async fn update(
     State(state): State<AppState>,
     Caller(scope): Caller,
@@ -344,6 +356,7 @@ pub async fn update(
     Ok(Json(view(s, url)))
 }
 
+#[utoipa::path(delete, path = "/v1/sources/{id}", tag = "sources", summary = "Delete a source", params(("id" = String, Path, description = "The object's id")), responses((status = 204, description = "Deleted")))]
 pub async fn delete(
     State(state): State<AppState>,
     Caller(scope): Caller,
@@ -356,7 +369,7 @@ pub async fn delete(
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct RequestView {
     id: String,
     source_id: String,
@@ -397,11 +410,12 @@ impl From<RequestRecord> for RequestView {
     }
 }
 
+#[utoipa::path(get, path = "/v1/sources/{id}/requests", tag = "sources", summary = "A source's request log, newest first", params(("id" = String, Path, description = "The object's id"), PageParams), responses((status = 200, body = ListView<RequestView>)))]
 pub async fn requests(
     State(state): State<AppState>,
     Caller(scope): Caller,
     Path(id): Path<String>,
-    Query(p): Query<PageParams>,
+    ApiQuery(p): ApiQuery<PageParams>,
 ) -> ApiResult<Json<ListView<RequestView>>> {
     let page = state
         .store

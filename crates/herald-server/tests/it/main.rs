@@ -7,6 +7,7 @@ mod delivery;
 mod endpoints;
 mod event_types;
 mod inbound;
+mod openapi;
 mod operations;
 mod publish;
 mod pull;
