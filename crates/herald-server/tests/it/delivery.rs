@@ -323,3 +323,27 @@ async fn pending_work_survives_a_restart() {
     assert_eq!(ds[0]["attempts"], 2);
     assert_eq!(rx.count(), 2);
 }
+
+#[tokio::test]
+async fn a_rate_limited_endpoint_is_paced() {
+    let app = spawn_app().await;
+    let rx = Receiver::ok().await;
+    app.create_endpoint(json!({"url": rx.url, "rate_limit_per_s": 10}))
+        .await;
+    for i in 0..6 {
+        app.publish(json!({"type": "t.x", "payload": {"i": i}})).await;
+    }
+    let got = rx.wait_for(6).await;
+    let span = got[5].at - got[0].at;
+    assert!(
+        span >= Duration::from_millis(450),
+        "6 deliveries at 10/s took only {span:?}"
+    );
+    for pair in got.windows(2) {
+        assert!(
+            pair[1].at - pair[0].at >= Duration::from_millis(80),
+            "{:?}",
+            pair[1].at - pair[0].at
+        );
+    }
+}
