@@ -8,7 +8,8 @@
 //! - publish: events/s accepted (202) with 16 concurrent publishers, no subscribers;
 //! - deliver: 20,000 events to one endpoint, from first publish to last arrival;
 //! - latency: publish → arrival at an open-loop 200 events/s for 10 s, p50/p99/max;
-//! - inbound: request → 2xx with Stripe-style verification at an open-loop 500 requests/s.
+//! - inbound: request → 2xx with Stripe-style verification at an open-loop 500 requests/s;
+//! - pull: publish → arrival through a pull endpoint and `herald listen` at 200 events/s.
 
 use std::collections::HashMap;
 use std::future::IntoFuture;
@@ -258,6 +259,7 @@ async fn main() {
         lat.last().unwrap().as_secs_f64() * 1e3
     );
     inbound_latency(&http, &base).await;
+    pull_latency(&http, &base, &url, &arrivals).await;
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status();
@@ -315,6 +317,93 @@ async fn inbound_latency(http: &reqwest::Client, base: &str) {
     lat.sort();
     println!(
         "inbound    request → 2xx, Stripe verification, 500 requests/s, 10 s: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        percentile(&lat, 0.50).as_secs_f64() * 1e3,
+        percentile(&lat, 0.99).as_secs_f64() * 1e3,
+        lat.last().unwrap().as_secs_f64() * 1e3
+    );
+}
+
+/// Open loop at 200 events/s for 10 s of events that reach the receiver through a pull
+/// endpoint and a `herald listen` process, the local-development path.
+async fn pull_latency(http: &reqwest::Client, base: &str, receiver_url: &str, arrivals: &Arc<Arrivals>) {
+    let ep: Value = http
+        .post(format!("{base}/v1/endpoints"))
+        .bearer_auth(KEY)
+        .json(&json!({"event_types": ["pullbench.*"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = ep["id"].as_str().unwrap();
+    let bin = herald_binary();
+    let mut listen = Command::new(bin)
+        .args([
+            "listen",
+            "--forward-to",
+            receiver_url,
+            "--endpoint",
+            id,
+            "--server",
+            base,
+            "--key",
+            KEY,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (rate, count, first) = (200u64, 2000u64, 9_000_000u64);
+    let sent_at: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..count {
+        let at = start + Duration::from_micros(i * 1_000_000 / rate);
+        tokio::time::sleep_until(at.into()).await;
+        let (h, b, sent_at) = (http.clone(), base.to_string(), sent_at.clone());
+        tasks.push(tokio::spawn(async move {
+            sent_at.lock().unwrap().insert(first + i, at);
+            let body = json!({"type": "pullbench.x", "payload": payload(first + i)});
+            let r = h
+                .post(format!("{b}/v1/events"))
+                .bearer_auth(KEY)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 202);
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = arrivals
+            .at
+            .lock()
+            .unwrap()
+            .keys()
+            .filter(|k| **k >= first)
+            .count() as u64;
+        if got >= count {
+            break;
+        }
+        assert!(Instant::now() < deadline, "pull run: {got} of {count} arrived");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let _ = listen.kill();
+    let _ = listen.wait();
+    let mut lat: Vec<Duration> = {
+        let at = arrivals.at.lock().unwrap();
+        let sent = sent_at.lock().unwrap();
+        sent.iter().map(|(seq, s)| at[seq].duration_since(*s)).collect()
+    };
+    lat.sort();
+    println!(
+        "pull       publish → arrival via `herald listen` at 200 events/s, 10 s: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         percentile(&lat, 0.50).as_secs_f64() * 1e3,
         percentile(&lat, 0.99).as_secs_f64() * 1e3,
         lat.last().unwrap().as_secs_f64() * 1e3

@@ -16,14 +16,23 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiQuery, Caller};
 use super::AppState;
 use crate::domain::{
-    now_ms, rfc3339, valid_event_type, EventType, EventTypePatch, Millis, Scope, OPERATIONAL_PREFIX,
+    now_ms, rfc3339, valid_event_type, EventType, EventTypePatch, Scope, OPERATIONAL_PREFIX,
 };
 
-/// Compiled validators by type name, reused while the type is unchanged. Holds no secret
-/// and never grows past the number of declared types.
+/// How long a node trusts its snapshot of the declared types (changes made through this
+/// node apply at once; this bounds how late another node's changes are seen).
+const SNAPSHOT_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The validators of the active (not archived) types that declare a schema, so a publish
+/// costs no store read. Holds no secret and never grows past the number of declared types.
 #[derive(Default)]
 pub struct SchemaCache {
-    compiled: Mutex<HashMap<String, (Millis, Arc<jsonschema::Validator>)>>,
+    snapshot: Mutex<
+        Option<(
+            std::time::Instant,
+            Arc<HashMap<String, Arc<jsonschema::Validator>>>,
+        )>,
+    >,
 }
 
 /// Compiles a schema; remote `$ref`s are not fetched (the crate is built without it).
@@ -32,31 +41,41 @@ fn compile(schema: &Value) -> Result<jsonschema::Validator, String> {
 }
 
 impl SchemaCache {
-    fn validator(&self, t: &EventType) -> ApiResult<Option<Arc<jsonschema::Validator>>> {
-        let Some(text) = &t.schema else { return Ok(None) };
-        let mut map = self.compiled.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some((at, v)) = map.get(&t.name) {
-            if *at == t.updated_at {
-                return Ok(Some(v.clone()));
+    /// Forgets the snapshot (after a change through this node).
+    fn invalidate(&self) {
+        *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
+    async fn validators(
+        &self,
+        state: &AppState,
+    ) -> ApiResult<Arc<HashMap<String, Arc<jsonschema::Validator>>>> {
+        if let Some((at, map)) = self.snapshot.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            if at.elapsed() < SNAPSHOT_TTL {
+                return Ok(map.clone());
             }
         }
-        let schema: Value = serde_json::from_str(text).map_err(|_| ApiError::internal())?;
-        let v = Arc::new(compile(&schema).map_err(|_| ApiError::internal())?);
-        map.insert(t.name.clone(), (t.updated_at, v.clone()));
-        Ok(Some(v))
+        let mut map = HashMap::new();
+        for t in state.store.list_event_types(false).await? {
+            let Some(text) = t.schema else { continue };
+            let schema: Value = serde_json::from_str(&text).map_err(|_| ApiError::internal())?;
+            map.insert(
+                t.name,
+                Arc::new(compile(&schema).map_err(|_| ApiError::internal())?),
+            );
+        }
+        let map = Arc::new(map);
+        *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) =
+            Some((std::time::Instant::now(), map.clone()));
+        Ok(map)
     }
 }
 
 /// Checks a payload against its type's schema, if the type declares one. The error names
 /// the failing place, e.g. `payload/data/ticket_id: 5 is not of type "string"`.
 pub async fn check_payload(state: &AppState, event_type: &str, payload: &str) -> ApiResult<()> {
-    let Some(t) = state.store.get_event_type(event_type).await? else {
-        return Ok(());
-    };
-    if t.archived {
-        return Ok(());
-    }
-    let Some(validator) = state.schemas.validator(&t)? else {
+    let validators = state.schemas.validators(state).await?;
+    let Some(validator) = validators.get(event_type) else {
         return Ok(());
     };
     let value: Value = serde_json::from_str(payload).map_err(|e| ApiError::invalid("payload", e))?;
@@ -167,7 +186,9 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    if !state.store.create_event_type(t.clone()).await? {
+    let created = state.store.create_event_type(t.clone()).await?;
+    state.schemas.invalidate();
+    if !created {
         return Err(ApiError::conflict(format!(
             "event type `{}` already exists",
             t.name
@@ -233,5 +254,6 @@ pub async fn update(
         .update_event_type(&name, patch)
         .await?
         .ok_or_else(|| ApiError::not_found("event type"))?;
+    state.schemas.invalidate();
     Ok(Json(TypeView::from(t)))
 }
