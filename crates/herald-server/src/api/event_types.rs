@@ -23,16 +23,14 @@ use crate::domain::{
 /// node apply at once; this bounds how late another node's changes are seen).
 const SNAPSHOT_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
+/// Compiled validators by type name.
+type Validators = Arc<HashMap<String, Arc<jsonschema::Validator>>>;
+
 /// The validators of the active (not archived) types that declare a schema, so a publish
 /// costs no store read. Holds no secret and never grows past the number of declared types.
 #[derive(Default)]
 pub struct SchemaCache {
-    snapshot: Mutex<
-        Option<(
-            std::time::Instant,
-            Arc<HashMap<String, Arc<jsonschema::Validator>>>,
-        )>,
-    >,
+    snapshot: Mutex<Option<(std::time::Instant, Validators)>>,
 }
 
 /// Compiles a schema; remote `$ref`s are not fetched (the crate is built without it).
@@ -46,10 +44,7 @@ impl SchemaCache {
         *self.snapshot.lock().unwrap_or_else(|p| p.into_inner()) = None;
     }
 
-    async fn validators(
-        &self,
-        state: &AppState,
-    ) -> ApiResult<Arc<HashMap<String, Arc<jsonschema::Validator>>>> {
+    async fn validators(&self, state: &AppState) -> ApiResult<Validators> {
         if let Some((at, map)) = self.snapshot.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
             if at.elapsed() < SNAPSHOT_TTL {
                 return Ok(map.clone());
