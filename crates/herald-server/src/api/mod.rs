@@ -100,6 +100,7 @@ pub fn router(state: AppState, with_api: bool) -> Router {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(request_id))
         .layer(DefaultBodyLimit::max(
             state.config.max_payload + ENVELOPE_ALLOWANCE,
         ))
@@ -130,6 +131,43 @@ async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, Api
         )],
         body,
     ))
+}
+
+/// Gives every request an id (the caller's `x-request-id` if it sent a sane one), runs it in
+/// a tracing span carrying that id, and returns the id in `x-request-id`. Logged: method,
+/// path, status and duration, never bodies, headers or query strings.
+async fn request_id(
+    mut req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use tracing::Instrument;
+    let id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| {
+            !v.is_empty()
+                && v.len() <= 64
+                && v.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+        })
+        .map(str::to_string)
+        .unwrap_or_else(|| crate::domain::new_id("rid"));
+    let value = axum::http::HeaderValue::from_str(&id).expect("checked characters");
+    req.headers_mut().insert("x-request-id", value.clone());
+    let span =
+        tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path());
+    let started = std::time::Instant::now();
+    let mut resp = next.run(req).instrument(span.clone()).await;
+    span.in_scope(|| {
+        tracing::debug!(
+            status = resp.status().as_u16(),
+            ms = started.elapsed().as_secs_f64() * 1e3,
+            "request done"
+        )
+    });
+    resp.headers_mut().insert("x-request-id", value);
+    resp
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {

@@ -283,3 +283,36 @@ async fn an_oversized_payload_is_413_and_stores_nothing() {
     assert_error(s, &b, 413, "payload_too_large", "body over the limit");
     assert_eq!(app.get("/v1/events").await["data"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id() {
+    let app = spawn_app().await;
+    let r = app
+        .http
+        .get(format!("{}/v1/events", app.base))
+        .send()
+        .await
+        .unwrap();
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert!(id.starts_with("rid_"), "{id}");
+    let r = app
+        .http
+        .get(format!("{}/healthz", app.base))
+        .header("x-request-id", "trace-abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["x-request-id"],
+        "trace-abc-123",
+        "a caller's id is kept"
+    );
+    let r = app
+        .http
+        .get(format!("{}/healthz", app.base))
+        .header("x-request-id", "bad id!")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(r.headers()["x-request-id"], "bad id!", "an unsafe id is replaced");
+}
