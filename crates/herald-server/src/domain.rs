@@ -388,6 +388,21 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
+impl<T> Page<T> {
+    /// Builds a page from a query that fetched `limit + 1` rows: the extra row only says
+    /// that there is a next page, whose cursor is that of the last row kept.
+    pub fn from_overfetch(mut items: Vec<T>, limit: usize, cursor_of: impl Fn(&T) -> String) -> Page<T> {
+        let next_cursor = (items.len() > limit).then(|| {
+            items.truncate(limit);
+            items.last().map(&cursor_of)
+        });
+        Page {
+            items,
+            next_cursor: next_cursor.flatten(),
+        }
+    }
+}
+
 /// The prefix of herald's own operational event types; callers cannot publish them.
 pub const OPERATIONAL_PREFIX: &str = "herald.";
 

@@ -96,6 +96,81 @@ async fn closed_loop(
     ok.load(Ordering::Relaxed) as f64 / start.elapsed().as_secs_f64()
 }
 
+/// Open loop: 2,000 publishes of `event_type` at 200/s, each sent on schedule whatever the
+/// previous one did (so slow answers cannot hide latency); returns publish → arrival times,
+/// sorted. Payload sequence numbers start at `first`.
+async fn publish_to_arrival(
+    http: &reqwest::Client,
+    base: &str,
+    arrivals: &Arc<Arrivals>,
+    event_type: &str,
+    first: u64,
+) -> Vec<Duration> {
+    let (rate, count) = (200u64, 2000u64);
+    let sent_at: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..count {
+        let at = start + Duration::from_micros(i * 1_000_000 / rate);
+        tokio::time::sleep_until(at.into()).await;
+        let (h, b, sent_at, t) = (
+            http.clone(),
+            base.to_string(),
+            sent_at.clone(),
+            event_type.to_string(),
+        );
+        tasks.push(tokio::spawn(async move {
+            sent_at.lock().unwrap().insert(first + i, at);
+            let body = json!({"type": t, "payload": payload(first + i)});
+            let r = h
+                .post(format!("{b}/v1/events"))
+                .bearer_auth(KEY)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 202);
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let got = arrivals
+            .at
+            .lock()
+            .unwrap()
+            .keys()
+            .filter(|k| (first..first + count).contains(k))
+            .count() as u64;
+        if got >= count {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{event_type}: {got} of {count} arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let at = arrivals.at.lock().unwrap();
+    let sent = sent_at.lock().unwrap();
+    let mut lat: Vec<Duration> = sent.iter().map(|(seq, s)| at[seq].duration_since(*s)).collect();
+    lat.sort();
+    lat
+}
+
+/// p50, p99 and max of sorted latencies.
+fn summary(lat: &[Duration]) -> String {
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    format!(
+        "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        ms(percentile(lat, 0.50)),
+        ms(percentile(lat, 0.99)),
+        ms(*lat.last().unwrap())
+    )
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
 }
@@ -204,59 +279,10 @@ async fn main() {
         published.as_secs_f64()
     );
 
-    // Open loop: each publish is sent on schedule, whatever the previous one did.
-    let rate_per_s = 200u64;
-    let count = rate_per_s * 10;
-    let sent_at: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
-    let first = 5_000_000u64;
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for i in 0..count {
-        let at = start + Duration::from_micros(i * 1_000_000 / rate_per_s);
-        tokio::time::sleep_until(at.into()).await;
-        let (h, b, sent_at) = (http.clone(), base.clone(), sent_at.clone());
-        tasks.push(tokio::spawn(async move {
-            sent_at.lock().unwrap().insert(first + i, at);
-            let body = json!({"type": "bench.latency", "payload": payload(first + i)});
-            let r = h
-                .post(format!("{b}/v1/events"))
-                .bearer_auth(KEY)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 202);
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let got = arrivals
-            .at
-            .lock()
-            .unwrap()
-            .keys()
-            .filter(|k| **k >= first)
-            .count() as u64;
-        if got >= count {
-            break;
-        }
-        assert!(Instant::now() < deadline, "latency run: {got} of {count} arrived");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let mut lat: Vec<Duration> = {
-        let at = arrivals.at.lock().unwrap();
-        let sent = sent_at.lock().unwrap();
-        sent.iter().map(|(seq, s)| at[seq].duration_since(*s)).collect()
-    };
-    lat.sort();
+    let lat = publish_to_arrival(&http, &base, &arrivals, "bench.latency", 5_000_000).await;
     println!(
-        "latency    publish → arrival at 200 events/s, 10 s: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        percentile(&lat, 0.50).as_secs_f64() * 1e3,
-        percentile(&lat, 0.99).as_secs_f64() * 1e3,
-        lat.last().unwrap().as_secs_f64() * 1e3
+        "latency    publish → arrival at 200 events/s, 10 s: {}",
+        summary(&lat)
     );
     inbound_latency(&http, &base).await;
     pull_latency(&http, &base, &url, &arrivals).await;
@@ -316,10 +342,8 @@ async fn inbound_latency(http: &reqwest::Client, base: &str) {
     }
     lat.sort();
     println!(
-        "inbound    request → 2xx, Stripe verification, 500 requests/s, 10 s: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        percentile(&lat, 0.50).as_secs_f64() * 1e3,
-        percentile(&lat, 0.99).as_secs_f64() * 1e3,
-        lat.last().unwrap().as_secs_f64() * 1e3
+        "inbound    request → 2xx, Stripe verification, 500 requests/s, 10 s: {}",
+        summary(&lat)
     );
 }
 
@@ -355,57 +379,11 @@ async fn pull_latency(http: &reqwest::Client, base: &str, receiver_url: &str, ar
         .spawn()
         .unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let (rate, count, first) = (200u64, 2000u64, 9_000_000u64);
-    let sent_at: Arc<Mutex<HashMap<u64, Instant>>> = Arc::default();
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for i in 0..count {
-        let at = start + Duration::from_micros(i * 1_000_000 / rate);
-        tokio::time::sleep_until(at.into()).await;
-        let (h, b, sent_at) = (http.clone(), base.to_string(), sent_at.clone());
-        tasks.push(tokio::spawn(async move {
-            sent_at.lock().unwrap().insert(first + i, at);
-            let body = json!({"type": "pullbench.x", "payload": payload(first + i)});
-            let r = h
-                .post(format!("{b}/v1/events"))
-                .bearer_auth(KEY)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            assert_eq!(r.status(), 202);
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let got = arrivals
-            .at
-            .lock()
-            .unwrap()
-            .keys()
-            .filter(|k| **k >= first)
-            .count() as u64;
-        if got >= count {
-            break;
-        }
-        assert!(Instant::now() < deadline, "pull run: {got} of {count} arrived");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let lat = publish_to_arrival(http, base, arrivals, "pullbench.x", 9_000_000).await;
     let _ = listen.kill();
     let _ = listen.wait();
-    let mut lat: Vec<Duration> = {
-        let at = arrivals.at.lock().unwrap();
-        let sent = sent_at.lock().unwrap();
-        sent.iter().map(|(seq, s)| at[seq].duration_since(*s)).collect()
-    };
-    lat.sort();
     println!(
-        "pull       publish → arrival via `herald listen` at 200 events/s, 10 s: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        percentile(&lat, 0.50).as_secs_f64() * 1e3,
-        percentile(&lat, 0.99).as_secs_f64() * 1e3,
-        lat.last().unwrap().as_secs_f64() * 1e3
+        "pull       publish → arrival via `herald listen` at 200 events/s, 10 s: {}",
+        summary(&lat)
     );
 }

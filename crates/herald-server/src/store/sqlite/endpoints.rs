@@ -61,20 +61,14 @@ pub fn list(conn: &Connection, scope: &Scope, q: &EndpointQuery) -> StoreResult<
         "SELECT {ENDPOINT_COLUMNS} FROM endpoints \
          WHERE (?1 IS NULL OR tenant = ?1) AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3"
     );
-    let mut items: Vec<Endpoint> = conn
+    let items: Vec<Endpoint> = conn
         .prepare_cached(&sql)
         .and_then(|mut st| {
             st.query_map(params![tenant, q.cursor, (q.limit + 1) as i64], rows::endpoint)?
                 .collect()
         })
         .map_err(backend)?;
-    let next_cursor = if items.len() > q.limit {
-        items.truncate(q.limit);
-        items.last().map(|e| e.id.clone())
-    } else {
-        None
-    };
-    Ok(Page { items, next_cursor })
+    Ok(Page::from_overfetch(items, q.limit, |e| e.id.clone()))
 }
 
 pub fn replace(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {

@@ -203,7 +203,7 @@ pub fn list(conn: &Connection, scope: &Scope, q: &EventQuery) -> StoreResult<Pag
         "SELECT {EVENT_COLUMNS} FROM events WHERE (?1 IS NULL OR tenant = ?1) AND (?2 IS NULL OR type = ?2) \
          AND (?3 IS NULL OR created_at >= ?3) AND (?4 IS NULL OR seq < ?4) ORDER BY seq DESC LIMIT ?5"
     );
-    let mut items: Vec<Event> = conn
+    let items: Vec<Event> = conn
         .prepare_cached(&sql)
         .and_then(|mut st| {
             st.query_map(
@@ -213,13 +213,7 @@ pub fn list(conn: &Connection, scope: &Scope, q: &EventQuery) -> StoreResult<Pag
             .collect()
         })
         .map_err(backend)?;
-    let next_cursor = if items.len() > q.limit {
-        items.truncate(q.limit);
-        items.last().map(|e| e.seq.to_string())
-    } else {
-        None
-    };
-    Ok(Page { items, next_cursor })
+    Ok(Page::from_overfetch(items, q.limit, |e| e.seq.to_string()))
 }
 
 pub fn deliveries(conn: &Connection, scope: &Scope, event_id: &str) -> StoreResult<Option<Vec<Delivery>>> {

@@ -68,14 +68,8 @@ pub fn list(
                 .collect()
         })
         .map_err(backend)?;
-    let mut items = rows.into_iter().map(to_source).collect::<StoreResult<Vec<_>>>()?;
-    let next_cursor = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|s| s.id.clone())
-    } else {
-        None
-    };
-    Ok(Page { items, next_cursor })
+    let items = rows.into_iter().map(to_source).collect::<StoreResult<Vec<_>>>()?;
+    Ok(Page::from_overfetch(items, limit, |s| s.id.clone()))
 }
 
 pub fn update(
@@ -165,20 +159,14 @@ pub fn requests(
         "SELECT {REQUEST_COLUMNS} FROM inbound_requests WHERE source_id = ?1 AND (?2 IS NULL OR id < ?2) \
          ORDER BY id DESC LIMIT ?3"
     );
-    let mut items: Vec<RequestRecord> = conn
+    let items: Vec<RequestRecord> = conn
         .prepare_cached(&sql)
         .and_then(|mut st| {
             st.query_map(params![source_id, cursor, (limit + 1) as i64], request_row)?
                 .collect()
         })
         .map_err(backend)?;
-    let next_cursor = if items.len() > limit {
-        items.truncate(limit);
-        items.last().map(|r| r.id.clone())
-    } else {
-        None
-    };
-    Ok(Some(Page { items, next_cursor }))
+    Ok(Some(Page::from_overfetch(items, limit, |r| r.id.clone())))
 }
 
 /// Stores an accepted inbound request: de-duplication, the event and its deliveries, and
