@@ -30,7 +30,7 @@ fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Opti
 pub struct CreateEndpoint {
     /// Where to POST deliveries (http or https, no credentials); omit for a pull endpoint.
     #[schema(
-        pattern = r"^https?://[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63}){0,5}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]{0,64}){0,8}$",
+        pattern = r"^https?://[A-Za-z][A-Za-z0-9_-]{0,62}(\.[A-Za-z][A-Za-z0-9_-]{0,62}){0,5}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~!$&'()*+,;=:@-]{0,64}){0,8}(\?[A-Za-z0-9._~!$&'()*+,;=:@/?-]{0,256})?$",
         max_length = 2048
     )]
     url: Option<String>,
@@ -49,10 +49,13 @@ pub struct CreateEndpoint {
     #[schema(value_type = Option<SignatureName>)]
     signature: Option<String>,
     #[schema(minimum = 10, maximum = 300000)]
+    #[serde(default, deserialize_with = "super::whole::opt")]
     timeout_ms: Option<u64>,
     #[schema(minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "super::whole::opt")]
     max_in_flight: Option<u32>,
     #[schema(minimum = 1, maximum = 100000)]
+    #[serde(default, deserialize_with = "super::whole::opt")]
     rate_limit_per_s: Option<u32>,
     disabled: Option<bool>,
 }
@@ -77,7 +80,7 @@ pub enum SignatureName {
 pub struct PatchEndpoint {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(
-        pattern = r"^https?://[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63}){0,5}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~-]{0,64}){0,8}$",
+        pattern = r"^https?://[A-Za-z][A-Za-z0-9_-]{0,62}(\.[A-Za-z][A-Za-z0-9_-]{0,62}){0,5}(:[1-9][0-9]{0,3})?(/[A-Za-z0-9._~!$&'()*+,;=:@-]{0,64}){0,8}(\?[A-Za-z0-9._~!$&'()*+,;=:@/?-]{0,256})?$",
         max_length = 2048
     )]
     url: Option<Option<String>>,
@@ -88,10 +91,12 @@ pub struct PatchEndpoint {
     event_types: Option<Vec<TypePattern>>,
     headers: Option<BTreeMap<String, String>>,
     #[schema(minimum = 10, maximum = 300000)]
+    #[serde(default, deserialize_with = "super::whole::opt")]
     timeout_ms: Option<u64>,
     #[schema(minimum = 1, maximum = 1000)]
+    #[serde(default, deserialize_with = "super::whole::opt")]
     max_in_flight: Option<u32>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "super::whole::nullable")]
     #[schema(minimum = 1, maximum = 100000)]
     rate_limit_per_s: Option<Option<u32>>,
     disabled: Option<bool>,
@@ -151,6 +156,16 @@ pub struct ListView<T> {
 /// (numeric hosts such as `2130706433` become dotted addresses). Where it points is
 /// judged by the SSRF guard at every send.
 pub fn validate_url(raw: &str) -> ApiResult<String> {
+    // Only characters a URL may carry unencoded (RFC 3986); others must be %-encoded.
+    if !raw
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=%".contains(&b))
+    {
+        return Err(ApiError::invalid(
+            "url",
+            "contains characters that must be %-encoded (spaces, quotes, <, >, …)",
+        ));
+    }
     let url = url::Url::parse(raw.trim())
         .map_err(|e| ApiError::invalid("url", format!("not a valid URL ({e})")))?;
     if !matches!(url.scheme(), "http" | "https") {
@@ -190,7 +205,7 @@ fn validate_patterns(types: Vec<String>) -> ApiResult<Vec<String>> {
     Ok(types)
 }
 
-const RESERVED_HEADERS: &[&str] = &[
+pub const RESERVED_HEADERS: &[&str] = &[
     "content-type",
     "content-length",
     "user-agent",
@@ -212,8 +227,14 @@ fn validate_headers(headers: BTreeMap<String, String>) -> ApiResult<BTreeMap<Str
     for (name, value) in headers {
         let lower = name.to_ascii_lowercase();
         let field = format!("headers.{name}");
-        if axum::http::HeaderName::try_from(lower.as_str()).is_err() {
-            return Err(ApiError::invalid(&field, "not a valid header name"));
+        if lower.is_empty()
+            || lower.len() > 64
+            || !lower.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        {
+            return Err(ApiError::invalid(
+                &field,
+                "a header name is 1 to 64 letters, digits and `-`",
+            ));
         }
         if RESERVED_HEADERS.contains(&lower.as_str()) || lower.starts_with("x-herald-") {
             return Err(ApiError::invalid(

@@ -11,6 +11,7 @@ pub mod openapi;
 mod operations;
 mod pull;
 mod sources;
+mod whole;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -24,7 +24,9 @@ async fn optional_body<T: for<'de> Deserialize<'de> + Default>(
     state: &AppState,
 ) -> ApiResult<T> {
     let bytes = body_bytes(req, state).await?;
-    let text = std::str::from_utf8(&bytes).unwrap_or("").trim();
+    let text = std::str::from_utf8(&bytes)
+        .map_err(|_| ApiError::malformed("the request body is not UTF-8 JSON"))?
+        .trim();
     if text.is_empty() || text == "null" {
         return Ok(T::default());
     }
@@ -35,6 +37,7 @@ async fn optional_body<T: for<'de> Deserialize<'de> + Default>(
 pub struct RotateBody {
     /// How long the old secret keeps signing [default: 86400].
     #[schema(minimum = 0, maximum = 2592000)]
+    #[serde(default, deserialize_with = "super::whole::opt")]
     grace_period_s: Option<u64>,
     /// The new secret [default: generated].
     #[schema(pattern = r"^whsec_([A-Za-z0-9+/]{4}){8,21}$")]

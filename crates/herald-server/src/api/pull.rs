@@ -91,12 +91,15 @@ async fn pull_endpoint(state: &AppState, scope: &Scope, id: &str) -> ApiResult<E
 pub struct PollBody {
     /// Most deliveries to return [default: 10].
     #[schema(minimum = 1, maximum = 100)]
+    #[serde(default, deserialize_with = "super::whole::opt")]
     max: Option<usize>,
     /// How long to wait when nothing is due [default: 0].
     #[schema(minimum = 0, maximum = 30000)]
+    #[serde(default, deserialize_with = "super::whole::opt")]
     wait_ms: Option<u64>,
     /// How long the returned deliveries stay leased [default: 30000].
     #[schema(minimum = 100, maximum = 3600000)]
+    #[serde(default, deserialize_with = "super::whole::opt")]
     lease_ms: Option<u64>,
 }
 
@@ -158,8 +161,6 @@ pub struct AckBody {
     /// The delivery ids to acknowledge.
     #[schema(required = true, nullable = false, max_items = 1000)]
     ids: Option<Vec<String>>,
-    /// Accepted as another name for `ids`.
-    delivery_ids: Option<Vec<String>>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -176,7 +177,6 @@ pub async fn ack(
 ) -> ApiResult<Json<AckView>> {
     let ids = body
         .ids
-        .or(body.delivery_ids)
         .ok_or_else(|| ApiError::invalid("ids", "is required: the delivery ids to acknowledge"))?;
     if ids.len() > 1000 {
         return Err(ApiError::invalid("ids", "at most 1000 per call"));

@@ -18,6 +18,7 @@ use crate::ingest::source::{
 use crate::store::RequestRecord;
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct VerifyBody {
     scheme: Option<String>,
     secret: Option<String>,
@@ -26,12 +27,14 @@ pub struct VerifyBody {
     algorithm: Option<String>,
     encoding: Option<String>,
     prefix: Option<String>,
+    #[serde(default, deserialize_with = "super::whole::opt")]
     tolerance_s: Option<i64>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct DedupeBody {
     key: Option<String>,
+    #[serde(default, deserialize_with = "super::whole::opt")]
     window_s: Option<u64>,
 }
 
@@ -93,6 +96,18 @@ fn validate_verify(v: Option<VerifyBody>) -> ApiResult<VerifyConfig> {
         (None, Some(list)) => list,
         (None, None) => vec![],
     };
+    if secrets.len() > 10 {
+        return Err(ApiError::invalid("verify.secrets", "at most 10 secrets"));
+    }
+    if secrets.iter().any(|s| s.len() > 512) {
+        return Err(ApiError::invalid(
+            "verify.secrets",
+            "a secret is at most 512 characters",
+        ));
+    }
+    if v.prefix.as_ref().is_some_and(|p| p.len() > 32) {
+        return Err(ApiError::invalid("verify.prefix", "at most 32 characters"));
+    }
     let config = VerifyConfig {
         scheme: scheme.to_ascii_lowercase(),
         secrets,

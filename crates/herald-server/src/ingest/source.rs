@@ -77,6 +77,11 @@ pub enum Extract {
     Const(String),
 }
 
+/// Header names herald reads: 1 to 64 letters, digits and `-`.
+fn valid_header_name(s: &str) -> bool {
+    !s.is_empty() && s.len() <= 64 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+}
+
 impl Extract {
     pub fn parse(s: &str) -> Option<Extract> {
         if s == "body" {
@@ -84,9 +89,7 @@ impl Extract {
         }
         let (kind, rest) = s.split_once(':')?;
         match kind {
-            "header" if axum::http::HeaderName::try_from(rest).is_ok() => {
-                Some(Extract::Header(rest.to_string()))
-            }
+            "header" if valid_header_name(rest) => Some(Extract::Header(rest.to_string())),
             "json" if rest.is_empty() || rest.starts_with('/') => Some(Extract::Json(rest.to_string())),
             "const" if !rest.is_empty() => Some(Extract::Const(rest.to_string())),
             _ => None,
