@@ -188,7 +188,7 @@ fn verify_variant(
 }
 
 fn verify_schema() -> serde_json::Value {
-    let any = serde_json::json!({"type": "string", "pattern": "\\S", "maxLength": 512});
+    let any = serde_json::json!({"type": "string", "pattern": "[!-~]", "maxLength": 512});
     let whsec = serde_json::json!({"type": "string", "pattern": "^whsec_([A-Za-z0-9+/]{4}){8,21}$"});
     let basic = serde_json::json!({"type": "string", "pattern": ":", "maxLength": 512});
     let mut variants = Vec::new();
@@ -244,6 +244,7 @@ fn refine(doc: &mut serde_json::Value) {
         props["name"] = name.clone();
     }
     schemas["PatchSource"]["properties"]["name"]["type"] = serde_json::json!(["string", "null"]);
+    schemas["AckBody"]["anyOf"] = serde_json::json!([{"required": ["ids"]}, {"required": ["delivery_ids"]}]);
     schemas["DedupeBody"] = serde_json::json!({
         "type": "object", "required": ["key"],
         "properties": {

@@ -159,13 +159,23 @@ pub async fn poll(
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct AckBody {
     /// The delivery ids to acknowledge.
-    #[schema(required = true, nullable = false, max_items = 1000)]
-    ids: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>, nullable = false, max_items = 1000)]
+    ids: Option<Option<Vec<String>>>,
+    /// The same, under another name (both may be given: their union is acknowledged).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>, nullable = false, max_items = 1000)]
+    delivery_ids: Option<Option<Vec<String>>>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct AckView {
     acked: usize,
+}
+
+/// Present-and-null is `Some(None)`, absent is `None`.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Vec<String>>>, D::Error> {
+    Option::<Vec<String>>::deserialize(d).map(Some)
 }
 
 #[utoipa::path(post, path = "/v1/endpoints/{id}/ack", tag = "pull", summary = "Acknowledge pulled deliveries", params(("id" = String, Path, description = "The object's id")), request_body = AckBody, responses((status = 200, body = AckView)))]
@@ -175,11 +185,28 @@ pub async fn ack(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<AckBody>,
 ) -> ApiResult<Json<AckView>> {
-    let ids = body
-        .ids
-        .ok_or_else(|| ApiError::invalid("ids", "is required: the delivery ids to acknowledge"))?;
-    if ids.len() > 1000 {
-        return Err(ApiError::invalid("ids", "at most 1000 per call"));
+    let has_list = body.ids.is_some() || body.delivery_ids.is_some();
+    let mut ids = Vec::new();
+    for (field, list) in [("ids", body.ids), ("delivery_ids", body.delivery_ids)] {
+        match list {
+            None => {}
+            Some(None) => {
+                return Err(ApiError::invalid(
+                    field,
+                    "must be an array of delivery ids, not null",
+                ))
+            }
+            Some(Some(list)) => ids.extend(list),
+        }
+    }
+    if ids.is_empty() && !has_list {
+        return Err(ApiError::invalid(
+            "ids",
+            "is required: the delivery ids to acknowledge",
+        ));
+    }
+    if ids.len() > 2000 {
+        return Err(ApiError::invalid("ids", "at most 1000 ids in each list"));
     }
     let acked = state
         .store

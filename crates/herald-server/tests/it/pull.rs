@@ -74,7 +74,24 @@ async fn long_poll_leases_redeliver_until_acked() {
         "unacked after the lease: delivered again"
     );
     assert_eq!(again[0]["attempt"], 2);
-    assert_eq!(ack(&app, id, &again).await, 2);
+    let (s, r) = app
+        .call(
+            Method::POST,
+            &format!("/v1/endpoints/{id}/ack"),
+            Some(json!({"delivery_ids": [again[0]["delivery_id"]]})),
+        )
+        .await;
+    assert_eq!(
+        (s, r["acked"].as_u64()),
+        (200, Some(1)),
+        "delivery_ids is accepted too"
+    );
+    let null = json!({"ids": null, "delivery_ids": [again[1]["delivery_id"]]});
+    let (s, _) = app
+        .call(Method::POST, &format!("/v1/endpoints/{id}/ack"), Some(null))
+        .await;
+    assert_eq!(s, 422, "null is not a list of ids");
+    assert_eq!(ack(&app, id, &again[1..]).await, 1);
     assert!(poll(&app, id, json!({})).await.is_empty());
     assert_eq!(ack(&app, id, &again).await, 0, "acking twice changes nothing");
 }
