@@ -759,3 +759,88 @@ async fn send_events_deliveries_and_replay_work_and_errors_are_clear() {
     assert_eq!(code, 2);
     assert!(err.contains("not valid JSON"), "{err}");
 }
+
+#[tokio::test]
+async fn logs_at_trace_level_carry_no_secret_key_signature_or_payload() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_path = dir.path().join("stderr.log");
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--allow-network",
+            "127.0.0.0/8",
+        ])
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .env("HERALD_ADMIN_KEY", KEY)
+        .env("RUST_LOG", "trace")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log_path).unwrap())
+        .spawn()
+        .unwrap();
+    wait_ready(&base).await;
+    let (url, seen) = receiver(Duration::ZERO).await;
+    let secret = "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ=";
+    let (s, _) = api(
+        &base,
+        reqwest::Method::POST,
+        "/v1/endpoints",
+        Some(json!({"url": url, "secret": secret})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let payload = json!({"card": "PAYLOAD-MARKER-4242"});
+    let (s, ev) = api(
+        &base,
+        reqwest::Method::POST,
+        "/v1/events",
+        Some(json!({"type": "a.b", "payload": payload})),
+    )
+    .await;
+    assert_eq!(s, 202);
+    let (_, src) = api(
+        &base,
+        reqwest::Method::POST,
+        "/v1/sources",
+        Some(json!({"name": "s", "verify": {"scheme": "bearer", "secret": "SOURCE-TOKEN-MARKER"}})),
+    )
+    .await;
+    let sid = src["id"].as_str().unwrap();
+    let http = reqwest::Client::new();
+    for token in ["SOURCE-TOKEN-MARKER", "WRONG-TOKEN-MARKER"] {
+        http.post(format!("{base}/in/{sid}"))
+            .bearer_auth(token)
+            .body("INBOUND-BODY-MARKER")
+            .send()
+            .await
+            .unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !seen
+        .lock()
+        .unwrap()
+        .contains(&ev["id"].as_str().unwrap().to_string())
+    {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(log.len() > 1000, "trace logging was on");
+    for needle in [
+        KEY,
+        secret,
+        "PAYLOAD-MARKER",
+        "SOURCE-TOKEN-MARKER",
+        "WRONG-TOKEN-MARKER",
+        "INBOUND-BODY-MARKER",
+        "v1,",
+    ] {
+        assert!(!log.contains(needle), "the log contains {needle:?}");
+    }
+}
