@@ -37,7 +37,9 @@ fn read_data(data: &str) -> anyhow::Result<String> {
 pub async fn send(args: SendArgs) -> anyhow::Result<()> {
     let api = Api::new(&args.conn)?;
     let text = read_data(&args.data)?;
-    let payload: Value = serde_json::from_str(&text).context("the payload is not valid JSON")?;
+    // Sent as written (spacing and key order kept): herald delivers the payload byte for byte.
+    let payload = serde_json::value::RawValue::from_string(text.trim().to_string())
+        .context("the payload is not valid JSON")?;
     let mut body = json!({"type": args.event_type, "payload": payload});
     if let Some(t) = args.tenant {
         body["tenant"] = json!(t);

@@ -723,9 +723,23 @@ async fn send_events_deliveries_and_replay_work_and_errors_are_clear() {
             "--key",
             KEY,
         ],
-        br#"{"n": 2}"#,
+        br#"{"n":   2, "a": 1}"#,
     );
     assert_eq!(code, 0, "{out}");
+    let sent = out.split_whitespace().next().unwrap().to_string();
+    let raw = reqwest::Client::new()
+        .get(format!("{base}/v1/events/{sent}"))
+        .bearer_auth(KEY)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        raw.contains(r#""payload":{"n":   2, "a": 1}"#),
+        "sent as written: {raw}"
+    );
     let (code, out, _) = cli(&["events", "--server", &base, "--key", KEY], b"");
     assert_eq!(code, 0);
     assert!(
