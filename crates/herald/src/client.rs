@@ -87,12 +87,22 @@ impl Api {
     }
 
     pub async fn call(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, ClientError> {
+        self.call_text(method, path, body.map(Value::to_string)).await
+    }
+
+    /// Like [`Api::call`] with a JSON body given as text (sent exactly as written).
+    pub async fn call_text(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<Value, ClientError> {
         let mut req = self
             .http
             .request(method, format!("{}{path}", self.server))
             .bearer_auth(&self.key);
         if let Some(b) = body {
-            req = req.json(b);
+            req = req.header("content-type", "application/json").body(b);
         }
         let resp = req.send().await.map_err(|e| {
             if e.is_connect() || e.is_timeout() {

@@ -40,14 +40,19 @@ pub async fn send(args: SendArgs) -> anyhow::Result<()> {
     // Sent as written (spacing and key order kept): herald delivers the payload byte for byte.
     let payload = serde_json::value::RawValue::from_string(text.trim().to_string())
         .context("the payload is not valid JSON")?;
-    let mut body = json!({"type": args.event_type, "payload": payload});
+    let mut body = format!(
+        "{{\"type\":{},\"payload\":{}",
+        json!(args.event_type),
+        payload.get()
+    );
     if let Some(t) = args.tenant {
-        body["tenant"] = json!(t);
+        body.push_str(&format!(",\"tenant\":{}", json!(t)));
     }
     if let Some(id) = args.id {
-        body["id"] = json!(id);
+        body.push_str(&format!(",\"id\":{}", json!(id)));
     }
-    let r = api.call(Method::POST, "/v1/events", Some(&body)).await?;
+    body.push('}');
+    let r = api.call_text(Method::POST, "/v1/events", Some(body)).await?;
     println!(
         "{}  {}  {} deliveries",
         r["id"].as_str().unwrap_or("?"),
