@@ -34,6 +34,8 @@ pub struct Settings {
     pub public_url: Option<String>,
     /// Proxies whose `X-Forwarded-For` is believed when checking a source's `allow_ips`.
     pub trusted_proxies: Option<Vec<String>>,
+    /// Refuse `http://` endpoint URLs outside the allowed networks.
+    pub https_only: Option<bool>,
 }
 
 impl Settings {
@@ -55,6 +57,7 @@ impl Settings {
             retention: self.retention.or(lower.retention),
             public_url: self.public_url.or(lower.public_url),
             trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
+            https_only: self.https_only.or(lower.https_only),
         }
     }
 
@@ -133,6 +136,7 @@ pub struct Config {
     pub retention: Option<Duration>,
     pub public_url: Option<String>,
     pub trusted_proxies: Vec<IpNet>,
+    pub https_only: bool,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
@@ -256,6 +260,7 @@ impl Config {
             retention,
             public_url,
             trusted_proxies,
+            https_only: s.https_only.unwrap_or(false),
         })
     }
 }

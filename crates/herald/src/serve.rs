@@ -52,6 +52,9 @@ pub struct ServeArgs {
     /// A proxy whose X-Forwarded-For is trusted for source IP allowlists (repeatable).
     #[arg(long = "trusted-proxy", env = "HERALD_TRUSTED_PROXIES", value_delimiter = ',')]
     trusted_proxy: Vec<String>,
+    /// Refuse http:// endpoint URLs unless their addresses are inside --allow-network.
+    #[arg(long, env = "HERALD_HTTPS_ONLY")]
+    https_only: bool,
     /// Configuration file [default: ./herald.toml when it exists].
     #[arg(long, env = "HERALD_CONFIG")]
     config: Option<PathBuf>,
@@ -78,6 +81,7 @@ impl ServeArgs {
             retention: self.retention.clone(),
             public_url: self.public_url.clone(),
             trusted_proxies: (!self.trusted_proxy.is_empty()).then(|| self.trusted_proxy.clone()),
+            https_only: self.https_only.then_some(true),
         }
     }
 

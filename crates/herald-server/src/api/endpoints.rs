@@ -186,6 +186,44 @@ pub fn validate_url(raw: &str) -> ApiResult<String> {
     Ok(url.to_string())
 }
 
+/// With `--https-only`, an `http://` URL is accepted only for hosts that do not resolve to
+/// a public address outside `--allow-network` (local and internal receivers).
+async fn check_https_only(state: &AppState, url: &str) -> ApiResult<()> {
+    if !state.config.https_only || url.starts_with("https://") {
+        return Ok(());
+    }
+    let refused = || {
+        ApiError::invalid(
+            "url",
+            "must use https (herald runs with --https-only; http is allowed only inside --allow-network)",
+        )
+    };
+    let parsed = url::Url::parse(url).map_err(|_| refused())?;
+    let port = parsed.port_or_known_default().unwrap_or(80);
+    let addrs: Vec<std::net::IpAddr> = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => vec![ip.into()],
+        Some(url::Host::Ipv6(ip)) => vec![ip.into()],
+        Some(url::Host::Domain(d)) => tokio::net::lookup_host((d, port))
+            .await
+            .map_err(|_| refused())?
+            .map(|a| a.ip())
+            .collect(),
+        None => vec![],
+    };
+    // Plain http may reach allowed networks only: no address may be a public one (private
+    // ones outside the allowlist are refused at send time by the SSRF guard anyway).
+    let allowed = &state.config.delivery.allow_networks;
+    let public = |ip: &std::net::IpAddr| crate::delivery::guard::Guard::default().check(*ip).is_ok();
+    if addrs.is_empty()
+        || addrs
+            .iter()
+            .any(|ip| public(ip) && !allowed.iter().any(|n| n.contains(ip)))
+    {
+        return Err(refused());
+    }
+    Ok(())
+}
+
 fn validate_patterns(types: Vec<String>) -> ApiResult<Vec<String>> {
     if types.is_empty() {
         return Err(ApiError::invalid(
@@ -358,6 +396,9 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
+    if let Some(url) = &endpoint.url {
+        check_https_only(&state, url).await?;
+    }
     state.store.create_endpoint(endpoint.clone()).await?;
     let mut view = EndpointView::from(&endpoint);
     view.secret = Some(endpoint.secrets[0].secret.clone());
@@ -465,6 +506,9 @@ pub async fn update(
             .transpose()?,
         disabled: body.disabled,
     };
+    if let Some(Some(url)) = &patch.url {
+        check_https_only(&state, url).await?;
+    }
     let ep = state
         .store
         .update_endpoint(&scope, &id, patch)

@@ -121,3 +121,39 @@ async fn pull_endpoints_without_url_collect_deliveries_without_pushing() {
     assert_eq!(ds[0]["state"], "pending");
     assert_eq!(ds[0]["attempts"], 0);
 }
+
+#[tokio::test]
+async fn https_only_refuses_plain_http_outside_the_allowed_networks() {
+    let mut settings = test_settings();
+    settings.https_only = Some(true);
+    let app = spawn_with(settings).await;
+    for ok in [
+        "https://hooks.example.com/x",
+        "http://127.0.0.1:9/local",
+        "http://localhost:9/local",
+    ] {
+        let (s, b) = app
+            .call(Method::POST, "/v1/endpoints", Some(json!({"url": ok})))
+            .await;
+        assert_eq!(s, 201, "{ok}: {b}");
+    }
+    for bad in ["http://8.8.8.8/hook", "http://93.184.216.34:8080/"] {
+        let (s, b) = app
+            .call(Method::POST, "/v1/endpoints", Some(json!({"url": bad})))
+            .await;
+        assert_eq!(s, 422, "{bad}: {b}");
+        assert!(b["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("url: must use https"));
+    }
+    let ep = app
+        .create_endpoint(json!({"url": "https://hooks.example.com/x"}))
+        .await;
+    let path = format!("/v1/endpoints/{}", ep["id"].as_str().unwrap());
+    let (s, _) = app
+        .call(Method::PATCH, &path, Some(json!({"url": "http://8.8.4.4/"})))
+        .await;
+    assert_eq!(s, 422);
+    assert_eq!(app.get(&path).await["url"], "https://hooks.example.com/x");
+}
