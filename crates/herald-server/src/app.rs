@@ -85,6 +85,10 @@ pub async fn run(
     };
     let with_api = config.role.runs_api();
     let (stopping_tx, stopping_rx) = watch::channel(false);
+    let limits = Arc::new(api::limits::Limits::new(
+        config.api_rate_limit,
+        config.inbound_rate_limit,
+    ));
     let state = AppState {
         store,
         config: Arc::new(config),
@@ -94,6 +98,7 @@ pub async fn run(
         schemas: Arc::default(),
         pull_wake: Arc::default(),
         stopping: stopping_rx,
+        limits,
     };
     let app = api::router(state, with_api);
     tracing::info!(addr = %listener.local_addr()?, "herald is listening");

@@ -36,6 +36,10 @@ pub struct Settings {
     pub trusted_proxies: Option<Vec<String>>,
     /// Refuse `http://` endpoint URLs outside the allowed networks.
     pub https_only: Option<bool>,
+    /// Requests per second allowed per API key (off when unset).
+    pub api_rate_limit: Option<u32>,
+    /// Requests per second allowed per inbound source (off when unset).
+    pub inbound_rate_limit: Option<u32>,
 }
 
 impl Settings {
@@ -58,6 +62,8 @@ impl Settings {
             public_url: self.public_url.or(lower.public_url),
             trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
             https_only: self.https_only.or(lower.https_only),
+            api_rate_limit: self.api_rate_limit.or(lower.api_rate_limit),
+            inbound_rate_limit: self.inbound_rate_limit.or(lower.inbound_rate_limit),
         }
     }
 
@@ -137,6 +143,8 @@ pub struct Config {
     pub public_url: Option<String>,
     pub trusted_proxies: Vec<IpNet>,
     pub https_only: bool,
+    pub api_rate_limit: Option<u32>,
+    pub inbound_rate_limit: Option<u32>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
@@ -261,6 +269,8 @@ impl Config {
             public_url,
             trusted_proxies,
             https_only: s.https_only.unwrap_or(false),
+            api_rate_limit: s.api_rate_limit.filter(|r| *r > 0),
+            inbound_rate_limit: s.inbound_rate_limit.filter(|r| *r > 0),
         })
     }
 }

@@ -55,6 +55,12 @@ pub struct ServeArgs {
     /// Refuse http:// endpoint URLs unless their addresses are inside --allow-network.
     #[arg(long, env = "HERALD_HTTPS_ONLY")]
     https_only: bool,
+    /// Requests per second allowed per API key (a burst of twice that); off when unset.
+    #[arg(long, env = "HERALD_API_RATE_LIMIT")]
+    api_rate_limit: Option<u32>,
+    /// Requests per second allowed per inbound source (a burst of twice that); off when unset.
+    #[arg(long, env = "HERALD_INBOUND_RATE_LIMIT")]
+    inbound_rate_limit: Option<u32>,
     /// Configuration file [default: ./herald.toml when it exists].
     #[arg(long, env = "HERALD_CONFIG")]
     config: Option<PathBuf>,
@@ -82,6 +88,8 @@ impl ServeArgs {
             public_url: self.public_url.clone(),
             trusted_proxies: (!self.trusted_proxy.is_empty()).then(|| self.trusted_proxy.clone()),
             https_only: self.https_only.then_some(true),
+            api_rate_limit: self.api_rate_limit,
+            inbound_rate_limit: self.inbound_rate_limit,
         }
     }
 

@@ -95,15 +95,23 @@ impl FromRequestParts<AppState> for Caller {
             .filter(|k| !k.is_empty())
             .ok_or_else(ApiError::unauthorized)?;
         let hash = hash_key(key);
-        if let Some(admin) = &state.admin_hash {
-            if bool::from(admin.as_bytes().ct_eq(hash.as_bytes())) {
-                return Ok(Caller(Scope::Admin));
-            }
+        let caller = authenticate(state, &hash).await?;
+        if let Some(limit) = &state.limits.per_key {
+            limit.check(&hash)?;
         }
-        match state.store.find_key(hash).await? {
-            Some(k) => Ok(Caller(k.tenant.map_or(Scope::Admin, Scope::Tenant))),
-            None => Err(ApiError::unauthorized()),
+        Ok(caller)
+    }
+}
+
+async fn authenticate(state: &AppState, hash: &str) -> Result<Caller, ApiError> {
+    if let Some(admin) = &state.admin_hash {
+        if bool::from(admin.as_bytes().ct_eq(hash.as_bytes())) {
+            return Ok(Caller(Scope::Admin));
         }
+    }
+    match state.store.find_key(hash.to_string()).await? {
+        Some(k) => Ok(Caller(k.tenant.map_or(Scope::Admin, Scope::Tenant))),
+        None => Err(ApiError::unauthorized()),
     }
 }
 

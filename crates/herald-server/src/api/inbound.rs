@@ -78,6 +78,11 @@ pub async fn receive(
         Ok(None) => return ApiError::not_found("source").into_response(),
         Err(e) => return ApiError::from(e).into_response(),
     };
+    if let Some(limit) = &state.limits.per_source {
+        if let Err(e) = limit.check(&source.id) {
+            return e.into_response();
+        }
+    }
     let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
     let ip = client_ip(peer.ip(), forwarded, &state.config.trusted_proxies);
     let mut log = Log {

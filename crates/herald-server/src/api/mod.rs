@@ -7,6 +7,7 @@ mod events;
 pub mod extract;
 mod inbound;
 pub mod keys;
+pub mod limits;
 pub mod openapi;
 mod operations;
 mod pull;
@@ -48,6 +49,7 @@ pub struct AppState {
     pub pull_wake: Arc<Notify>,
     /// Becomes true when shutdown starts, so open streams end and let the server stop.
     pub stopping: tokio::sync::watch::Receiver<bool>,
+    pub limits: Arc<limits::Limits>,
 }
 
 impl AppState {

@@ -41,6 +41,7 @@ const V1_ERRORS: &[(&str, &str)] = &[
     ("409", "Conflict"),
     ("413", "Payload too large"),
     ("422", "Invalid field; the message names it"),
+    ("429", "Too many requests for this key; see Retry-After"),
     ("500", "Internal error (details are in the server log)"),
     ("503", "Not ready"),
 ];
@@ -52,6 +53,7 @@ const INBOUND_ERRORS: &[(&str, &str)] = &[
     ("404", "No such source"),
     ("405", "Method not allowed"),
     ("413", "Body too large"),
+    ("429", "Too many requests for this source; see Retry-After"),
     ("500", "Internal error"),
     ("503", "Not ready"),
 ];

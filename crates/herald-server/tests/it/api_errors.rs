@@ -316,3 +316,70 @@ async fn every_answer_carries_a_request_id() {
         .unwrap();
     assert_ne!(r.headers()["x-request-id"], "bad id!", "an unsafe id is replaced");
 }
+
+#[tokio::test]
+async fn rate_limits_apply_per_key_and_per_source_with_retry_after() {
+    let mut settings = test_settings();
+    settings.api_rate_limit = Some(2);
+    settings.inbound_rate_limit = Some(1);
+    let app = spawn_with(settings).await;
+    let (_, k) = app
+        .call(Method::POST, "/v1/keys", Some(json!({"tenant": "acme"})))
+        .await;
+    let tenant_key = k["key"].as_str().unwrap().to_string();
+    let mut statuses = Vec::new();
+    let mut limited = None;
+    for _ in 0..10 {
+        let r = app
+            .http
+            .get(format!("{}/v1/events", app.base))
+            .bearer_auth(&app.key)
+            .send()
+            .await
+            .unwrap();
+        statuses.push(r.status().as_u16());
+        if r.status() == 429 {
+            limited = Some((
+                r.headers()["retry-after"]
+                    .to_str()
+                    .unwrap()
+                    .parse::<u64>()
+                    .unwrap(),
+                r.json::<Value>().await.unwrap(),
+            ));
+        }
+    }
+    assert!(
+        statuses.iter().filter(|s| **s == 200).count() >= 3,
+        "a burst is allowed: {statuses:?}"
+    );
+    let (retry_after, body) = limited.expect("the admin key was limited");
+    assert!(retry_after >= 1);
+    assert_eq!(body["error"]["code"], "rate_limited");
+    let (s, _) = app.call_as(&tenant_key, Method::GET, "/v1/events", None).await;
+    assert_eq!(s, 200, "another key has its own budget");
+
+    let (_, src) = app
+        .call_as(
+            &tenant_key,
+            Method::POST,
+            "/v1/sources",
+            Some(json!({"name": "n", "verify": {"scheme": "none"}})),
+        )
+        .await;
+    let url = format!("{}/in/{}", app.base, src["id"].as_str().unwrap());
+    let mut inbound = Vec::new();
+    for _ in 0..6 {
+        inbound.push(
+            app.http
+                .post(&url)
+                .body("{}")
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16(),
+        );
+    }
+    assert!(inbound.contains(&200) && inbound.contains(&429), "{inbound:?}");
+}

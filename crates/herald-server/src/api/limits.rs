@@ -1,0 +1,59 @@
+//! Abuse limits: requests per second per API key and per inbound source (GCRA through
+//! `governor`), answered with 429 and `Retry-After`. Off unless configured.
+
+use std::num::NonZeroU32;
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use super::error::ApiError;
+
+/// One keyed limiter; a burst of twice the rate is allowed.
+pub struct Limit {
+    limiter: DefaultKeyedRateLimiter<String>,
+    clock: DefaultClock,
+}
+
+impl Limit {
+    pub fn per_second(rate: u32) -> Option<Limit> {
+        let rate = NonZeroU32::new(rate)?;
+        let burst = rate.saturating_mul(NonZeroU32::new(2).expect("2 is not zero"));
+        Some(Limit {
+            limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
+            clock: DefaultClock::default(),
+        })
+    }
+
+    /// Ok, or a 429 saying when to come back.
+    pub fn check(&self, key: &str) -> Result<(), ApiError> {
+        match self.limiter.check_key(&key.to_string()) {
+            Ok(()) => Ok(()),
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(self.clock.now());
+                Err(ApiError::rate_limited(wait))
+            }
+        }
+    }
+}
+
+/// The limits of this process.
+#[derive(Default)]
+pub struct Limits {
+    pub per_key: Option<Limit>,
+    pub per_source: Option<Limit>,
+}
+
+impl Limits {
+    pub fn new(per_key: Option<u32>, per_source: Option<u32>) -> Limits {
+        Limits {
+            per_key: per_key.and_then(Limit::per_second),
+            per_source: per_source.and_then(Limit::per_second),
+        }
+    }
+}
+
+/// Whole seconds for `Retry-After`, at least 1.
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    wait.as_secs() + u64::from(wait.subsec_nanos() > 0).max(u64::from(wait.is_zero()))
+}
