@@ -25,6 +25,8 @@ use subtle::ConstantTimeEq;
 type HmacSha256 = Hmac<Sha256>;
 
 pub mod inbound;
+#[cfg(test)]
+mod props;
 
 pub use inbound::{
     parse_scheme, signature_headers, validate_secrets, verify_inbound, HmacAlgorithm, HmacSpec, InboundError,
