@@ -196,6 +196,9 @@ pub async fn ack(
                     "must be an array of delivery ids, not null",
                 ))
             }
+            Some(Some(list)) if list.len() > 1000 => {
+                return Err(ApiError::invalid(field, "at most 1000 ids in each list"))
+            }
             Some(Some(list)) => ids.extend(list),
         }
     }
@@ -204,9 +207,6 @@ pub async fn ack(
             "ids",
             "is required: the delivery ids to acknowledge",
         ));
-    }
-    if ids.len() > 2000 {
-        return Err(ApiError::invalid("ids", "at most 1000 ids in each list"));
     }
     let acked = state
         .store
