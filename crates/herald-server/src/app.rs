@@ -100,6 +100,7 @@ pub async fn run(
         stopping: stopping_rx,
         limits,
     };
+    let read_timeout = state.config.read_timeout;
     let app = api::router(state, with_api);
     tracing::info!(addr = %listener.local_addr()?, "herald is listening");
     // Open streams end as soon as shutdown starts, so the server can drain.
@@ -107,12 +108,7 @@ pub async fn run(
         shutdown.await;
         let _ = stopping_tx.send(true);
     };
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    crate::server::serve(listener, app, read_timeout, shutdown).await?;
     tracing::info!("stopped accepting requests; finishing in-flight deliveries");
     let _ = stop_tx.send(true);
     for handle in workers.into_iter().chain(sweeper) {

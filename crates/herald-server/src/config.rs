@@ -40,6 +40,8 @@ pub struct Settings {
     pub api_rate_limit: Option<u32>,
     /// Requests per second allowed per inbound source (off when unset).
     pub inbound_rate_limit: Option<u32>,
+    /// How long a client may take to send a request's headers, and its body.
+    pub read_timeout: Option<String>,
 }
 
 impl Settings {
@@ -64,6 +66,7 @@ impl Settings {
             https_only: self.https_only.or(lower.https_only),
             api_rate_limit: self.api_rate_limit.or(lower.api_rate_limit),
             inbound_rate_limit: self.inbound_rate_limit.or(lower.inbound_rate_limit),
+            read_timeout: self.read_timeout.or(lower.read_timeout),
         }
     }
 
@@ -145,6 +148,7 @@ pub struct Config {
     pub https_only: bool,
     pub api_rate_limit: Option<u32>,
     pub inbound_rate_limit: Option<u32>,
+    pub read_timeout: Duration,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
@@ -271,6 +275,11 @@ impl Config {
             https_only: s.https_only.unwrap_or(false),
             api_rate_limit: s.api_rate_limit.filter(|r| *r > 0),
             inbound_rate_limit: s.inbound_rate_limit.filter(|r| *r > 0),
+            read_timeout: duration_setting(
+                "--read-timeout / HERALD_READ_TIMEOUT",
+                s.read_timeout.as_deref(),
+                "10s",
+            )?,
         })
     }
 }

@@ -9,6 +9,7 @@ pub mod domain;
 pub mod ingest;
 pub mod metrics;
 pub mod retention;
+pub mod server;
 pub mod store;
 
 pub use app::{run, ServeError};

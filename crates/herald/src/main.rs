@@ -18,7 +18,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Run the server: the HTTP API and the delivery workers.
-    Serve(serve::ServeArgs),
+    Serve(Box<serve::ServeArgs>),
     /// Forward deliveries to a local URL through a pull endpoint (no public tunnel needed).
     Listen(listen::ListenArgs),
     /// Publish an event.
@@ -36,7 +36,7 @@ enum Command {
 #[tokio::main]
 async fn main() {
     let result = match Cli::parse().command {
-        Command::Serve(args) => serve::serve(args).await,
+        Command::Serve(args) => serve::serve(*args).await,
         Command::Listen(args) => listen::run(args).await,
         Command::Send(args) => manage::send(args).await,
         Command::Verify(args) => verify::run(args),

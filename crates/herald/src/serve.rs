@@ -61,6 +61,9 @@ pub struct ServeArgs {
     /// Requests per second allowed per inbound source (a burst of twice that); off when unset.
     #[arg(long, env = "HERALD_INBOUND_RATE_LIMIT")]
     inbound_rate_limit: Option<u32>,
+    /// How long a client may take to send request headers, and a request body [default: 10s].
+    #[arg(long, env = "HERALD_READ_TIMEOUT")]
+    read_timeout: Option<String>,
     /// Configuration file [default: ./herald.toml when it exists].
     #[arg(long, env = "HERALD_CONFIG")]
     config: Option<PathBuf>,
@@ -90,6 +93,7 @@ impl ServeArgs {
             https_only: self.https_only.then_some(true),
             api_rate_limit: self.api_rate_limit,
             inbound_rate_limit: self.inbound_rate_limit,
+            read_timeout: self.read_timeout.clone(),
         }
     }
 

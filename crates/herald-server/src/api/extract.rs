@@ -20,7 +20,11 @@ pub struct ApiJson<T>(pub T);
 
 /// Reads the raw body, mapping the size limit to 413.
 pub async fn body_bytes(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
-    Bytes::from_request(req, state).await.map_err(|rej| {
+    let read = tokio::time::timeout(state.config.read_timeout, Bytes::from_request(req, state));
+    let body = read
+        .await
+        .map_err(|_| ApiError::request_timeout(state.config.read_timeout))?;
+    body.map_err(|rej| {
         if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::too_large(state.config.max_payload)
         } else {

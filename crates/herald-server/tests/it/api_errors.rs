@@ -383,3 +383,34 @@ async fn rate_limits_apply_per_key_and_per_source_with_retry_after() {
     }
     assert!(inbound.contains(&200) && inbound.contains(&429), "{inbound:?}");
 }
+
+#[tokio::test]
+async fn slow_clients_are_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut settings = test_settings();
+    settings.read_timeout = Some("300ms".into());
+    let app = spawn_with(settings).await;
+    let addr = app.base.trim_start_matches("http://").to_string();
+    // Headers that never finish: the connection is closed.
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"POST /v1/events HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = Vec::new();
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), slow.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the server kept a header-less connection open");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    // A body that never finishes: 408.
+    let mut stall = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let head = format!(
+        "POST /v1/events HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {ADMIN_KEY}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"type\""
+    );
+    stall.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), stall.read_to_end(&mut answer)).await;
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("request_timeout"));
+    assert_eq!(app.get("/v1/events").await["data"].as_array().unwrap().len(), 0);
+}
