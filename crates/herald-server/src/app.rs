@@ -25,6 +25,8 @@ pub enum ServeError {
     Unsupported(&'static str),
     #[error("server error: {0}")]
     Io(#[from] std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
 }
 
 /// Opens the configured store.
@@ -101,6 +103,19 @@ pub async fn run(
         limits,
     };
     let read_timeout = state.config.read_timeout;
+    let tls = match &state.config.tls {
+        Some((cert, key)) => {
+            let tls = Arc::new(crate::tls::Tls::load(cert.clone(), key.clone())?);
+            tokio::spawn(tls.clone().watch(stop_tx.subscribe()));
+            Some(tls)
+        }
+        None => {
+            tracing::info!(
+                "serving plain HTTP: put a TLS-terminating proxy in front, or pass --tls-cert and --tls-key"
+            );
+            None
+        }
+    };
     let app = api::router(state, with_api);
     tracing::info!(addr = %listener.local_addr()?, "herald is listening");
     // Open streams end as soon as shutdown starts, so the server can drain.
@@ -108,7 +123,8 @@ pub async fn run(
         shutdown.await;
         let _ = stopping_tx.send(true);
     };
-    crate::server::serve(listener, app, read_timeout, shutdown).await?;
+    let options = crate::server::ServeOptions { read_timeout, tls };
+    crate::server::serve(listener, app, options, shutdown).await?;
     tracing::info!("stopped accepting requests; finishing in-flight deliveries");
     let _ = stop_tx.send(true);
     for handle in workers.into_iter().chain(sweeper) {

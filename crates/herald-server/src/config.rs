@@ -42,6 +42,9 @@ pub struct Settings {
     pub inbound_rate_limit: Option<u32>,
     /// How long a client may take to send a request's headers, and its body.
     pub read_timeout: Option<String>,
+    /// PEM certificate chain and private key: serve HTTPS.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
 }
 
 impl Settings {
@@ -67,6 +70,8 @@ impl Settings {
             api_rate_limit: self.api_rate_limit.or(lower.api_rate_limit),
             inbound_rate_limit: self.inbound_rate_limit.or(lower.inbound_rate_limit),
             read_timeout: self.read_timeout.or(lower.read_timeout),
+            tls_cert: self.tls_cert.or(lower.tls_cert),
+            tls_key: self.tls_key.or(lower.tls_key),
         }
     }
 
@@ -149,6 +154,8 @@ pub struct Config {
     pub api_rate_limit: Option<u32>,
     pub inbound_rate_limit: Option<u32>,
     pub read_timeout: Duration,
+    /// Certificate and key files when serving HTTPS.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
@@ -275,6 +282,16 @@ impl Config {
             https_only: s.https_only.unwrap_or(false),
             api_rate_limit: s.api_rate_limit.filter(|r| *r > 0),
             inbound_rate_limit: s.inbound_rate_limit.filter(|r| *r > 0),
+            tls: match (s.tls_cert, s.tls_key) {
+                (Some(c), Some(k)) => Some((c, k)),
+                (None, None) => None,
+                _ => {
+                    return Err(bad(
+                        "--tls-cert / --tls-key",
+                        "give both the certificate and the key, or neither",
+                    ))
+                }
+            },
             read_timeout: duration_setting(
                 "--read-timeout / HERALD_READ_TIMEOUT",
                 s.read_timeout.as_deref(),

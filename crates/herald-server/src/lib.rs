@@ -11,6 +11,7 @@ pub mod metrics;
 pub mod retention;
 pub mod server;
 pub mod store;
+pub mod tls;
 
 pub use app::{run, ServeError};
 pub use config::{Config, Settings};

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ConnectInfo;
@@ -13,22 +14,31 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tower_service::Service;
 
+use crate::tls::Tls;
+
 /// Longest wait for open connections after shutdown starts.
 const DRAIN: Duration = Duration::from_secs(30);
 
-/// Serves `router` on `listener` until `shutdown` resolves. `read_timeout` bounds the time
-/// to receive a request's headers.
+/// How connections are served.
+pub struct ServeOptions {
+    /// Bounds the time to receive a request's headers (and the TLS handshake).
+    pub read_timeout: Duration,
+    /// Serve HTTPS with this certificate; plain HTTP when `None`.
+    pub tls: Option<Arc<Tls>>,
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
-    read_timeout: Duration,
+    options: ServeOptions,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let graceful = GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(read_timeout)
+        .header_read_timeout(options.read_timeout)
         .keep_alive(true);
     tokio::pin!(shutdown);
     loop {
@@ -50,17 +60,38 @@ pub async fn serve(
             req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
             router.clone().call(req)
         });
-        let conn = builder.serve_connection(TokioIo::new(stream), svc);
-        let conn = graceful.watch(conn);
-        tokio::spawn(async move {
-            if let Err(e) = conn.await {
-                tracing::debug!(error = %e, "connection ended with an error");
+        let (builder, watcher) = (builder.clone(), graceful.watcher());
+        match &options.tls {
+            None => {
+                tokio::spawn(finish(
+                    watcher.watch(builder.serve_connection(TokioIo::new(stream), svc)),
+                ));
             }
-        });
+            Some(tls) => {
+                let acceptor = tokio_rustls::TlsAcceptor::from(tls.config());
+                let handshake_limit = options.read_timeout;
+                tokio::spawn(async move {
+                    match tokio::time::timeout(handshake_limit, acceptor.accept(stream)).await {
+                        Ok(Ok(tls_stream)) => {
+                            finish(watcher.watch(builder.serve_connection(TokioIo::new(tls_stream), svc)))
+                                .await
+                        }
+                        Ok(Err(e)) => tracing::debug!(error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!("TLS handshake timed out"),
+                    }
+                });
+            }
+        }
     }
     drop(listener);
     if tokio::time::timeout(DRAIN, graceful.shutdown()).await.is_err() {
         tracing::warn!("some connections were still open after {DRAIN:?}; closing them");
     }
     Ok(())
+}
+
+async fn finish(conn: impl Future<Output = Result<(), hyper::Error>>) {
+    if let Err(e) = conn.await {
+        tracing::debug!(error = %e, "connection ended with an error");
+    }
 }

@@ -64,6 +64,12 @@ pub struct ServeArgs {
     /// How long a client may take to send request headers, and a request body [default: 10s].
     #[arg(long, env = "HERALD_READ_TIMEOUT")]
     read_timeout: Option<String>,
+    /// PEM certificate chain: serve HTTPS (reloaded on SIGHUP or when the file changes).
+    #[arg(long, env = "HERALD_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, env = "HERALD_TLS_KEY")]
+    tls_key: Option<PathBuf>,
     /// Configuration file [default: ./herald.toml when it exists].
     #[arg(long, env = "HERALD_CONFIG")]
     config: Option<PathBuf>,
@@ -94,6 +100,8 @@ impl ServeArgs {
             api_rate_limit: self.api_rate_limit,
             inbound_rate_limit: self.inbound_rate_limit,
             read_timeout: self.read_timeout.clone(),
+            tls_cert: self.tls_cert.clone(),
+            tls_key: self.tls_key.clone(),
         }
     }
 

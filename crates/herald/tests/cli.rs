@@ -858,3 +858,104 @@ async fn logs_at_trace_level_carry_no_secret_key_signature_or_payload() {
         assert!(!log.contains(needle), "the log contains {needle:?}");
     }
 }
+
+/// A self-signed certificate for 127.0.0.1 made with the openssl CLI: (cert PEM, key PEM).
+fn self_signed(dir: &Path, name: &str) -> (Vec<u8>, Vec<u8>) {
+    let (cert, key) = (dir.join(format!("{name}.crt")), dir.join(format!("{name}.key")));
+    let ok = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+        ])
+        .args([
+            "-subj",
+            &format!("/CN={name}"),
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            // rustls refuses a CA certificate as a server's own: a plain server certificate.
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+            "-addext",
+            "extendedKeyUsage=serverAuth",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl is installed");
+    assert!(ok.success());
+    (std::fs::read(cert).unwrap(), std::fs::read(key).unwrap())
+}
+
+fn trusting(cert: &[u8]) -> reqwest::Client {
+    reqwest::Client::builder()
+        .use_rustls_tls()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(cert).unwrap())
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn https_is_served_and_the_certificate_reloads_on_sighup() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert_a, key_a) = self_signed(dir.path(), "first");
+    let (cert_path, key_path) = (dir.path().join("tls.crt"), dir.path().join("tls.key"));
+    std::fs::write(&cert_path, &cert_a).unwrap();
+    std::fs::write(&key_path, &key_a).unwrap();
+    let (tls_cert, tls_key) = (
+        cert_path.to_str().unwrap().to_string(),
+        key_path.to_str().unwrap().to_string(),
+    );
+    let herald = Herald::start(
+        &dir.path().join("data"),
+        &["--tls-cert", &tls_cert, "--tls-key", &tls_key],
+    );
+    let https = herald.base.replace("http://", "https://");
+    let first = trusting(&cert_a);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let last = match first.get(format!("{https}/healthz")).send().await {
+            Ok(r) => {
+                assert_eq!(r.status(), 200);
+                break;
+            }
+            Err(e) => format!("{e:?}"),
+        };
+        assert!(Instant::now() < deadline, "herald did not serve HTTPS: {last}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        reqwest::get(format!("{}/healthz", herald.base)).await.is_err(),
+        "no plain HTTP on a TLS port"
+    );
+
+    let (cert_b, key_b) = self_signed(dir.path(), "second");
+    std::fs::write(&key_path, &key_b).unwrap();
+    std::fs::write(&cert_path, &cert_b).unwrap();
+    herald.signal("-HUP");
+    let second = trusting(&cert_b);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if second.get(format!("{https}/healthz")).send().await.is_ok() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the new certificate was not loaded");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        first.get(format!("{https}/healthz")).send().await.is_err(),
+        "the old certificate is gone"
+    );
+}
