@@ -102,7 +102,7 @@ pub async fn run(
         stopping: stopping_rx,
         limits,
     };
-    let read_timeout = state.config.read_timeout;
+    let header_timeout = state.config.header_timeout;
     let tls = match &state.config.tls {
         Some((cert, key)) => {
             let tls = Arc::new(crate::tls::Tls::load(cert.clone(), key.clone())?);
@@ -123,7 +123,7 @@ pub async fn run(
         shutdown.await;
         let _ = stopping_tx.send(true);
     };
-    let options = crate::server::ServeOptions { read_timeout, tls };
+    let options = crate::server::ServeOptions { header_timeout, tls };
     crate::server::serve(listener, app, options, shutdown).await?;
     tracing::info!("stopped accepting requests; finishing in-flight deliveries");
     let _ = stop_tx.send(true);

@@ -40,8 +40,10 @@ pub struct Settings {
     pub api_rate_limit: Option<u32>,
     /// Requests per second allowed per inbound source (off when unset).
     pub inbound_rate_limit: Option<u32>,
-    /// How long a client may take to send a request's headers, and its body.
+    /// How long a client may take to send a request's body.
     pub read_timeout: Option<String>,
+    /// How long a connection may wait for a request's headers (idle keep-alive included).
+    pub header_timeout: Option<String>,
     /// PEM certificate chain and private key: serve HTTPS.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
@@ -70,6 +72,7 @@ impl Settings {
             api_rate_limit: self.api_rate_limit.or(lower.api_rate_limit),
             inbound_rate_limit: self.inbound_rate_limit.or(lower.inbound_rate_limit),
             read_timeout: self.read_timeout.or(lower.read_timeout),
+            header_timeout: self.header_timeout.or(lower.header_timeout),
             tls_cert: self.tls_cert.or(lower.tls_cert),
             tls_key: self.tls_key.or(lower.tls_key),
         }
@@ -154,6 +157,7 @@ pub struct Config {
     pub api_rate_limit: Option<u32>,
     pub inbound_rate_limit: Option<u32>,
     pub read_timeout: Duration,
+    pub header_timeout: Duration,
     /// Certificate and key files when serving HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
 }
@@ -292,6 +296,11 @@ impl Config {
                     ))
                 }
             },
+            header_timeout: duration_setting(
+                "--header-timeout / HERALD_HEADER_TIMEOUT",
+                s.header_timeout.as_deref(),
+                "120s",
+            )?,
             read_timeout: duration_setting(
                 "--read-timeout / HERALD_READ_TIMEOUT",
                 s.read_timeout.as_deref(),

@@ -21,8 +21,9 @@ const DRAIN: Duration = Duration::from_secs(30);
 
 /// How connections are served.
 pub struct ServeOptions {
-    /// Bounds the time to receive a request's headers (and the TLS handshake).
-    pub read_timeout: Duration,
+    /// Bounds the wait for a request's headers on a connection (idle keep-alive included)
+    /// and the TLS handshake.
+    pub header_timeout: Duration,
     /// Serve HTTPS with this certificate; plain HTTP when `None`.
     pub tls: Option<Arc<Tls>>,
 }
@@ -38,7 +39,7 @@ pub async fn serve(
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
         .timer(TokioTimer::new())
-        .header_read_timeout(options.read_timeout)
+        .header_read_timeout(options.header_timeout)
         .keep_alive(true);
     tokio::pin!(shutdown);
     loop {
@@ -69,7 +70,7 @@ pub async fn serve(
             }
             Some(tls) => {
                 let acceptor = tokio_rustls::TlsAcceptor::from(tls.config());
-                let handshake_limit = options.read_timeout;
+                let handshake_limit = options.header_timeout;
                 tokio::spawn(async move {
                     match tokio::time::timeout(handshake_limit, acceptor.accept(stream)).await {
                         Ok(Ok(tls_stream)) => {

@@ -54,6 +54,16 @@ async fn receiver() -> (String, Arc<Arrivals>) {
     (url, arrivals)
 }
 
+/// Kills the herald process however the benchmark ends (a failed assertion included).
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn herald_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap();
@@ -184,23 +194,26 @@ async fn main() {
         .unwrap()
         .port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut child = Command::new(herald_binary())
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--allow-network",
-            "127.0.0.0/8",
-        ])
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env("HERALD_ADMIN_KEY", KEY)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
+    let _herald = KillOnDrop(
+        Command::new(herald_binary())
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--allow-network",
+                "127.0.0.0/8",
+            ])
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env("HERALD_ADMIN_KEY", KEY)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
+        .pool_idle_timeout(Duration::from_secs(30))
         .build()
         .unwrap();
     while http
@@ -286,10 +299,7 @@ async fn main() {
     );
     inbound_latency(&http, &base).await;
     pull_latency(&http, &base, &url, &arrivals).await;
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
+    // `_herald` stops the server when it goes out of scope.
 }
 
 /// Open loop at 500 requests/s for 10 s to a Stripe-verified source; time to the 2xx.

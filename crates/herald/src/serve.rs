@@ -61,9 +61,12 @@ pub struct ServeArgs {
     /// Requests per second allowed per inbound source (a burst of twice that); off when unset.
     #[arg(long, env = "HERALD_INBOUND_RATE_LIMIT")]
     inbound_rate_limit: Option<u32>,
-    /// How long a client may take to send request headers, and a request body [default: 10s].
+    /// How long a client may take to send a request body [default: 10s].
     #[arg(long, env = "HERALD_READ_TIMEOUT")]
     read_timeout: Option<String>,
+    /// How long a connection may wait for request headers, idle keep-alive included [default: 120s].
+    #[arg(long, env = "HERALD_HEADER_TIMEOUT")]
+    header_timeout: Option<String>,
     /// PEM certificate chain: serve HTTPS (reloaded on SIGHUP or when the file changes).
     #[arg(long, env = "HERALD_TLS_CERT")]
     tls_cert: Option<PathBuf>,
@@ -100,6 +103,7 @@ impl ServeArgs {
             api_rate_limit: self.api_rate_limit,
             inbound_rate_limit: self.inbound_rate_limit,
             read_timeout: self.read_timeout.clone(),
+            header_timeout: self.header_timeout.clone(),
             tls_cert: self.tls_cert.clone(),
             tls_key: self.tls_key.clone(),
         }

@@ -389,6 +389,7 @@ async fn slow_clients_are_cut_off() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut settings = test_settings();
     settings.read_timeout = Some("300ms".into());
+    settings.header_timeout = Some("300ms".into());
     let app = spawn_with(settings).await;
     let addr = app.base.trim_start_matches("http://").to_string();
     // Headers that never finish: the connection is closed.
