@@ -98,6 +98,14 @@ async fn api(base: &str, method: reqwest::Method, path: &str, body: Option<Value
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
 }
 
+/// Serves a test handler on a random loopback port; returns its URL with `path`.
+async fn serve_local(app: axum::Router, path: &str) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}{path}", listener.local_addr().unwrap());
+    tokio::spawn(axum::serve(listener, app).into_future());
+    url
+}
+
 /// A receiver that records the `webhook-id` of every request and answers after `delay`.
 async fn receiver(delay: Duration) -> (String, Arc<Mutex<Vec<String>>>) {
     let seen: Arc<Mutex<Vec<String>>> = Arc::default();
@@ -111,10 +119,7 @@ async fn receiver(delay: Duration) -> (String, Arc<Mutex<Vec<String>>>) {
             "ok"
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    tokio::spawn(axum::serve(listener, app).into_future());
-    (url, seen)
+    (serve_local(app, "/hook").await, seen)
 }
 
 #[tokio::test]
@@ -546,10 +551,7 @@ async fn local_handler() -> (String, Got) {
             }
         }
     });
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/webhooks", listener.local_addr().unwrap());
-    tokio::spawn(axum::serve(listener, app).into_future());
-    (url, got)
+    (serve_local(app, "/webhooks").await, got)
 }
 
 #[tokio::test]

@@ -435,17 +435,22 @@ pub async fn list(
     }))
 }
 
+/// The endpoint if the caller may see it, else 404.
+async fn visible(state: &AppState, scope: &Scope, id: &str) -> ApiResult<Endpoint> {
+    state
+        .store
+        .get_endpoint(scope, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("endpoint"))
+}
+
 #[utoipa::path(get, path = "/v1/endpoints/{id}", tag = "endpoints", summary = "Read an endpoint", params(("id" = String, Path, description = "The object's id")), responses((status = 200, body = EndpointView)))]
 pub async fn get(
     State(state): State<AppState>,
     Caller(scope): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<EndpointView>> {
-    let ep = state
-        .store
-        .get_endpoint(&scope, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("endpoint"))?;
+    let ep = visible(&state, &scope, &id).await?;
     Ok(Json(EndpointView::from(&ep)))
 }
 
@@ -461,11 +466,7 @@ pub async fn secret(
     Caller(scope): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<Json<SecretView>> {
-    let ep = state
-        .store
-        .get_endpoint(&scope, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("endpoint"))?;
+    let ep = visible(&state, &scope, &id).await?;
     let secret = ep
         .secrets
         .first()
