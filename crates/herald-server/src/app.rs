@@ -49,6 +49,11 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
 /// stdout, and keeps only its hash.
 async fn bootstrap_admin_key(store: &dyn Store, config: &Config) -> Result<Option<String>, ServeError> {
     if let Some(key) = &config.admin_key {
+        if key.len() < 16 {
+            tracing::warn!(
+                "HERALD_ADMIN_KEY is shorter than 16 characters: fine for a laptop, weak anywhere else"
+            );
+        }
         return Ok(Some(hash_key(key)));
     }
     if store.count_admin_keys().await? == 0 {

@@ -229,10 +229,8 @@ impl Config {
                 "must be between 1 byte and 64MiB",
             ));
         }
-        if let Some(k) = &s.admin_key {
-            if k.len() < 16 {
-                return Err(bad("HERALD_ADMIN_KEY", "must be at least 16 characters"));
-            }
+        if s.admin_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
+            return Err(bad("HERALD_ADMIN_KEY", "must not be blank"));
         }
         let max_retry_after = duration_setting("max_retry_after", s.max_retry_after.as_deref(), "1h")?;
         let lease = duration_setting("lease", s.lease.as_deref(), "5m")?;
