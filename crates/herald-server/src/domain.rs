@@ -92,6 +92,16 @@ impl Scope {
             Scope::Tenant(t) => Some(t),
         }
     }
+
+    /// The tenant filter of a list where the caller may also ask for one: `None` when
+    /// nothing can be visible (a tenant key asking for another tenant), else the filter
+    /// to apply (`Some(None)`: no filter).
+    pub fn list_filter<'a>(&'a self, asked: Option<&'a str>) -> Option<Option<&'a str>> {
+        match (self.tenant(), asked) {
+            (Some(own), Some(asked)) if own != asked => None,
+            (own, asked) => Some(own.or(asked)),
+        }
+    }
 }
 
 /// How deliveries to an endpoint are signed.
@@ -504,6 +514,16 @@ mod tests {
         assert!(a.starts_with("evt_") && a.len() == 30);
         assert!(a < b);
         assert!(a.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_'));
+    }
+
+    #[test]
+    fn list_filters_never_widen_a_tenant_scope() {
+        let acme = Scope::Tenant("acme".into());
+        assert_eq!(acme.list_filter(None), Some(Some("acme")));
+        assert_eq!(acme.list_filter(Some("acme")), Some(Some("acme")));
+        assert_eq!(acme.list_filter(Some("globex")), None);
+        assert_eq!(Scope::Admin.list_filter(Some("globex")), Some(Some("globex")));
+        assert_eq!(Scope::Admin.list_filter(None), Some(None));
     }
 
     #[test]

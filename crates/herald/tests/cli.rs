@@ -29,6 +29,11 @@ struct Herald {
 impl Herald {
     /// Starts `herald serve` with the test key and loopback allowed, plus `args`.
     fn start(data_dir: &Path, args: &[&str]) -> Herald {
+        Herald::spawn(data_dir, args, &[], Stdio::null())
+    }
+
+    /// Like [`Herald::start`], with extra variables and where stderr goes.
+    fn spawn(data_dir: &Path, args: &[&str], envs: &[(&str, &str)], stderr: Stdio) -> Herald {
         let port = free_port();
         let child = Command::new(env!("CARGO_BIN_EXE_herald"))
             .args([
@@ -43,8 +48,9 @@ impl Herald {
             .args(args)
             .env("HERALD_ADMIN_KEY", KEY)
             .env_remove("HERALD_LISTEN")
+            .envs(envs.iter().copied())
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .unwrap();
         Herald {
@@ -780,25 +786,10 @@ async fn send_events_deliveries_and_replay_work_and_errors_are_clear() {
 async fn logs_at_trace_level_carry_no_secret_key_signature_or_payload() {
     let dir = tempfile::tempdir().unwrap();
     let log_path = dir.path().join("stderr.log");
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_herald"))
-        .args([
-            "serve",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--allow-network",
-            "127.0.0.0/8",
-        ])
-        .arg("--data-dir")
-        .arg(dir.path().join("data"))
-        .env("HERALD_ADMIN_KEY", KEY)
-        .env("RUST_LOG", "trace")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log_path).unwrap())
-        .spawn()
-        .unwrap();
-    wait_ready(&base).await;
+    let stderr = Stdio::from(std::fs::File::create(&log_path).unwrap());
+    let mut herald = Herald::spawn(&dir.path().join("data"), &[], &[("RUST_LOG", "trace")], stderr);
+    herald.ready().await;
+    let base = herald.base.clone();
     let (url, seen) = receiver(Duration::ZERO).await;
     let secret = "whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ=";
     let (s, _) = api(
@@ -844,8 +835,8 @@ async fn logs_at_trace_level_carry_no_secret_key_signature_or_payload() {
         assert!(Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    herald.child.kill().unwrap();
+    herald.child.wait().unwrap();
     let log = std::fs::read_to_string(&log_path).unwrap();
     assert!(log.len() > 1000, "trace logging was on");
     for needle in [

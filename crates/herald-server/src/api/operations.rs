@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::endpoints::{generate_secret, validate_secret};
+use super::endpoints::{generate_secret, validate_secret, visible};
 use super::error::{ApiError, ApiResult};
 use super::events::DeliveryView;
 use super::extract::{body_bytes, parse_json, ApiJson, Caller};
@@ -67,11 +67,7 @@ pub async fn rotate(
             format!("must be at most {MAX_GRACE_S}"),
         ));
     }
-    let current = state
-        .store
-        .get_endpoint(&scope, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("endpoint"))?;
+    let current = visible(&state, &scope, &id).await?;
     let secret = match body.secret {
         Some(s) => validate_secret(current.signature, Some(s))?,
         None => generate_secret(),

@@ -74,11 +74,7 @@ fn view(ep: &Endpoint, p: PulledDelivery, now: Millis) -> ApiResult<PulledView> 
 
 /// The endpoint, if visible and a pull endpoint.
 async fn pull_endpoint(state: &AppState, scope: &Scope, id: &str) -> ApiResult<Endpoint> {
-    let ep = state
-        .store
-        .get_endpoint(scope, id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("endpoint"))?;
+    let ep = super::endpoints::visible(state, scope, id).await?;
     if ep.url.is_some() {
         return Err(ApiError::conflict(
             "this endpoint pushes to its url; only endpoints without url are pulled",

@@ -48,15 +48,12 @@ pub fn get(conn: &Connection, scope: &Scope, id: &str) -> StoreResult<Option<End
 }
 
 pub fn list(conn: &Connection, scope: &Scope, q: &EndpointQuery) -> StoreResult<Page<Endpoint>> {
-    if let (Some(s), Some(t)) = (scope.tenant(), q.tenant.as_deref()) {
-        if s != t {
-            return Ok(Page {
-                items: Vec::new(),
-                next_cursor: None,
-            });
-        }
-    }
-    let tenant = scope.tenant().or(q.tenant.as_deref());
+    let Some(tenant) = scope.list_filter(q.tenant.as_deref()) else {
+        return Ok(Page {
+            items: Vec::new(),
+            next_cursor: None,
+        });
+    };
     let sql = format!(
         "SELECT {ENDPOINT_COLUMNS} FROM endpoints \
          WHERE (?1 IS NULL OR tenant = ?1) AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3"

@@ -189,15 +189,12 @@ pub fn get(conn: &Connection, scope: &Scope, id: &str) -> StoreResult<Option<Eve
 
 /// Newest first; the cursor is the position of the last event returned.
 pub fn list(conn: &Connection, scope: &Scope, q: &EventQuery) -> StoreResult<Page<Event>> {
-    if let (Some(s), Some(t)) = (scope.tenant(), q.tenant.as_deref()) {
-        if s != t {
-            return Ok(Page {
-                items: Vec::new(),
-                next_cursor: None,
-            });
-        }
-    }
-    let tenant = scope.tenant().or(q.tenant.as_deref());
+    let Some(tenant) = scope.list_filter(q.tenant.as_deref()) else {
+        return Ok(Page {
+            items: Vec::new(),
+            next_cursor: None,
+        });
+    };
     let cursor: Option<i64> = q.cursor.as_deref().and_then(|c| c.parse().ok());
     let sql = format!(
         "SELECT {EVENT_COLUMNS} FROM events WHERE (?1 IS NULL OR tenant = ?1) AND (?2 IS NULL OR type = ?2) \
