@@ -1,6 +1,6 @@
 //! Endpoint management.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use reqwest::Method;
 use serde_json::json;
@@ -94,19 +94,44 @@ async fn deleting_an_endpoint_fails_what_it_still_owed() {
     let mut settings = test_settings();
     settings.retry_schedule = Some("1h".into());
     let app = spawn_with(settings).await;
-    let rx = Receiver::start(|_| Reply::status(500)).await;
-    let ep = app.create_endpoint(json!({"url": rx.url})).await;
-    let ev = app.publish(json!({"type": "a.b", "payload": {}})).await;
-    rx.wait_for(1).await;
-    app.call(
-        Method::DELETE,
-        &format!("/v1/endpoints/{}", ep["id"].as_str().unwrap()),
-        None,
-    )
+    // One endpoint already answered 500 and waits for its retry; the other is mid-attempt
+    // (its receiver holds the answer) when both are deleted.
+    let waiting = Receiver::start(|_| Reply::status(500)).await;
+    let in_flight = Receiver::start(|_| Reply {
+        delay: Duration::from_millis(800),
+        ..Reply::status(500)
+    })
     .await;
-    let ds = app.settled(ev["id"].as_str().unwrap()).await;
-    assert_eq!(ds[0]["state"], "failed");
-    assert_eq!(ds[0]["last_error"], "endpoint deleted");
+    let a = app.create_endpoint(json!({"url": waiting.url})).await;
+    let b = app.create_endpoint(json!({"url": in_flight.url})).await;
+    let ev = app.publish(json!({"type": "a.b", "payload": {}})).await;
+    let event_id = ev["id"].as_str().unwrap();
+    in_flight.wait_for(1).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !app.deliveries(event_id).await.iter().any(|d| d["attempts"] == 1) {
+        assert!(Instant::now() < deadline, "the first attempt was never recorded");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    for ep in [&a, &b] {
+        let (status, _) = app
+            .call(
+                Method::DELETE,
+                &format!("/v1/endpoints/{}", ep["id"].as_str().unwrap()),
+                None,
+            )
+            .await;
+        assert_eq!(status, 204);
+    }
+    // Let the held attempt finish: its 500 must not put the delivery back in the queue.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let ds = app.settled(event_id).await;
+    assert_eq!(ds.len(), 2);
+    for d in &ds {
+        assert_eq!(d["state"], "failed", "{d}");
+        assert_eq!(d["last_error"], "endpoint deleted", "{d}");
+        assert_eq!(d["attempts"], 1, "{d}");
+        assert!(d["next_attempt_at"].is_null(), "{d}");
+    }
 }
 
 #[tokio::test]

@@ -123,8 +123,14 @@ pub fn record_attempt(conn: &Connection, rec: &AttemptRecord, now: Millis) -> St
         NextStep::Failed | NextStep::EndpointGone => ("failed", None),
     };
     conn.prepare_cached(
-        "UPDATE deliveries SET state = ?2, attempts = attempts + 1, round_attempts = round_attempts + 1, \
-         next_attempt_at = ?3, lease_until = NULL, last_attempt_at = ?4, last_status = ?5, last_error = ?6, \
+        // A delivery finished while the attempt was in flight (its endpoint was deleted or
+        // answered 410) keeps its final state; the attempt is still counted and logged.
+        "UPDATE deliveries SET \
+         state = CASE WHEN state IN ('pending', 'delivering') THEN ?2 ELSE state END, \
+         next_attempt_at = CASE WHEN state IN ('pending', 'delivering') THEN ?3 ELSE next_attempt_at END, \
+         attempts = attempts + 1, round_attempts = round_attempts + 1, lease_until = NULL, \
+         last_attempt_at = ?4, last_status = ?5, \
+         last_error = CASE WHEN state IN ('pending', 'delivering') THEN ?6 ELSE last_error END, \
          updated_at = ?7 WHERE id = ?1",
     )
     .and_then(|mut st| {
