@@ -14,6 +14,7 @@ use crate::delivery::guard::Guard;
 use crate::delivery::Dispatcher;
 use crate::domain::new_id;
 use crate::metrics::Metrics;
+use crate::store::postgres::PgStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
 
@@ -39,9 +40,7 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
                 .map_err(|_| ServeError::Unsupported("the store could not be opened"))??;
             Ok(Arc::new(store))
         }
-        StoreConfig::Postgres { .. } => Err(ServeError::Unsupported(
-            "the PostgreSQL store is not available in this build yet; use the embedded store",
-        )),
+        StoreConfig::Postgres { url } => Ok(Arc::new(PgStore::connect(url).await?)),
     }
 }
 
@@ -76,6 +75,16 @@ pub async fn run(
     let wake = Arc::new(Notify::new());
     let metrics = Arc::new(Metrics::new());
     let (stop_tx, stop_rx) = watch::channel(false);
+    let pull_wake: Arc<Notify> = Arc::default();
+    {
+        // Work stored by another node wakes this node's workers and pull consumers too.
+        let (wake, pull_wake) = (wake.clone(), pull_wake.clone());
+        let on_wake = Arc::new(move || {
+            wake.notify_one();
+            pull_wake.notify_waiters();
+        });
+        store.watch_remote(on_wake, stop_tx.subscribe());
+    }
     let workers = config.role.runs_workers().then(|| {
         let client = HttpClient::new(Guard::new(config.delivery.allow_networks.clone()));
         let deliverer = Arc::new(Deliverer::new(client, config.delivery.clone(), metrics.clone()));
@@ -103,7 +112,7 @@ pub async fn run(
         admin_hash,
         metrics,
         schemas: Arc::default(),
-        pull_wake: Arc::default(),
+        pull_wake,
         stopping: stopping_rx,
         limits,
     };

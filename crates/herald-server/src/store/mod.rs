@@ -5,9 +5,13 @@
 //! Deliveries are claimed with a lease (`lease_until`), which maps onto
 //! `FOR UPDATE SKIP LOCKED` on PostgreSQL.
 
+pub mod postgres;
 pub mod sqlite;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
+use tokio::sync::watch;
 
 use crate::domain::{
     Attempt, Delivery, Endpoint, EndpointPatch, Event, EventType, EventTypePatch, Millis, NewEvent, Page,
@@ -201,10 +205,19 @@ pub struct QueueStats {
     pub top_failing: Vec<(String, u64)>,
 }
 
+/// Called when another node may have stored due work.
+pub type WakeFn = Arc<dyn Fn() + Send + Sync>;
+
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Whether the store can serve requests now.
     async fn ready(&self) -> StoreResult<()>;
+
+    /// Calls `on_wake` whenever another process sharing this store may have stored due
+    /// work, until `stop` turns true. A store only one process uses has nothing to watch.
+    fn watch_remote(&self, on_wake: WakeFn, stop: watch::Receiver<bool>) {
+        let _ = (on_wake, stop);
+    }
 
     async fn insert_key(&self, id: String, hash: String, tenant: Option<String>) -> StoreResult<()>;
     async fn find_key(&self, hash: String) -> StoreResult<Option<ApiKey>>;

@@ -20,55 +20,6 @@ fn independent_standard_signature(secret: &str, id: &str, ts: &str, body: &[u8])
     format!("v1,{}", b64.encode(mac.finalize().into_bytes()))
 }
 
-#[tokio::test]
-async fn delivers_the_payload_byte_for_byte_with_standard_webhooks_headers() {
-    let app = spawn_app().await;
-    let rx = Receiver::ok().await;
-    let ep = app
-        .create_endpoint(
-            json!({"url": format!("{}/webhooks/new_ticket", rx.url), "event_types": ["ticket.*"]}),
-        )
-        .await;
-    let secret = ep["secret"].as_str().unwrap().to_string();
-    assert!(secret.starts_with("whsec_"));
-    // Odd spacing, key order and escapes must survive untouched.
-    let raw: &'static [u8] = br#"{"type":"ticket.created","payload":{"zeta": 1,  "alpha":"caf\u00e9", "n": 1.50, "data": {"ticket_id": "TKT-2026-05-11-001"}}}"#;
-    let (status, ev) = app.raw(Method::POST, "/v1/events", raw, &[]).await;
-    assert_eq!(status, 202, "{ev}");
-    assert_eq!(ev["deliveries"], 1);
-    let got = rx.wait_for(1).await;
-    let r = &got[0];
-    assert_eq!(r.path, "/webhooks/new_ticket");
-    assert_eq!(
-        std::str::from_utf8(&r.body).unwrap(),
-        r#"{"zeta": 1,  "alpha":"caf\u00e9", "n": 1.50, "data": {"ticket_id": "TKT-2026-05-11-001"}}"#
-    );
-    assert_eq!(r.header("content-type").unwrap(), "application/json");
-    assert!(r.header("user-agent").unwrap().starts_with("herald/"));
-    assert_eq!(r.header("x-herald-event-type").unwrap(), "ticket.created");
-    let id = r.header("webhook-id").unwrap();
-    assert_eq!(id, ev["id"].as_str().unwrap());
-    let ts = r.header("webhook-timestamp").unwrap();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
-    assert!((now - ts.parse::<i64>().unwrap()).abs() <= 5);
-    let sig = r.header("webhook-signature").unwrap();
-    assert_eq!(sig, independent_standard_signature(&secret, &id, &ts, &r.body));
-    assert!(r.header("x-signature").is_none());
-    // herald's own receiver library agrees.
-    let pairs = [
-        ("webhook-id", id.as_str()),
-        ("webhook-timestamp", ts.as_str()),
-        ("webhook-signature", sig.as_str()),
-    ];
-    assert_eq!(herald_signing::verify(&pairs, &r.body, &[&secret], now), Ok(()));
-    // And a tampered body does not verify.
-    assert!(herald_signing::verify(&pairs, b"{}", &[&secret], now).is_err());
-    official_library_accepts(&secret, &pairs, &r.body);
-}
-
 /// Runs the official `standardwebhooks` Python package over the delivery, when it is
 /// installed (`.ci/run` installs it, so CI always runs this check).
 fn official_library_accepts(secret: &str, headers: &[(&str, &str)], body: &[u8]) {
@@ -79,6 +30,7 @@ data = json.load(sys.stdin)
 Webhook(data["secret"]).verify(data["body"].encode(), data["headers"])
 print("verified")
 "#;
+
     let input = json!({
         "secret": secret,
         "headers": headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<std::collections::HashMap<_, _>>(),
@@ -118,232 +70,272 @@ print("verified")
     assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "verified");
 }
 
-#[tokio::test]
-async fn hmac_sha256_hex_endpoints_get_the_flask_x_signature() {
-    let app = spawn_app().await;
-    let rx = Receiver::ok().await;
-    let ep = app
-        .create_endpoint(json!({"url": rx.url, "signature": "hmac-sha256-hex", "secret": "my-flask-secret"}))
-        .await;
-    assert_eq!(ep["secret"], "my-flask-secret");
-    assert_eq!(ep["signature"], "hmac-sha256-hex");
-    app.publish(json!({"type": "ticket.created", "payload": ticket_payload()}))
-        .await;
-    let r = &rx.wait_for(1).await[0];
-    // The Flask receiver: hmac.new(SECRET.encode(), request.data, sha256).hexdigest()
-    let mut mac = Hmac::<Sha256>::new_from_slice(b"my-flask-secret").unwrap();
-    mac.update(&r.body);
-    assert_eq!(
-        r.header("x-signature").unwrap(),
-        hex::encode(mac.finalize().into_bytes())
-    );
-    assert!(r.header("webhook-signature").is_none());
-    assert!(r.header("webhook-id").is_some());
-}
-
-#[tokio::test]
-async fn custom_headers_are_sent() {
-    let app = spawn_app().await;
-    let rx = Receiver::ok().await;
-    app.create_endpoint(json!({"url": rx.url, "headers": {"X-Team": "support"}}))
-        .await;
-    app.publish(json!({"type": "a.b", "payload": {}})).await;
-    assert_eq!(rx.wait_for(1).await[0].header("x-team").unwrap(), "support");
-}
-
-#[tokio::test]
-async fn failed_tries_are_retried_until_success_and_logged() {
-    let app = spawn_app().await;
-    let rx = Receiver::start(|n| Reply::status(if n < 2 { 500 } else { 200 })).await;
-    app.create_endpoint(json!({"url": rx.url})).await;
-    let ev = app
-        .publish(json!({"type": "ticket.created", "payload": ticket_payload()}))
-        .await;
-    let ds = app.settled(ev["id"].as_str().unwrap()).await;
-    assert_eq!(ds[0]["state"], "succeeded");
-    assert_eq!(ds[0]["attempts"], 3);
-    let got = rx.received();
-    assert_eq!(got.len(), 3);
-    // The same webhook-id on every try, a fresh timestamp, the same body.
-    assert!(got
-        .iter()
-        .all(|r| r.header("webhook-id") == got[0].header("webhook-id")));
-    assert!(got.iter().all(|r| r.body == got[0].body));
-    let attempts = app.attempts(ds[0]["id"].as_str().unwrap()).await;
-    let codes: Vec<_> = attempts
-        .iter()
-        .map(|a| a["status_code"].as_u64().unwrap())
-        .collect();
-    assert_eq!(codes, vec![500, 500, 200]);
-    assert_eq!(attempts[0]["response_body"], "reply 0");
-    assert!(attempts[0]["error"].as_str().unwrap().contains("500"));
-    assert!(attempts[2]["error"].is_null());
-    assert!(attempts
-        .iter()
-        .all(|a| a["duration_ms"].is_u64() && a["attempted_at"].is_string()));
-    // The schedule (100ms ±20 %) separates the tries.
-    let gap = got[1].at - got[0].at;
-    assert!(gap >= Duration::from_millis(70), "{gap:?}");
-}
-
-#[tokio::test]
-async fn exhausted_deliveries_fail_and_are_kept() {
-    let mut settings = test_settings();
-    settings.retry_schedule = Some("50ms,50ms".into());
-    let app = spawn_with(settings).await;
-    let rx = Receiver::start(|_| Reply::status(503)).await;
-    app.create_endpoint(json!({"url": rx.url})).await;
-    let ev = app.publish(json!({"type": "x.y", "payload": [1, 2]})).await;
-    let ds = app.settled(ev["id"].as_str().unwrap()).await;
-    assert_eq!(ds[0]["state"], "failed");
-    assert_eq!(ds[0]["attempts"], 3);
-    assert_eq!(ds[0]["last_status"], 503);
-    assert!(ds[0]["next_attempt_at"].is_null());
-    assert_eq!(rx.count(), 3);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(rx.count(), 3, "no tries after exhaustion");
-}
-
-#[tokio::test]
-async fn retry_after_is_honoured_over_the_schedule() {
-    let mut settings = test_settings();
-    settings.retry_schedule = Some("1h".into());
-    let app = spawn_with(settings).await;
-    let rx = Receiver::start(|n| {
-        if n == 0 {
-            Reply {
-                status: 429,
-                headers: vec![("retry-after", "1".into())],
-                delay: Duration::ZERO,
-            }
-        } else {
-            Reply::status(200)
-        }
-    })
-    .await;
-    app.create_endpoint(json!({"url": rx.url})).await;
-    let ev = app.publish(json!({"type": "x.y", "payload": {}})).await;
-    let got = rx.wait_for(2).await;
-    let gap = got[1].at - got[0].at;
-    assert!(
-        gap >= Duration::from_millis(900) && gap < Duration::from_secs(10),
-        "{gap:?}"
-    );
-    assert_eq!(
-        app.settled(ev["id"].as_str().unwrap()).await[0]["state"],
-        "succeeded"
-    );
-}
-
-#[tokio::test]
-async fn gone_disables_the_endpoint() {
-    let app = spawn_app().await;
-    let rx = Receiver::start(|_| Reply::status(410)).await;
-    let ep = app.create_endpoint(json!({"url": rx.url})).await;
-    let ev = app.publish(json!({"type": "x.y", "payload": {}})).await;
-    let ds = app.settled(ev["id"].as_str().unwrap()).await;
-    assert_eq!(ds[0]["state"], "failed");
-    assert_eq!(ds[0]["attempts"], 1, "410 is not retried");
-    let ep = app
-        .get(&format!("/v1/endpoints/{}", ep["id"].as_str().unwrap()))
-        .await;
-    assert_eq!(ep["disabled"], true);
-    assert!(ep["disabled_reason"].as_str().unwrap().contains("410"));
-    let ev2 = app.publish(json!({"type": "x.y", "payload": {}})).await;
-    assert_eq!(ev2["deliveries"], 0, "a disabled endpoint gets nothing new");
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(rx.count(), 1);
-}
-
-#[tokio::test]
-async fn a_slow_endpoint_does_not_delay_a_healthy_one() {
-    let app = spawn_app().await;
-    let slow = Receiver::start(|_| Reply {
-        status: 200,
-        headers: vec![],
-        delay: Duration::from_secs(3),
-    })
-    .await;
-    let fast = Receiver::ok().await;
-    app.create_endpoint(json!({"url": slow.url, "max_in_flight": 1, "timeout_ms": 10000}))
-        .await;
-    app.create_endpoint(json!({"url": fast.url})).await;
-    let start = std::time::Instant::now();
-    for i in 0..20 {
-        app.publish(json!({"type": "t.x", "payload": {"i": i}})).await;
-    }
-    fast.wait_for(20).await;
-    assert!(
-        start.elapsed() < Duration::from_secs(2),
-        "healthy endpoint waited {:?}",
-        start.elapsed()
-    );
-    assert_eq!(slow.count(), 1, "the slow endpoint's cap of 1 in flight holds");
-}
-
-#[tokio::test]
-async fn timeouts_are_recorded_and_retried() {
-    let mut settings = test_settings();
-    settings.retry_schedule = Some("50ms".into());
-    let app = spawn_with(settings).await;
-    let rx = Receiver::start(|n| Reply {
-        status: 200,
-        headers: vec![],
-        delay: Duration::from_millis(if n == 0 { 2000 } else { 0 }),
-    })
-    .await;
-    app.create_endpoint(json!({"url": rx.url, "timeout_ms": 200}))
-        .await;
-    let ev = app.publish(json!({"type": "t.x", "payload": {}})).await;
-    let ds = app.settled(ev["id"].as_str().unwrap()).await;
-    assert_eq!(ds[0]["state"], "succeeded");
-    let attempts = app.attempts(ds[0]["id"].as_str().unwrap()).await;
-    assert!(attempts[0]["status_code"].is_null());
-    assert!(
-        attempts[0]["error"].as_str().unwrap().contains("timed out"),
-        "{}",
-        attempts[0]
-    );
-    assert_eq!(attempts[1]["status_code"], 200);
-}
-
-#[tokio::test]
-async fn pending_work_survives_a_restart() {
-    let mut settings = test_settings();
-    settings.retry_schedule = Some("1s".into());
-    let app = spawn_with(settings.clone()).await;
-    let rx = Receiver::start(|n| Reply::status(if n == 0 { 500 } else { 200 })).await;
-    app.create_endpoint(json!({"url": rx.url})).await;
-    let ev = app.publish(json!({"type": "t.x", "payload": {"k": "v"}})).await;
-    rx.wait_for(1).await;
-    // Stop while the retry is scheduled; the retry happens after the restart.
-    let app = app.restart(settings).await;
-    let ds = app.settled(ev["id"].as_str().unwrap()).await;
-    assert_eq!(ds[0]["state"], "succeeded");
-    assert_eq!(ds[0]["attempts"], 2);
-    assert_eq!(rx.count(), 2);
-}
-
-#[tokio::test]
-async fn a_rate_limited_endpoint_is_paced() {
-    let app = spawn_app().await;
-    let rx = Receiver::ok().await;
-    app.create_endpoint(json!({"url": rx.url, "rate_limit_per_s": 10}))
-        .await;
-    for i in 0..6 {
-        app.publish(json!({"type": "t.x", "payload": {"i": i}})).await;
-    }
-    let got = rx.wait_for(6).await;
-    let span = got[5].at - got[0].at;
-    assert!(
-        span >= Duration::from_millis(450),
-        "6 deliveries at 10/s took only {span:?}"
-    );
-    for pair in got.windows(2) {
-        assert!(
-            pair[1].at - pair[0].at >= Duration::from_millis(80),
-            "{:?}",
-            pair[1].at - pair[0].at
+store_tests! {
+    async fn delivers_the_payload_byte_for_byte_with_standard_webhooks_headers() {
+        let app = spawn_app().await;
+        let rx = Receiver::ok().await;
+        let ep = app
+            .create_endpoint(
+                json!({"url": format!("{}/webhooks/new_ticket", rx.url), "event_types": ["ticket.*"]}),
+            )
+            .await;
+        let secret = ep["secret"].as_str().unwrap().to_string();
+        assert!(secret.starts_with("whsec_"));
+        // Odd spacing, key order and escapes must survive untouched.
+        let raw: &'static [u8] = br#"{"type":"ticket.created","payload":{"zeta": 1,  "alpha":"caf\u00e9", "n": 1.50, "data": {"ticket_id": "TKT-2026-05-11-001"}}}"#;
+        let (status, ev) = app.raw(Method::POST, "/v1/events", raw, &[]).await;
+        assert_eq!(status, 202, "{ev}");
+        assert_eq!(ev["deliveries"], 1);
+        let got = rx.wait_for(1).await;
+        let r = &got[0];
+        assert_eq!(r.path, "/webhooks/new_ticket");
+        assert_eq!(
+            std::str::from_utf8(&r.body).unwrap(),
+            r#"{"zeta": 1,  "alpha":"caf\u00e9", "n": 1.50, "data": {"ticket_id": "TKT-2026-05-11-001"}}"#
         );
+        assert_eq!(r.header("content-type").unwrap(), "application/json");
+        assert!(r.header("user-agent").unwrap().starts_with("herald/"));
+        assert_eq!(r.header("x-herald-event-type").unwrap(), "ticket.created");
+        let id = r.header("webhook-id").unwrap();
+        assert_eq!(id, ev["id"].as_str().unwrap());
+        let ts = r.header("webhook-timestamp").unwrap();
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64;
+        assert!((now - ts.parse::<i64>().unwrap()).abs() <= 5);
+        let sig = r.header("webhook-signature").unwrap();
+        assert_eq!(sig, independent_standard_signature(&secret, &id, &ts, &r.body));
+        assert!(r.header("x-signature").is_none());
+        // herald's own receiver library agrees.
+        let pairs = [
+            ("webhook-id", id.as_str()),
+            ("webhook-timestamp", ts.as_str()),
+            ("webhook-signature", sig.as_str()),
+        ];
+        assert_eq!(herald_signing::verify(&pairs, &r.body, &[&secret], now), Ok(()));
+        // And a tampered body does not verify.
+        assert!(herald_signing::verify(&pairs, b"{}", &[&secret], now).is_err());
+        official_library_accepts(&secret, &pairs, &r.body);
+    }
+
+    async fn hmac_sha256_hex_endpoints_get_the_flask_x_signature() {
+        let app = spawn_app().await;
+        let rx = Receiver::ok().await;
+        let ep = app
+            .create_endpoint(json!({"url": rx.url, "signature": "hmac-sha256-hex", "secret": "my-flask-secret"}))
+            .await;
+        assert_eq!(ep["secret"], "my-flask-secret");
+        assert_eq!(ep["signature"], "hmac-sha256-hex");
+        app.publish(json!({"type": "ticket.created", "payload": ticket_payload()}))
+            .await;
+        let r = &rx.wait_for(1).await[0];
+        // The Flask receiver: hmac.new(SECRET.encode(), request.data, sha256).hexdigest()
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"my-flask-secret").unwrap();
+        mac.update(&r.body);
+        assert_eq!(
+            r.header("x-signature").unwrap(),
+            hex::encode(mac.finalize().into_bytes())
+        );
+        assert!(r.header("webhook-signature").is_none());
+        assert!(r.header("webhook-id").is_some());
+    }
+
+    async fn custom_headers_are_sent() {
+        let app = spawn_app().await;
+        let rx = Receiver::ok().await;
+        app.create_endpoint(json!({"url": rx.url, "headers": {"X-Team": "support"}}))
+            .await;
+        app.publish(json!({"type": "a.b", "payload": {}})).await;
+        assert_eq!(rx.wait_for(1).await[0].header("x-team").unwrap(), "support");
+    }
+
+    async fn failed_tries_are_retried_until_success_and_logged() {
+        let app = spawn_app().await;
+        let rx = Receiver::start(|n| Reply::status(if n < 2 { 500 } else { 200 })).await;
+        app.create_endpoint(json!({"url": rx.url})).await;
+        let ev = app
+            .publish(json!({"type": "ticket.created", "payload": ticket_payload()}))
+            .await;
+        let ds = app.settled(ev["id"].as_str().unwrap()).await;
+        assert_eq!(ds[0]["state"], "succeeded");
+        assert_eq!(ds[0]["attempts"], 3);
+        let got = rx.received();
+        assert_eq!(got.len(), 3);
+        // The same webhook-id on every try, a fresh timestamp, the same body.
+        assert!(got
+            .iter()
+            .all(|r| r.header("webhook-id") == got[0].header("webhook-id")));
+        assert!(got.iter().all(|r| r.body == got[0].body));
+        let attempts = app.attempts(ds[0]["id"].as_str().unwrap()).await;
+        let codes: Vec<_> = attempts
+            .iter()
+            .map(|a| a["status_code"].as_u64().unwrap())
+            .collect();
+        assert_eq!(codes, vec![500, 500, 200]);
+        assert_eq!(attempts[0]["response_body"], "reply 0");
+        assert!(attempts[0]["error"].as_str().unwrap().contains("500"));
+        assert!(attempts[2]["error"].is_null());
+        assert!(attempts
+            .iter()
+            .all(|a| a["duration_ms"].is_u64() && a["attempted_at"].is_string()));
+        // The schedule (100ms ±20 %) separates the tries.
+        let gap = got[1].at - got[0].at;
+        assert!(gap >= Duration::from_millis(70), "{gap:?}");
+    }
+
+    async fn exhausted_deliveries_fail_and_are_kept() {
+        let mut settings = test_settings();
+        settings.retry_schedule = Some("50ms,50ms".into());
+        let app = spawn_with(settings).await;
+        let rx = Receiver::start(|_| Reply::status(503)).await;
+        app.create_endpoint(json!({"url": rx.url})).await;
+        let ev = app.publish(json!({"type": "x.y", "payload": [1, 2]})).await;
+        let ds = app.settled(ev["id"].as_str().unwrap()).await;
+        assert_eq!(ds[0]["state"], "failed");
+        assert_eq!(ds[0]["attempts"], 3);
+        assert_eq!(ds[0]["last_status"], 503);
+        assert!(ds[0]["next_attempt_at"].is_null());
+        assert_eq!(rx.count(), 3);
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(rx.count(), 3, "no tries after exhaustion");
+    }
+
+    async fn retry_after_is_honoured_over_the_schedule() {
+        let mut settings = test_settings();
+        settings.retry_schedule = Some("1h".into());
+        let app = spawn_with(settings).await;
+        let rx = Receiver::start(|n| {
+            if n == 0 {
+                Reply {
+                    status: 429,
+                    headers: vec![("retry-after", "1".into())],
+                    delay: Duration::ZERO,
+                }
+            } else {
+                Reply::status(200)
+            }
+        })
+        .await;
+        app.create_endpoint(json!({"url": rx.url})).await;
+        let ev = app.publish(json!({"type": "x.y", "payload": {}})).await;
+        let got = rx.wait_for(2).await;
+        let gap = got[1].at - got[0].at;
+        assert!(
+            gap >= Duration::from_millis(900) && gap < Duration::from_secs(10),
+            "{gap:?}"
+        );
+        assert_eq!(
+            app.settled(ev["id"].as_str().unwrap()).await[0]["state"],
+            "succeeded"
+        );
+    }
+
+    async fn gone_disables_the_endpoint() {
+        let app = spawn_app().await;
+        let rx = Receiver::start(|_| Reply::status(410)).await;
+        let ep = app.create_endpoint(json!({"url": rx.url})).await;
+        let ev = app.publish(json!({"type": "x.y", "payload": {}})).await;
+        let ds = app.settled(ev["id"].as_str().unwrap()).await;
+        assert_eq!(ds[0]["state"], "failed");
+        assert_eq!(ds[0]["attempts"], 1, "410 is not retried");
+        let ep = app
+            .get(&format!("/v1/endpoints/{}", ep["id"].as_str().unwrap()))
+            .await;
+        assert_eq!(ep["disabled"], true);
+        assert!(ep["disabled_reason"].as_str().unwrap().contains("410"));
+        let ev2 = app.publish(json!({"type": "x.y", "payload": {}})).await;
+        assert_eq!(ev2["deliveries"], 0, "a disabled endpoint gets nothing new");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(rx.count(), 1);
+    }
+
+    async fn a_slow_endpoint_does_not_delay_a_healthy_one() {
+        let app = spawn_app().await;
+        let slow = Receiver::start(|_| Reply {
+            status: 200,
+            headers: vec![],
+            delay: Duration::from_secs(3),
+        })
+        .await;
+        let fast = Receiver::ok().await;
+        app.create_endpoint(json!({"url": slow.url, "max_in_flight": 1, "timeout_ms": 10000}))
+            .await;
+        app.create_endpoint(json!({"url": fast.url})).await;
+        let start = std::time::Instant::now();
+        for i in 0..20 {
+            app.publish(json!({"type": "t.x", "payload": {"i": i}})).await;
+        }
+        fast.wait_for(20).await;
+        assert!(
+            start.elapsed() < Duration::from_secs(2),
+            "healthy endpoint waited {:?}",
+            start.elapsed()
+        );
+        assert_eq!(slow.count(), 1, "the slow endpoint's cap of 1 in flight holds");
+    }
+
+    async fn timeouts_are_recorded_and_retried() {
+        let mut settings = test_settings();
+        settings.retry_schedule = Some("50ms".into());
+        let app = spawn_with(settings).await;
+        let rx = Receiver::start(|n| Reply {
+            status: 200,
+            headers: vec![],
+            delay: Duration::from_millis(if n == 0 { 2000 } else { 0 }),
+        })
+        .await;
+        app.create_endpoint(json!({"url": rx.url, "timeout_ms": 200}))
+            .await;
+        let ev = app.publish(json!({"type": "t.x", "payload": {}})).await;
+        let ds = app.settled(ev["id"].as_str().unwrap()).await;
+        assert_eq!(ds[0]["state"], "succeeded");
+        let attempts = app.attempts(ds[0]["id"].as_str().unwrap()).await;
+        assert!(attempts[0]["status_code"].is_null());
+        assert!(
+            attempts[0]["error"].as_str().unwrap().contains("timed out"),
+            "{}",
+            attempts[0]
+        );
+        assert_eq!(attempts[1]["status_code"], 200);
+    }
+
+    async fn pending_work_survives_a_restart() {
+        let mut settings = test_settings();
+        settings.retry_schedule = Some("1s".into());
+        let app = spawn_with(settings.clone()).await;
+        let rx = Receiver::start(|n| Reply::status(if n == 0 { 500 } else { 200 })).await;
+        app.create_endpoint(json!({"url": rx.url})).await;
+        let ev = app.publish(json!({"type": "t.x", "payload": {"k": "v"}})).await;
+        rx.wait_for(1).await;
+        // Stop while the retry is scheduled; the retry happens after the restart.
+        let app = app.restart(settings).await;
+        let ds = app.settled(ev["id"].as_str().unwrap()).await;
+        assert_eq!(ds[0]["state"], "succeeded");
+        assert_eq!(ds[0]["attempts"], 2);
+        assert_eq!(rx.count(), 2);
+    }
+
+    async fn a_rate_limited_endpoint_is_paced() {
+        let app = spawn_app().await;
+        let rx = Receiver::ok().await;
+        app.create_endpoint(json!({"url": rx.url, "rate_limit_per_s": 10}))
+            .await;
+        for i in 0..6 {
+            app.publish(json!({"type": "t.x", "payload": {"i": i}})).await;
+        }
+        let got = rx.wait_for(6).await;
+        let span = got[5].at - got[0].at;
+        assert!(
+            span >= Duration::from_millis(450),
+            "6 deliveries at 10/s took only {span:?}"
+        );
+        for pair in got.windows(2) {
+            assert!(
+                pair[1].at - pair[0].at >= Duration::from_millis(80),
+                "{:?}",
+                pair[1].at - pair[0].at
+            );
+        }
     }
 }

@@ -17,11 +17,62 @@ use tokio::sync::oneshot;
 
 pub const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef";
 
+/// The store a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+tokio::task_local! {
+    static BACKEND: Backend;
+}
+
+/// Runs one test body on a store. The PostgreSQL run needs `DATABASE_URL`; without it the
+/// test says it skipped (and fails under `CI=true`, where PostgreSQL must be there).
+pub async fn run_on(backend: Backend, test: impl std::future::Future<Output = ()>) {
+    if backend == Backend::Postgres && database_url().is_none() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI runs the PostgreSQL half: set DATABASE_URL"
+        );
+        eprintln!("SKIPPED on PostgreSQL: DATABASE_URL is not set");
+        return;
+    }
+    BACKEND.scope(backend, test).await
+}
+
+pub fn backend() -> Backend {
+    BACKEND.try_with(|b| *b).unwrap_or(Backend::Sqlite)
+}
+
+fn database_url() -> Option<String> {
+    std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty())
+}
+
+/// A fresh schema in the test database, as a store URL whose connections use it.
+pub async fn fresh_pg_store() -> String {
+    let url = database_url().expect("DATABASE_URL");
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .expect("connect to DATABASE_URL");
+    tokio::spawn(conn);
+    let schema = format!("t_{}", herald_server::domain::new_id("s").to_lowercase());
+    client
+        .batch_execute(&format!("CREATE SCHEMA {schema}"))
+        .await
+        .expect("create a test schema");
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-csearch_path%3D{schema}")
+}
+
 pub struct TestApp {
     pub base: String,
     pub key: String,
     pub http: reqwest::Client,
     pub dir: TempDir,
+    /// The PostgreSQL store URL when the test runs on PostgreSQL.
+    pub store: Option<String>,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<Result<(), herald_server::ServeError>>>,
 }
@@ -43,10 +94,14 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_with(mut settings: Settings) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     settings.data_dir = Some(dir.path().join("data"));
+    if backend() == Backend::Postgres && settings.store.is_none() {
+        settings.store = Some(fresh_pg_store().await);
+    }
     start(settings, dir).await
 }
 
 async fn start(settings: Settings, dir: TempDir) -> TestApp {
+    let store = settings.store.clone();
     let config = Config::from_settings(settings).expect("valid test config");
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -59,6 +114,7 @@ async fn start(settings: Settings, dir: TempDir) -> TestApp {
         key: ADMIN_KEY.into(),
         http: reqwest::Client::new(),
         dir,
+        store,
         stop: Some(stop),
         handle: Some(handle),
     };
@@ -95,6 +151,7 @@ impl TestApp {
         self.stop().await;
         let mut settings = settings;
         settings.data_dir = Some(self.dir.path().join("data"));
+        settings.store = self.store.clone();
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
         start(settings, dir).await
     }

@@ -1,4 +1,35 @@
-//! Integration tests: the real server over real HTTP, a real SQLite file, real receivers.
+//! Integration tests: the real server over real HTTP, real receivers, and a real store.
+//! Every test runs twice: on the embedded store (a SQLite file in a temp dir) and on
+//! PostgreSQL (its own schema in the database `DATABASE_URL` names; without that variable
+//! the PostgreSQL half says it skipped).
+
+/// Declares each test once and runs it on both stores: `sqlite::name` and `postgres::name`.
+macro_rules! store_tests {
+    ($($(#[$meta:meta])* async fn $name:ident() $body:block)*) => {
+        mod sqlite {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                $(#[$meta])*
+                #[tokio::test]
+                async fn $name() {
+                    crate::helpers::run_on(crate::helpers::Backend::Sqlite, async move $body).await
+                }
+            )*
+        }
+        mod postgres {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                $(#[$meta])*
+                #[tokio::test]
+                async fn $name() {
+                    crate::helpers::run_on(crate::helpers::Backend::Postgres, async move $body).await
+                }
+            )*
+        }
+    };
+}
 
 mod helpers;
 

@@ -59,52 +59,53 @@ fn spec_routes(doc: &Value) -> Vec<(String, String)> {
     out
 }
 
-#[tokio::test]
-async fn the_document_describes_exactly_the_routes_the_router_serves() {
-    let app = spawn_app().await;
-    let r = app
-        .http
-        .get(format!("{}/openapi.json", app.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let doc: Value = r.json().await.unwrap();
-    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    let mut want: Vec<(String, String)> = ROUTES
-        .iter()
-        .map(|(m, p)| (m.to_string(), p.to_string()))
-        .collect();
-    want.sort();
-    assert_eq!(spec_routes(&doc), want);
-    // And every documented route is really routed: none reaches the router's fallback.
-    for (method, path) in &want {
-        if path.ends_with("/stream") {
-            continue; // a stream stays open; it is exercised by the pull tests
+store_tests! {
+    async fn the_document_describes_exactly_the_routes_the_router_serves() {
+        let app = spawn_app().await;
+        let r = app
+            .http
+            .get(format!("{}/openapi.json", app.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let doc: Value = r.json().await.unwrap();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+        let mut want: Vec<(String, String)> = ROUTES
+            .iter()
+            .map(|(m, p)| (m.to_string(), p.to_string()))
+            .collect();
+        want.sort();
+        assert_eq!(spec_routes(&doc), want);
+        // And every documented route is really routed: none reaches the router's fallback.
+        for (method, path) in &want {
+            if path.ends_with("/stream") {
+                continue; // a stream stays open; it is exercised by the pull tests
+            }
+            let concrete = path
+                .replace("{id}", "x_unknown")
+                .replace("{name}", "x.unknown")
+                .replace("{source_id}", "src_x");
+            let (status, body) = app
+                .call(Method::from_bytes(method.as_bytes()).unwrap(), &concrete, None)
+                .await;
+            let fallback = body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.starts_with("route "));
+            assert!(
+                !fallback && status != 405,
+                "{method} {path} is documented but not routed ({status} {body})"
+            );
         }
-        let concrete = path
-            .replace("{id}", "x_unknown")
-            .replace("{name}", "x.unknown")
-            .replace("{source_id}", "src_x");
-        let (status, body) = app
-            .call(Method::from_bytes(method.as_bytes()).unwrap(), &concrete, None)
-            .await;
-        let fallback = body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| m.starts_with("route "));
+        // Operations on /v1 require the Bearer key; errors share one documented shape.
+        let publish = &doc["paths"]["/v1/events"]["post"];
+        assert_eq!(publish["security"][0]["bearer"], serde_json::json!([]));
         assert!(
-            !fallback && status != 405,
-            "{method} {path} is documented but not routed ({status} {body})"
+            publish["responses"]["422"]["content"]["application/json"]["schema"]["$ref"]
+                .as_str()
+                .unwrap()
+                .ends_with("ErrorBody")
         );
+        assert!(doc["paths"]["/in/{source_id}"]["post"]["security"].is_null());
     }
-    // Operations on /v1 require the Bearer key; errors share one documented shape.
-    let publish = &doc["paths"]["/v1/events"]["post"];
-    assert_eq!(publish["security"][0]["bearer"], serde_json::json!([]));
-    assert!(
-        publish["responses"]["422"]["content"]["application/json"]["schema"]["$ref"]
-            .as_str()
-            .unwrap()
-            .ends_with("ErrorBody")
-    );
-    assert!(doc["paths"]["/in/{source_id}"]["post"]["security"].is_null());
 }

@@ -47,133 +47,6 @@ fn verifies(item: &Value, secret: &str) -> bool {
     herald_signing::verify(&pairs, &body_of(item), &[secret], now).is_ok()
 }
 
-#[tokio::test]
-async fn long_poll_leases_redeliver_until_acked() {
-    let app = spawn_app().await;
-    let ep = app.create_endpoint(json!({"event_types": ["job.*"]})).await;
-    let (id, secret) = (ep["id"].as_str().unwrap(), ep["secret"].as_str().unwrap());
-    for n in 0..3 {
-        app.publish(json!({"type": "job.done", "payload": {"n": n}}))
-            .await;
-    }
-    let first = poll(&app, id, json!({"max": 2, "lease_ms": 300})).await;
-    assert_eq!(first.len(), 2);
-    assert_eq!(body_of(&first[0]), br#"{"n":0}"#, "publish order, byte for byte");
-    assert_eq!(body_of(&first[1]), br#"{"n":1}"#);
-    assert!(verifies(&first[0], secret), "signed like a push delivery");
-    assert_eq!(first[0]["type"], "job.done");
-    let second = poll(&app, id, json!({"max": 10, "lease_ms": 300})).await;
-    assert_eq!(second.len(), 1, "leased ones are not handed out twice");
-    assert_eq!(ack(&app, id, &second).await, 1);
-    tokio::time::sleep(Duration::from_millis(400)).await;
-    let again = poll(&app, id, json!({"max": 10})).await;
-    let ids = |v: &[Value]| v.iter().map(|i| i["delivery_id"].clone()).collect::<Vec<_>>();
-    assert_eq!(
-        ids(&again),
-        ids(&first),
-        "unacked after the lease: delivered again"
-    );
-    assert_eq!(again[0]["attempt"], 2);
-    let (s, r) = app
-        .call(
-            Method::POST,
-            &format!("/v1/endpoints/{id}/ack"),
-            Some(json!({"delivery_ids": [again[0]["delivery_id"]]})),
-        )
-        .await;
-    assert_eq!(
-        (s, r["acked"].as_u64()),
-        (200, Some(1)),
-        "delivery_ids is accepted too"
-    );
-    let null = json!({"ids": null, "delivery_ids": [again[1]["delivery_id"]]});
-    let (s, _) = app
-        .call(Method::POST, &format!("/v1/endpoints/{id}/ack"), Some(null))
-        .await;
-    assert_eq!(s, 422, "null is not a list of ids");
-    assert_eq!(ack(&app, id, &again[1..]).await, 1);
-    assert!(poll(&app, id, json!({})).await.is_empty());
-    assert_eq!(ack(&app, id, &again).await, 0, "acking twice changes nothing");
-}
-
-#[tokio::test]
-async fn a_waiting_poll_returns_as_soon_as_something_is_published() {
-    let app = spawn_app().await;
-    let ep = app.create_endpoint(json!({})).await;
-    let id = ep["id"].as_str().unwrap().to_string();
-    let started = Instant::now();
-    let (http, base, key) = (app.http.clone(), app.base.clone(), app.key.clone());
-    let waiting = tokio::spawn(async move {
-        let r = http
-            .post(format!("{base}/v1/endpoints/{id}/poll"))
-            .bearer_auth(key)
-            .json(&json!({"wait_ms": 5000}))
-            .send()
-            .await
-            .unwrap();
-        r.json::<Value>().await.unwrap()
-    });
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    app.publish(json!({"type": "a.b", "payload": {}})).await;
-    let got = waiting.await.unwrap();
-    assert_eq!(got["data"].as_array().unwrap().len(), 1);
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
-}
-
-#[tokio::test]
-async fn concurrent_consumers_share_the_work_without_duplicates() {
-    let app = spawn_app().await;
-    let ep = app.create_endpoint(json!({})).await;
-    let id = ep["id"].as_str().unwrap().to_string();
-    for n in 0..40 {
-        app.publish(json!({"type": "a.b", "payload": {"n": n}})).await;
-    }
-    let mut consumers = Vec::new();
-    for _ in 0..2 {
-        let (http, base, key, id) = (app.http.clone(), app.base.clone(), app.key.clone(), id.clone());
-        consumers.push(tokio::spawn(async move {
-            let mut seen = Vec::new();
-            loop {
-                let r: Value = http
-                    .post(format!("{base}/v1/endpoints/{id}/poll"))
-                    .bearer_auth(&key)
-                    .json(&json!({"max": 3, "lease_ms": 60000}))
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
-                let items = r["data"].as_array().unwrap().clone();
-                if items.is_empty() {
-                    return seen;
-                }
-                let ids: Vec<String> = items
-                    .iter()
-                    .map(|i| i["delivery_id"].as_str().unwrap().to_string())
-                    .collect();
-                http.post(format!("{base}/v1/endpoints/{id}/ack"))
-                    .bearer_auth(&key)
-                    .json(&json!({"ids": ids}))
-                    .send()
-                    .await
-                    .unwrap();
-                seen.extend(ids);
-            }
-        }));
-    }
-    let mut all = Vec::new();
-    for c in consumers {
-        all.extend(c.await.unwrap());
-    }
-    let unique: HashSet<_> = all.iter().collect();
-    assert_eq!((all.len(), unique.len()), (40, 40));
-}
-
 /// Reads SSE frames from a streaming response until `n` events arrived.
 async fn read_events(resp: &mut reqwest::Response, n: usize) -> Vec<(String, Value)> {
     let mut buf = String::new();
@@ -227,93 +100,217 @@ async fn open_stream(app: &TestApp, ep: &str, last: Option<&str>) -> reqwest::Re
     resp
 }
 
-#[tokio::test]
-async fn the_stream_resumes_after_a_dropped_connection_without_gap_or_duplicate() {
-    let app = spawn_app().await;
-    let ep = app.create_endpoint(json!({})).await;
-    let id = ep["id"].as_str().unwrap();
-    for n in 0..3 {
-        app.publish(json!({"type": "a.b", "payload": {"n": n}})).await;
+store_tests! {
+    async fn long_poll_leases_redeliver_until_acked() {
+        let app = spawn_app().await;
+        let ep = app.create_endpoint(json!({"event_types": ["job.*"]})).await;
+        let (id, secret) = (ep["id"].as_str().unwrap(), ep["secret"].as_str().unwrap());
+        for n in 0..3 {
+            app.publish(json!({"type": "job.done", "payload": {"n": n}}))
+                .await;
+        }
+        let first = poll(&app, id, json!({"max": 2, "lease_ms": 300})).await;
+        assert_eq!(first.len(), 2);
+        assert_eq!(body_of(&first[0]), br#"{"n":0}"#, "publish order, byte for byte");
+        assert_eq!(body_of(&first[1]), br#"{"n":1}"#);
+        assert!(verifies(&first[0], secret), "signed like a push delivery");
+        assert_eq!(first[0]["type"], "job.done");
+        let second = poll(&app, id, json!({"max": 10, "lease_ms": 300})).await;
+        assert_eq!(second.len(), 1, "leased ones are not handed out twice");
+        assert_eq!(ack(&app, id, &second).await, 1);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        let again = poll(&app, id, json!({"max": 10})).await;
+        let ids = |v: &[Value]| v.iter().map(|i| i["delivery_id"].clone()).collect::<Vec<_>>();
+        assert_eq!(
+            ids(&again),
+            ids(&first),
+            "unacked after the lease: delivered again"
+        );
+        assert_eq!(again[0]["attempt"], 2);
+        let (s, r) = app
+            .call(
+                Method::POST,
+                &format!("/v1/endpoints/{id}/ack"),
+                Some(json!({"delivery_ids": [again[0]["delivery_id"]]})),
+            )
+            .await;
+        assert_eq!(
+            (s, r["acked"].as_u64()),
+            (200, Some(1)),
+            "delivery_ids is accepted too"
+        );
+        let null = json!({"ids": null, "delivery_ids": [again[1]["delivery_id"]]});
+        let (s, _) = app
+            .call(Method::POST, &format!("/v1/endpoints/{id}/ack"), Some(null))
+            .await;
+        assert_eq!(s, 422, "null is not a list of ids");
+        assert_eq!(ack(&app, id, &again[1..]).await, 1);
+        assert!(poll(&app, id, json!({})).await.is_empty());
+        assert_eq!(ack(&app, id, &again).await, 0, "acking twice changes nothing");
     }
-    let mut first = open_stream(&app, id, None).await;
-    let got = read_events(&mut first, 2).await;
-    assert_eq!(got[0].1["payload"], json!({"n": 0}));
-    assert!(verifies(&got[1].1, ep["secret"].as_str().unwrap()));
-    drop(first); // the consumer goes away after processing two
-    for n in 3..5 {
-        app.publish(json!({"type": "a.b", "payload": {"n": n}})).await;
-    }
-    let mut resumed = open_stream(&app, id, Some(&got[1].0)).await;
-    let rest = read_events(&mut resumed, 3).await;
-    let ns: Vec<i64> = rest
-        .iter()
-        .map(|(_, v)| v["payload"]["n"].as_i64().unwrap())
-        .collect();
-    assert_eq!(ns, [2, 3, 4]);
-    // Live tail: a new publish arrives on the open stream.
-    app.publish(json!({"type": "a.b", "payload": {"n": 5}})).await;
-    let live = read_events(&mut resumed, 1).await;
-    assert_eq!(live[0].1["payload"]["n"], 5);
-    // Resuming acknowledged the first two.
-    let states: Vec<String> = app.get("/v1/events?limit=10").await["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .rev()
-        .take(2)
-        .map(|e| e["id"].as_str().unwrap().to_string())
-        .collect();
-    for ev in states {
-        assert_eq!(app.deliveries(&ev).await[0]["state"], "succeeded");
-    }
-}
 
-#[tokio::test]
-async fn pulled_work_survives_a_restart_and_access_is_scoped() {
-    let settings = test_settings();
-    let app = spawn_app().await;
-    let ep = app.create_endpoint(json!({"tenant": "acme"})).await;
-    let id = ep["id"].as_str().unwrap().to_string();
-    app.publish(json!({"type": "a.b", "payload": {"k": 1}, "tenant": "acme"}))
-        .await;
-    let app = app.restart(settings).await;
-    let items = poll(&app, &id, json!({})).await;
-    assert_eq!(body_of(&items[0]), br#"{"k":1}"#);
-    let (_, k) = app
-        .call(Method::POST, "/v1/keys", Some(json!({"tenant": "globex"})))
-        .await;
-    let other = k["key"].as_str().unwrap();
-    let (s, _) = app
-        .call_as(
-            other,
-            Method::POST,
-            &format!("/v1/endpoints/{id}/poll"),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(s, 404);
-    let (s, _) = app
-        .call_as(other, Method::GET, &format!("/v1/endpoints/{id}/stream"), None)
-        .await;
-    assert_eq!(s, 404);
-    let push = app.create_endpoint(json!({"url": "http://127.0.0.1:9/"})).await;
-    let (s, _) = app
-        .call(
-            Method::POST,
-            &format!("/v1/endpoints/{}/poll", push["id"].as_str().unwrap()),
-            Some(json!({})),
-        )
-        .await;
-    assert_eq!(s, 409);
-    let (s, b) = app
-        .call(
-            Method::POST,
-            &format!("/v1/endpoints/{id}/poll"),
-            Some(json!({"max": 0})),
-        )
-        .await;
-    assert_eq!(
-        (s, b["error"]["message"].as_str().unwrap().starts_with("max")),
-        (422, true)
-    );
+    async fn a_waiting_poll_returns_as_soon_as_something_is_published() {
+        let app = spawn_app().await;
+        let ep = app.create_endpoint(json!({})).await;
+        let id = ep["id"].as_str().unwrap().to_string();
+        let started = Instant::now();
+        let (http, base, key) = (app.http.clone(), app.base.clone(), app.key.clone());
+        let waiting = tokio::spawn(async move {
+            let r = http
+                .post(format!("{base}/v1/endpoints/{id}/poll"))
+                .bearer_auth(key)
+                .json(&json!({"wait_ms": 5000}))
+                .send()
+                .await
+                .unwrap();
+            r.json::<Value>().await.unwrap()
+        });
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        app.publish(json!({"type": "a.b", "payload": {}})).await;
+        let got = waiting.await.unwrap();
+        assert_eq!(got["data"].as_array().unwrap().len(), 1);
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+
+    async fn concurrent_consumers_share_the_work_without_duplicates() {
+        let app = spawn_app().await;
+        let ep = app.create_endpoint(json!({})).await;
+        let id = ep["id"].as_str().unwrap().to_string();
+        for n in 0..40 {
+            app.publish(json!({"type": "a.b", "payload": {"n": n}})).await;
+        }
+        let mut consumers = Vec::new();
+        for _ in 0..2 {
+            let (http, base, key, id) = (app.http.clone(), app.base.clone(), app.key.clone(), id.clone());
+            consumers.push(tokio::spawn(async move {
+                let mut seen = Vec::new();
+                loop {
+                    let r: Value = http
+                        .post(format!("{base}/v1/endpoints/{id}/poll"))
+                        .bearer_auth(&key)
+                        .json(&json!({"max": 3, "lease_ms": 60000}))
+                        .send()
+                        .await
+                        .unwrap()
+                        .json()
+                        .await
+                        .unwrap();
+                    let items = r["data"].as_array().unwrap().clone();
+                    if items.is_empty() {
+                        return seen;
+                    }
+                    let ids: Vec<String> = items
+                        .iter()
+                        .map(|i| i["delivery_id"].as_str().unwrap().to_string())
+                        .collect();
+                    http.post(format!("{base}/v1/endpoints/{id}/ack"))
+                        .bearer_auth(&key)
+                        .json(&json!({"ids": ids}))
+                        .send()
+                        .await
+                        .unwrap();
+                    seen.extend(ids);
+                }
+            }));
+        }
+        let mut all = Vec::new();
+        for c in consumers {
+            all.extend(c.await.unwrap());
+        }
+        let unique: HashSet<_> = all.iter().collect();
+        assert_eq!((all.len(), unique.len()), (40, 40));
+    }
+
+    async fn the_stream_resumes_after_a_dropped_connection_without_gap_or_duplicate() {
+        let app = spawn_app().await;
+        let ep = app.create_endpoint(json!({})).await;
+        let id = ep["id"].as_str().unwrap();
+        for n in 0..3 {
+            app.publish(json!({"type": "a.b", "payload": {"n": n}})).await;
+        }
+        let mut first = open_stream(&app, id, None).await;
+        let got = read_events(&mut first, 2).await;
+        assert_eq!(got[0].1["payload"], json!({"n": 0}));
+        assert!(verifies(&got[1].1, ep["secret"].as_str().unwrap()));
+        drop(first); // the consumer goes away after processing two
+        for n in 3..5 {
+            app.publish(json!({"type": "a.b", "payload": {"n": n}})).await;
+        }
+        let mut resumed = open_stream(&app, id, Some(&got[1].0)).await;
+        let rest = read_events(&mut resumed, 3).await;
+        let ns: Vec<i64> = rest
+            .iter()
+            .map(|(_, v)| v["payload"]["n"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ns, [2, 3, 4]);
+        // Live tail: a new publish arrives on the open stream.
+        app.publish(json!({"type": "a.b", "payload": {"n": 5}})).await;
+        let live = read_events(&mut resumed, 1).await;
+        assert_eq!(live[0].1["payload"]["n"], 5);
+        // Resuming acknowledged the first two.
+        let states: Vec<String> = app.get("/v1/events?limit=10").await["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .rev()
+            .take(2)
+            .map(|e| e["id"].as_str().unwrap().to_string())
+            .collect();
+        for ev in states {
+            assert_eq!(app.deliveries(&ev).await[0]["state"], "succeeded");
+        }
+    }
+
+    async fn pulled_work_survives_a_restart_and_access_is_scoped() {
+        let settings = test_settings();
+        let app = spawn_app().await;
+        let ep = app.create_endpoint(json!({"tenant": "acme"})).await;
+        let id = ep["id"].as_str().unwrap().to_string();
+        app.publish(json!({"type": "a.b", "payload": {"k": 1}, "tenant": "acme"}))
+            .await;
+        let app = app.restart(settings).await;
+        let items = poll(&app, &id, json!({})).await;
+        assert_eq!(body_of(&items[0]), br#"{"k":1}"#);
+        let (_, k) = app
+            .call(Method::POST, "/v1/keys", Some(json!({"tenant": "globex"})))
+            .await;
+        let other = k["key"].as_str().unwrap();
+        let (s, _) = app
+            .call_as(
+                other,
+                Method::POST,
+                &format!("/v1/endpoints/{id}/poll"),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(s, 404);
+        let (s, _) = app
+            .call_as(other, Method::GET, &format!("/v1/endpoints/{id}/stream"), None)
+            .await;
+        assert_eq!(s, 404);
+        let push = app.create_endpoint(json!({"url": "http://127.0.0.1:9/"})).await;
+        let (s, _) = app
+            .call(
+                Method::POST,
+                &format!("/v1/endpoints/{}/poll", push["id"].as_str().unwrap()),
+                Some(json!({})),
+            )
+            .await;
+        assert_eq!(s, 409);
+        let (s, b) = app
+            .call(
+                Method::POST,
+                &format!("/v1/endpoints/{id}/poll"),
+                Some(json!({"max": 0})),
+            )
+            .await;
+        assert_eq!(
+            (s, b["error"]["message"].as_str().unwrap().starts_with("max")),
+            (422, true)
+        );
+    }
 }

@@ -58,157 +58,156 @@ async fn populate(app: &TestApp, key: &str, rx: &Receiver) -> Owned {
     }
 }
 
-#[tokio::test]
-async fn a_tenant_key_never_sees_or_touches_another_tenants_data() {
-    let app = spawn_app().await;
-    let rx = Receiver::ok().await;
-    let acme = mint(&app, "acme").await;
-    let globex = mint(&app, "globex").await;
-    let a = populate(&app, &acme, &rx).await;
-    let g = populate(&app, &globex, &rx).await;
-    rx.wait_for(2).await;
+store_tests! {
+    async fn a_tenant_key_never_sees_or_touches_another_tenants_data() {
+        let app = spawn_app().await;
+        let rx = Receiver::ok().await;
+        let acme = mint(&app, "acme").await;
+        let globex = mint(&app, "globex").await;
+        let a = populate(&app, &acme, &rx).await;
+        let g = populate(&app, &globex, &rx).await;
+        rx.wait_for(2).await;
 
-    let routes: Vec<(Method, String, Option<Value>)> = vec![
-        (Method::GET, format!("/v1/endpoints/{}", a.endpoint), None),
-        (
-            Method::PATCH,
-            format!("/v1/endpoints/{}", a.endpoint),
-            Some(json!({"disabled": true})),
-        ),
-        (Method::GET, format!("/v1/endpoints/{}/secret", a.endpoint), None),
-        (
-            Method::POST,
-            format!("/v1/endpoints/{}/secret/rotate", a.endpoint),
-            Some(json!({})),
-        ),
-        (
-            Method::POST,
-            format!("/v1/endpoints/{}/recover", a.endpoint),
-            Some(json!({"since": "2000-01-01T00:00:00Z"})),
-        ),
-        (Method::GET, format!("/v1/events/{}", a.event), None),
-        (Method::GET, format!("/v1/events/{}/deliveries", a.event), None),
-        (
-            Method::POST,
-            format!("/v1/events/{}/replay", a.event),
-            Some(json!({})),
-        ),
-        (
-            Method::POST,
-            format!("/v1/events/{}/replay", g.event),
-            Some(json!({"endpoint_id": a.endpoint})),
-        ),
-        (Method::GET, format!("/v1/deliveries/{}", a.delivery), None),
-        (
-            Method::GET,
-            format!("/v1/deliveries/{}/attempts", a.delivery),
-            None,
-        ),
-        (Method::POST, format!("/v1/deliveries/{}/retry", a.delivery), None),
-        (Method::GET, format!("/v1/sources/{}", a.source), None),
-        (
-            Method::PATCH,
-            format!("/v1/sources/{}", a.source),
-            Some(json!({"name": "stolen"})),
-        ),
-        (Method::GET, format!("/v1/sources/{}/requests", a.source), None),
-        (Method::DELETE, format!("/v1/sources/{}", a.source), None),
-        (Method::DELETE, format!("/v1/endpoints/{}", a.endpoint), None),
-    ];
-    for (method, path, body) in routes {
-        let (s, b) = app.call_as(&globex, method.clone(), &path, body).await;
-        assert_eq!(s, 404, "{method} {path} with another tenant's key: {b}");
-        assert_eq!(b["error"]["code"], "not_found");
-        let text = b.to_string();
-        assert!(!text.contains("acme") && !text.contains(&rx.url), "{text}");
-    }
-    // Nothing was changed by those calls.
-    let ep = app.get(&format!("/v1/endpoints/{}", a.endpoint)).await;
-    assert_eq!(ep["disabled"], false);
-    assert_eq!(app.get(&format!("/v1/sources/{}", a.source)).await["name"], "n");
-    assert_eq!(app.deliveries(&a.event).await.len(), 1);
-
-    // Lists show only the caller's tenant, whatever the filter says.
-    for path in [
-        "/v1/sources",
-        "/v1/endpoints",
-        "/v1/events",
-        "/v1/endpoints?tenant=acme",
-        "/v1/events?tenant=acme",
-    ] {
-        let (s, list) = app.call_as(&globex, Method::GET, path, None).await;
-        assert_eq!(s, 200);
-        for item in list["data"].as_array().unwrap() {
-            assert_eq!(item["tenant"], "globex", "{path}: {item}");
+        let routes: Vec<(Method, String, Option<Value>)> = vec![
+            (Method::GET, format!("/v1/endpoints/{}", a.endpoint), None),
+            (
+                Method::PATCH,
+                format!("/v1/endpoints/{}", a.endpoint),
+                Some(json!({"disabled": true})),
+            ),
+            (Method::GET, format!("/v1/endpoints/{}/secret", a.endpoint), None),
+            (
+                Method::POST,
+                format!("/v1/endpoints/{}/secret/rotate", a.endpoint),
+                Some(json!({})),
+            ),
+            (
+                Method::POST,
+                format!("/v1/endpoints/{}/recover", a.endpoint),
+                Some(json!({"since": "2000-01-01T00:00:00Z"})),
+            ),
+            (Method::GET, format!("/v1/events/{}", a.event), None),
+            (Method::GET, format!("/v1/events/{}/deliveries", a.event), None),
+            (
+                Method::POST,
+                format!("/v1/events/{}/replay", a.event),
+                Some(json!({})),
+            ),
+            (
+                Method::POST,
+                format!("/v1/events/{}/replay", g.event),
+                Some(json!({"endpoint_id": a.endpoint})),
+            ),
+            (Method::GET, format!("/v1/deliveries/{}", a.delivery), None),
+            (
+                Method::GET,
+                format!("/v1/deliveries/{}/attempts", a.delivery),
+                None,
+            ),
+            (Method::POST, format!("/v1/deliveries/{}/retry", a.delivery), None),
+            (Method::GET, format!("/v1/sources/{}", a.source), None),
+            (
+                Method::PATCH,
+                format!("/v1/sources/{}", a.source),
+                Some(json!({"name": "stolen"})),
+            ),
+            (Method::GET, format!("/v1/sources/{}/requests", a.source), None),
+            (Method::DELETE, format!("/v1/sources/{}", a.source), None),
+            (Method::DELETE, format!("/v1/endpoints/{}", a.endpoint), None),
+        ];
+        for (method, path, body) in routes {
+            let (s, b) = app.call_as(&globex, method.clone(), &path, body).await;
+            assert_eq!(s, 404, "{method} {path} with another tenant's key: {b}");
+            assert_eq!(b["error"]["code"], "not_found");
+            let text = b.to_string();
+            assert!(!text.contains("acme") && !text.contains(&rx.url), "{text}");
         }
-    }
-    let (_, mine) = app.call_as(&globex, Method::GET, "/v1/events", None).await;
-    assert_eq!(mine["data"].as_array().unwrap().len(), 1);
+        // Nothing was changed by those calls.
+        let ep = app.get(&format!("/v1/endpoints/{}", a.endpoint)).await;
+        assert_eq!(ep["disabled"], false);
+        assert_eq!(app.get(&format!("/v1/sources/{}", a.source)).await["name"], "n");
+        assert_eq!(app.deliveries(&a.event).await.len(), 1);
 
-    // The tenant's own data is fully usable.
-    let (s, ev) = app
-        .call_as(&acme, Method::GET, &format!("/v1/events/{}", a.event), None)
-        .await;
-    assert_eq!((s, ev["tenant"].as_str()), (200, Some("acme")));
-    // The admin sees both tenants.
-    assert_eq!(app.get("/v1/events").await["data"].as_array().unwrap().len(), 2);
-}
-
-#[tokio::test]
-async fn a_tenant_key_acts_only_for_its_tenant_and_cannot_manage_keys() {
-    let app = spawn_app().await;
-    let acme = mint(&app, "acme").await;
-    let (s, b) = app
-        .call_as(
-            &acme,
-            Method::POST,
-            "/v1/events",
-            Some(json!({"type": "a.b", "payload": {}, "tenant": "globex"})),
-        )
-        .await;
-    assert_eq!(s, 403, "{b}");
-    assert_eq!(b["error"]["code"], "forbidden");
-    let (s, _) = app
-        .call_as(
-            &acme,
-            Method::POST,
+        // Lists show only the caller's tenant, whatever the filter says.
+        for path in [
+            "/v1/sources",
             "/v1/endpoints",
-            Some(json!({"url": "http://127.0.0.1:9/", "tenant": "globex"})),
-        )
-        .await;
-    assert_eq!(s, 403);
-    for (method, path) in [
-        (Method::GET, "/v1/keys"),
-        (Method::POST, "/v1/keys"),
-        (Method::DELETE, "/v1/keys/key_x"),
-    ] {
-        let body = (method == Method::POST).then(|| json!({"tenant": "acme"}));
-        let (s, _) = app.call_as(&acme, method, path, body).await;
-        assert_eq!(s, 403, "{path}");
-    }
-    assert_eq!(
-        app.get("/v1/events").await["data"].as_array().unwrap().len(),
-        0,
-        "nothing stored"
-    );
-}
+            "/v1/events",
+            "/v1/endpoints?tenant=acme",
+            "/v1/events?tenant=acme",
+        ] {
+            let (s, list) = app.call_as(&globex, Method::GET, path, None).await;
+            assert_eq!(s, 200);
+            for item in list["data"].as_array().unwrap() {
+                assert_eq!(item["tenant"], "globex", "{path}: {item}");
+            }
+        }
+        let (_, mine) = app.call_as(&globex, Method::GET, "/v1/events", None).await;
+        assert_eq!(mine["data"].as_array().unwrap().len(), 1);
 
-#[tokio::test]
-async fn keys_are_listed_without_secrets_and_can_be_revoked() {
-    let app = spawn_app().await;
-    let key = mint(&app, "acme").await;
-    let (s, _) = app.call_as(&key, Method::GET, "/v1/endpoints", None).await;
-    assert_eq!(s, 200);
-    let list = app.get("/v1/keys").await;
-    let listed = list["data"].as_array().unwrap();
-    assert_eq!(listed.len(), 1);
-    assert!(listed[0].get("key").is_none() && !list.to_string().contains(&key));
-    let id = listed[0]["id"].as_str().unwrap();
-    let (s, _) = app.call(Method::DELETE, &format!("/v1/keys/{id}"), None).await;
-    assert_eq!(s, 204);
-    let (s, _) = app.call_as(&key, Method::GET, "/v1/endpoints", None).await;
-    assert_eq!(s, 401, "a revoked key no longer works");
-    let (s, _) = app.call(Method::DELETE, &format!("/v1/keys/{id}"), None).await;
-    assert_eq!(s, 404);
-    assert!(app.get("/v1/keys").await["data"][0]["revoked_at"].is_string());
+        // The tenant's own data is fully usable.
+        let (s, ev) = app
+            .call_as(&acme, Method::GET, &format!("/v1/events/{}", a.event), None)
+            .await;
+        assert_eq!((s, ev["tenant"].as_str()), (200, Some("acme")));
+        // The admin sees both tenants.
+        assert_eq!(app.get("/v1/events").await["data"].as_array().unwrap().len(), 2);
+    }
+
+    async fn a_tenant_key_acts_only_for_its_tenant_and_cannot_manage_keys() {
+        let app = spawn_app().await;
+        let acme = mint(&app, "acme").await;
+        let (s, b) = app
+            .call_as(
+                &acme,
+                Method::POST,
+                "/v1/events",
+                Some(json!({"type": "a.b", "payload": {}, "tenant": "globex"})),
+            )
+            .await;
+        assert_eq!(s, 403, "{b}");
+        assert_eq!(b["error"]["code"], "forbidden");
+        let (s, _) = app
+            .call_as(
+                &acme,
+                Method::POST,
+                "/v1/endpoints",
+                Some(json!({"url": "http://127.0.0.1:9/", "tenant": "globex"})),
+            )
+            .await;
+        assert_eq!(s, 403);
+        for (method, path) in [
+            (Method::GET, "/v1/keys"),
+            (Method::POST, "/v1/keys"),
+            (Method::DELETE, "/v1/keys/key_x"),
+        ] {
+            let body = (method == Method::POST).then(|| json!({"tenant": "acme"}));
+            let (s, _) = app.call_as(&acme, method, path, body).await;
+            assert_eq!(s, 403, "{path}");
+        }
+        assert_eq!(
+            app.get("/v1/events").await["data"].as_array().unwrap().len(),
+            0,
+            "nothing stored"
+        );
+    }
+
+    async fn keys_are_listed_without_secrets_and_can_be_revoked() {
+        let app = spawn_app().await;
+        let key = mint(&app, "acme").await;
+        let (s, _) = app.call_as(&key, Method::GET, "/v1/endpoints", None).await;
+        assert_eq!(s, 200);
+        let list = app.get("/v1/keys").await;
+        let listed = list["data"].as_array().unwrap();
+        assert_eq!(listed.len(), 1);
+        assert!(listed[0].get("key").is_none() && !list.to_string().contains(&key));
+        let id = listed[0]["id"].as_str().unwrap();
+        let (s, _) = app.call(Method::DELETE, &format!("/v1/keys/{id}"), None).await;
+        assert_eq!(s, 204);
+        let (s, _) = app.call_as(&key, Method::GET, "/v1/endpoints", None).await;
+        assert_eq!(s, 401, "a revoked key no longer works");
+        let (s, _) = app.call(Method::DELETE, &format!("/v1/keys/{id}"), None).await;
+        assert_eq!(s, 404);
+        assert!(app.get("/v1/keys").await["data"][0]["revoked_at"].is_string());
+    }
 }

@@ -1,0 +1,148 @@
+//! Small helpers over a pooled transaction, and the mapping between rows and domain types.
+
+use tokio_postgres::types::{FromSql, ToSql};
+use tokio_postgres::Row;
+
+use crate::domain::{Attempt, Delivery, DeliveryState, Endpoint, Event, SignatureScheme};
+use crate::store::{StoreError, StoreResult};
+
+pub type Tx<'a> = deadpool_postgres::Transaction<'a>;
+pub type Param<'a> = &'a (dyn ToSql + Sync);
+
+pub fn pg(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
+    StoreError::Backend(Box::new(e))
+}
+
+pub async fn query(tx: &Tx<'_>, sql: &str, params: &[Param<'_>]) -> StoreResult<Vec<Row>> {
+    let st = tx.prepare_cached(sql).await.map_err(pg)?;
+    tx.query(&st, params).await.map_err(pg)
+}
+
+pub async fn query_opt(tx: &Tx<'_>, sql: &str, params: &[Param<'_>]) -> StoreResult<Option<Row>> {
+    let st = tx.prepare_cached(sql).await.map_err(pg)?;
+    tx.query_opt(&st, params).await.map_err(pg)
+}
+
+pub async fn exec(tx: &Tx<'_>, sql: &str, params: &[Param<'_>]) -> StoreResult<u64> {
+    let st = tx.prepare_cached(sql).await.map_err(pg)?;
+    tx.execute(&st, params).await.map_err(pg)
+}
+
+/// Wakes every node's workers and pull consumers once this transaction commits.
+pub async fn notify(tx: &Tx<'_>) -> StoreResult<()> {
+    exec(tx, "SELECT pg_notify('herald_wake', '')", &[])
+        .await
+        .map(|_| ())
+}
+
+/// Column `i` of a row, as `T`.
+pub fn get<'a, T: FromSql<'a>>(row: &'a Row, i: usize) -> StoreResult<T> {
+    row.try_get(i).map_err(pg)
+}
+
+fn json<T: serde::de::DeserializeOwned>(row: &Row, i: usize, what: &str) -> StoreResult<T> {
+    let text: String = get(row, i)?;
+    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+pub const ENDPOINT_COLUMNS: &str = "id, tenant, url, description, event_types, headers, signature, \
+     secrets, timeout_ms, max_in_flight, rate_limit_per_s, disabled, disabled_reason, created_at, updated_at";
+
+pub const EVENT_COLUMNS: &str =
+    "id, type, tenant, payload, content_type, deliveries, created_at, seq, source_id, headers";
+
+pub const DELIVERY_COLUMNS: &str = "id, event_id, endpoint_id, state, attempts, next_attempt_at, \
+     last_attempt_at, last_status, last_error, created_at, updated_at";
+
+pub const ATTEMPT_COLUMNS: &str =
+    "id, delivery_id, attempted_at, status_code, duration_ms, error, response_body";
+
+/// [`EVENT_COLUMNS`] qualified with a table alias.
+pub fn event_columns_of(alias: &str) -> String {
+    EVENT_COLUMNS
+        .split(", ")
+        .map(|c| format!("{alias}.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub fn endpoint(row: &Row) -> StoreResult<Endpoint> {
+    let signature: String = get(row, 6)?;
+    Ok(Endpoint {
+        id: get(row, 0)?,
+        tenant: get(row, 1)?,
+        url: get(row, 2)?,
+        description: get(row, 3)?,
+        event_types: json(row, 4, "event_types")?,
+        headers: json(row, 5, "headers")?,
+        signature: SignatureScheme::parse(&signature)
+            .ok_or_else(|| StoreError::Corrupt(format!("signature: {signature}")))?,
+        secrets: json(row, 7, "secrets")?,
+        timeout_ms: get::<i64>(row, 8)? as u64,
+        max_in_flight: get::<i64>(row, 9)? as u32,
+        rate_limit_per_s: get::<Option<i64>>(row, 10)?.map(|v| v as u32),
+        disabled: get(row, 11)?,
+        disabled_reason: get(row, 12)?,
+        created_at: get(row, 13)?,
+        updated_at: get(row, 14)?,
+    })
+}
+
+/// An event whose [`EVENT_COLUMNS`] start at column `at`.
+pub fn event_at(row: &Row, at: usize) -> StoreResult<Event> {
+    Ok(Event {
+        id: get(row, at)?,
+        event_type: get(row, at + 1)?,
+        tenant: get(row, at + 2)?,
+        payload: get(row, at + 3)?,
+        content_type: get(row, at + 4)?,
+        deliveries: get::<i64>(row, at + 5)? as u32,
+        created_at: get(row, at + 6)?,
+        seq: get(row, at + 7)?,
+        source_id: get(row, at + 8)?,
+        headers: get(row, at + 9)?,
+    })
+}
+
+pub fn event(row: &Row) -> StoreResult<Event> {
+    event_at(row, 0)
+}
+
+pub fn delivery(row: &Row) -> StoreResult<Delivery> {
+    let state: String = get(row, 3)?;
+    Ok(Delivery {
+        id: get(row, 0)?,
+        event_id: get(row, 1)?,
+        endpoint_id: get(row, 2)?,
+        state: DeliveryState::parse(&state).ok_or_else(|| StoreError::Corrupt(format!("state: {state}")))?,
+        attempts: get::<i64>(row, 4)? as u32,
+        next_attempt_at: get(row, 5)?,
+        last_attempt_at: get(row, 6)?,
+        last_status: get::<Option<i64>>(row, 7)?.map(|v| v as u16),
+        last_error: get(row, 8)?,
+        created_at: get(row, 9)?,
+        updated_at: get(row, 10)?,
+    })
+}
+
+pub fn attempt(row: &Row) -> StoreResult<Attempt> {
+    Ok(Attempt {
+        id: get(row, 0)?,
+        delivery_id: get(row, 1)?,
+        attempted_at: get(row, 2)?,
+        status_code: get::<Option<i64>>(row, 3)?.map(|v| v as u16),
+        duration_ms: get::<i64>(row, 4)? as u64,
+        error: get(row, 5)?,
+        response_body: get(row, 6)?,
+    })
+}
+
+/// Maps every row with `f`.
+pub fn all<T>(rows: &[Row], f: impl Fn(&Row) -> StoreResult<T>) -> StoreResult<Vec<T>> {
+    rows.iter().map(f).collect()
+}
+
+/// Serializes a value for a JSON text column.
+pub fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).expect("plain data serializes")
+}

@@ -1,0 +1,249 @@
+//! Event, delivery and attempt queries, and the publish transaction.
+
+use super::db::{
+    self, all, exec, get, query, query_opt, Tx, ATTEMPT_COLUMNS, DELIVERY_COLUMNS, EVENT_COLUMNS,
+};
+use super::endpoints::{self, Subscriber};
+use crate::domain::{
+    new_id, type_matches, Attempt, Delivery, DeliveryState, Event, Millis, NewEvent, Page, PublishOutcome,
+    PublishSummary, Scope,
+};
+use crate::store::{EventQuery, StoreError, StoreResult};
+
+/// The outcome of a publish seen before under the same id or idempotency key.
+async fn earlier(tx: &Tx<'_>, ev: &NewEvent) -> StoreResult<Option<PublishOutcome>> {
+    let mut found = None;
+    if ev.caller_id {
+        found = query_opt(
+            tx,
+            "SELECT request_hash, id, type, deliveries FROM events WHERE id = $1",
+            &[&ev.id],
+        )
+        .await?;
+    }
+    if let (None, Some(key)) = (&found, &ev.idempotency_key) {
+        found = query_opt(
+            tx,
+            "SELECT request_hash, id, type, deliveries FROM events \
+             WHERE coalesce(tenant, '') = coalesce($1, '') AND idempotency_key = $2",
+            &[&ev.tenant, key],
+        )
+        .await?;
+    }
+    let Some(row) = found else { return Ok(None) };
+    let hash: String = get(&row, 0)?;
+    if hash != ev.request_hash {
+        return Ok(Some(PublishOutcome::KeyConflict));
+    }
+    Ok(Some(PublishOutcome::Repeated(PublishSummary {
+        id: get(&row, 1)?,
+        event_type: get(&row, 2)?,
+        deliveries: get::<i64>(&row, 3)? as u32,
+    })))
+}
+
+/// Stores an event and its deliveries. A concurrent publish of the same id or key on
+/// another node is caught by the unique indexes and answered as a repeat.
+pub async fn publish(tx: &Tx<'_>, ev: NewEvent) -> StoreResult<PublishOutcome> {
+    if let Some(outcome) = earlier(tx, &ev).await? {
+        return Ok(outcome);
+    }
+    let subscribers = endpoints::subscribers(tx, ev.tenant.as_deref()).await?;
+    let (mut targets, mut skipped) = (Vec::new(), Vec::new());
+    for sub in subscribers {
+        if sub.patterns.iter().any(|p| type_matches(p, &ev.event_type)) {
+            if sub.disabled {
+                skipped.push(sub)
+            } else {
+                targets.push(sub)
+            }
+        }
+    }
+    let inserted = query_opt(
+        tx,
+        "INSERT INTO events (id, type, tenant, payload, content_type, idempotency_key, request_hash, \
+         deliveries, created_at, source_id, headers) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         ON CONFLICT DO NOTHING RETURNING seq",
+        &[
+            &ev.id,
+            &ev.event_type,
+            &ev.tenant,
+            &ev.payload,
+            &ev.content_type,
+            &ev.idempotency_key,
+            &ev.request_hash,
+            &(targets.len() as i64),
+            &ev.created_at,
+            &ev.source_id,
+            &ev.headers,
+        ],
+    )
+    .await?;
+    if inserted.is_none() {
+        // Another transaction stored the same id or key first and has committed.
+        return earlier(tx, &ev)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt(format!("event {} conflicted with no stored event", ev.id)));
+    }
+    let owed = NewDeliveries {
+        event_id: &ev.id,
+        tenant: ev.tenant.as_deref(),
+        now: ev.created_at,
+    };
+    owed.insert(tx, &mut targets, DeliveryState::Pending).await?;
+    owed.insert(tx, &mut skipped, DeliveryState::Skipped).await?;
+    Ok(PublishOutcome::Created(PublishSummary {
+        id: ev.id,
+        event_type: ev.event_type,
+        deliveries: targets.len() as u32,
+    }))
+}
+
+/// Delivery rows owed for one event.
+pub struct NewDeliveries<'a> {
+    pub event_id: &'a str,
+    pub tenant: Option<&'a str>,
+    pub now: Millis,
+}
+
+impl NewDeliveries<'_> {
+    /// Inserts one delivery per endpoint: `Pending` ones are due now (and wake every
+    /// node), `Skipped` ones wait for a recovery. A pull endpoint's delivery takes the next
+    /// position of its stream under the endpoint's row lock, so positions follow commit
+    /// order and a stream cursor never passes a delivery that commits later.
+    pub async fn insert(
+        &self,
+        tx: &Tx<'_>,
+        subs: &mut [Subscriber],
+        state: DeliveryState,
+    ) -> StoreResult<()> {
+        if subs.is_empty() {
+            return Ok(());
+        }
+        // One lock order for every transaction, so two publishes cannot deadlock.
+        subs.sort_by(|a, b| a.id.cmp(&b.id));
+        let due = (state == DeliveryState::Pending).then_some(self.now);
+        for sub in subs.iter() {
+            let pos: i64 = if sub.pull {
+                let row = query_opt(
+                    tx,
+                    "UPDATE endpoints SET stream_pos = stream_pos + 1 WHERE id = $1 RETURNING stream_pos",
+                    &[&sub.id],
+                )
+                .await?;
+                row.map(|r| get(&r, 0)).transpose()?.unwrap_or(0)
+            } else {
+                0
+            };
+            exec(
+                tx,
+                "INSERT INTO deliveries (id, event_id, endpoint_id, tenant, state, attempts, next_attempt_at, \
+                 pos, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $8)",
+                &[
+                    &new_id("dlv"),
+                    &self.event_id,
+                    &sub.id,
+                    &self.tenant,
+                    &state.as_str(),
+                    &due,
+                    &pos,
+                    &self.now,
+                ],
+            )
+            .await?;
+        }
+        if due.is_some() {
+            db::notify(tx).await?;
+        }
+        Ok(())
+    }
+}
+
+/// Publishes an operational event (`herald.…`) inside the transaction of the change it
+/// reports.
+pub async fn publish_internal(
+    tx: &Tx<'_>,
+    event_type: &str,
+    tenant: Option<&str>,
+    payload: serde_json::Value,
+    now: Millis,
+) -> StoreResult<()> {
+    let ev = NewEvent {
+        id: new_id("evt"),
+        event_type: event_type.to_string(),
+        tenant: tenant.map(str::to_string),
+        payload: serde_json::to_vec(&payload).expect("JSON values serialize"),
+        content_type: "application/json".into(),
+        idempotency_key: None,
+        caller_id: false,
+        request_hash: String::new(),
+        created_at: now,
+        source_id: None,
+        headers: None,
+    };
+    Box::pin(publish(tx, ev)).await.map(|_| ())
+}
+
+pub async fn get_visible(tx: &Tx<'_>, scope: &Scope, id: &str) -> StoreResult<Option<Event>> {
+    let sql =
+        format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = $1 AND ($2::TEXT IS NULL OR tenant = $2)");
+    query_opt(tx, &sql, &[&id, &scope.tenant()])
+        .await?
+        .as_ref()
+        .map(db::event)
+        .transpose()
+}
+
+/// Newest first; the cursor is the position of the last event returned.
+pub async fn list(tx: &Tx<'_>, scope: &Scope, q: &EventQuery) -> StoreResult<Page<Event>> {
+    let Some(tenant) = scope.list_filter(q.tenant.as_deref()) else {
+        return Ok(Page {
+            items: Vec::new(),
+            next_cursor: None,
+        });
+    };
+    let cursor: Option<i64> = q.cursor.as_deref().and_then(|c| c.parse().ok());
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE ($1::TEXT IS NULL OR tenant = $1) \
+         AND ($2::TEXT IS NULL OR type = $2) AND ($3::BIGINT IS NULL OR created_at >= $3) \
+         AND ($4::BIGINT IS NULL OR seq < $4) ORDER BY seq DESC LIMIT $5"
+    );
+    let rows = query(
+        tx,
+        &sql,
+        &[&tenant, &q.event_type, &q.since, &cursor, &((q.limit + 1) as i64)],
+    )
+    .await?;
+    let items = all(&rows, db::event)?;
+    Ok(Page::from_overfetch(items, q.limit, |e| e.seq.to_string()))
+}
+
+pub async fn deliveries(tx: &Tx<'_>, scope: &Scope, event_id: &str) -> StoreResult<Option<Vec<Delivery>>> {
+    if get_visible(tx, scope, event_id).await?.is_none() {
+        return Ok(None);
+    }
+    let sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE event_id = $1 ORDER BY id");
+    let rows = query(tx, &sql, &[&event_id]).await?;
+    all(&rows, db::delivery).map(Some)
+}
+
+pub async fn delivery(tx: &Tx<'_>, scope: &Scope, id: &str) -> StoreResult<Option<Delivery>> {
+    let sql = format!(
+        "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1 AND ($2::TEXT IS NULL OR tenant = $2)"
+    );
+    query_opt(tx, &sql, &[&id, &scope.tenant()])
+        .await?
+        .as_ref()
+        .map(db::delivery)
+        .transpose()
+}
+
+pub async fn attempts(tx: &Tx<'_>, scope: &Scope, delivery_id: &str) -> StoreResult<Option<Vec<Attempt>>> {
+    if delivery(tx, scope, delivery_id).await?.is_none() {
+        return Ok(None);
+    }
+    let sql =
+        format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE delivery_id = $1 ORDER BY attempted_at, id");
+    let rows = query(tx, &sql, &[&delivery_id]).await?;
+    all(&rows, db::attempt).map(Some)
+}

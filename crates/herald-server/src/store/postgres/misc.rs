@@ -1,0 +1,202 @@
+//! API keys (hashes only), event types, and retention.
+
+use tokio_postgres::Row;
+
+use super::db::{exec, get, query, query_opt, Tx};
+use crate::domain::{EventType, EventTypePatch, Millis};
+use crate::store::{ApiKey, Purged, StoreResult};
+
+fn key(r: &Row) -> StoreResult<ApiKey> {
+    Ok(ApiKey {
+        id: get(r, 0)?,
+        tenant: get(r, 1)?,
+        created_at: get(r, 2)?,
+        revoked_at: get(r, 3)?,
+    })
+}
+
+pub async fn insert_key(
+    tx: &Tx<'_>,
+    id: &str,
+    hash: &str,
+    tenant: Option<&str>,
+    now: Millis,
+) -> StoreResult<()> {
+    exec(
+        tx,
+        "INSERT INTO api_keys (id, hash, tenant, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING",
+        &[&id, &hash, &tenant, &now],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn find_key(tx: &Tx<'_>, hash: &str) -> StoreResult<Option<ApiKey>> {
+    query_opt(
+        tx,
+        "SELECT id, tenant, created_at, revoked_at FROM api_keys WHERE hash = $1 AND revoked_at IS NULL",
+        &[&hash],
+    )
+    .await?
+    .as_ref()
+    .map(key)
+    .transpose()
+}
+
+pub async fn list_keys(tx: &Tx<'_>, tenant: Option<&str>) -> StoreResult<Vec<ApiKey>> {
+    query(
+        tx,
+        "SELECT id, tenant, created_at, revoked_at FROM api_keys WHERE ($1::TEXT IS NULL OR tenant = $1) ORDER BY id",
+        &[&tenant],
+    )
+    .await?
+    .iter()
+    .map(key)
+    .collect()
+}
+
+pub async fn revoke_key(tx: &Tx<'_>, id: &str, now: Millis) -> StoreResult<bool> {
+    exec(
+        tx,
+        "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+        &[&id, &now],
+    )
+    .await
+    .map(|n| n > 0)
+}
+
+pub async fn count_admin_keys(tx: &Tx<'_>) -> StoreResult<u64> {
+    let rows = query(
+        tx,
+        "SELECT count(*) FROM api_keys WHERE tenant IS NULL AND revoked_at IS NULL",
+        &[],
+    )
+    .await?;
+    Ok(get::<i64>(&rows[0], 0)? as u64)
+}
+
+const TYPE_COLUMNS: &str = "name, description, schema, archived, created_at, updated_at";
+
+fn event_type(r: &Row) -> StoreResult<EventType> {
+    Ok(EventType {
+        name: get(r, 0)?,
+        description: get(r, 1)?,
+        schema: get(r, 2)?,
+        archived: get(r, 3)?,
+        created_at: get(r, 4)?,
+        updated_at: get(r, 5)?,
+    })
+}
+
+/// False when the name is taken.
+pub async fn insert_type(tx: &Tx<'_>, t: &EventType) -> StoreResult<bool> {
+    let sql = format!(
+        "INSERT INTO event_types ({TYPE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (name) DO NOTHING"
+    );
+    exec(
+        tx,
+        &sql,
+        &[
+            &t.name,
+            &t.description,
+            &t.schema,
+            &t.archived,
+            &t.created_at,
+            &t.updated_at,
+        ],
+    )
+    .await
+    .map(|n| n == 1)
+}
+
+pub async fn get_type(tx: &Tx<'_>, name: &str) -> StoreResult<Option<EventType>> {
+    let sql = format!("SELECT {TYPE_COLUMNS} FROM event_types WHERE name = $1");
+    query_opt(tx, &sql, &[&name])
+        .await?
+        .as_ref()
+        .map(event_type)
+        .transpose()
+}
+
+pub async fn list_types(tx: &Tx<'_>, include_archived: bool) -> StoreResult<Vec<EventType>> {
+    let sql = format!("SELECT {TYPE_COLUMNS} FROM event_types WHERE $1 OR NOT archived ORDER BY name");
+    query(tx, &sql, &[&include_archived])
+        .await?
+        .iter()
+        .map(event_type)
+        .collect()
+}
+
+pub async fn update_type(
+    tx: &Tx<'_>,
+    name: &str,
+    patch: EventTypePatch,
+    now: Millis,
+) -> StoreResult<Option<EventType>> {
+    let sql = format!("SELECT {TYPE_COLUMNS} FROM event_types WHERE name = $1 FOR UPDATE");
+    let Some(mut t) = query_opt(tx, &sql, &[&name])
+        .await?
+        .as_ref()
+        .map(event_type)
+        .transpose()?
+    else {
+        return Ok(None);
+    };
+    patch.apply(&mut t, now);
+    exec(
+        tx,
+        "UPDATE event_types SET description = $2, schema = $3, archived = $4, updated_at = $5 WHERE name = $1",
+        &[&t.name, &t.description, &t.schema, &t.archived, &t.updated_at],
+    )
+    .await?;
+    Ok(Some(t))
+}
+
+/// Deletes up to `limit` of each kind of record older than `cutoff`; events only when
+/// they owe nothing.
+pub async fn purge(tx: &Tx<'_>, cutoff: Millis, limit: usize) -> StoreResult<Purged> {
+    let limit = limit as i64;
+    let ids: Vec<String> = query(
+        tx,
+        "DELETE FROM events WHERE seq IN (SELECT seq FROM events e WHERE e.created_at < $1 AND NOT EXISTS \
+         (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state IN ('pending', 'delivering')) \
+         ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING id",
+        &[&cutoff, &limit],
+    )
+    .await?
+    .iter()
+    .map(|r| get(r, 0))
+    .collect::<StoreResult<_>>()?;
+    let mut attempts = exec(
+        tx,
+        "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id = ANY($1))",
+        &[&ids],
+    )
+    .await? as usize;
+    exec(tx, "DELETE FROM deliveries WHERE event_id = ANY($1)", &[&ids]).await?;
+    attempts += exec(
+        tx,
+        "DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE attempted_at < $1 LIMIT $2)",
+        &[&cutoff, &limit],
+    )
+    .await? as usize;
+    let requests = exec(
+        tx,
+        "DELETE FROM inbound_requests WHERE id IN \
+         (SELECT id FROM inbound_requests WHERE received_at < $1 LIMIT $2)",
+        &[&cutoff, &limit],
+    )
+    .await? as usize;
+    exec(
+        tx,
+        "DELETE FROM inbound_dedup WHERE (source_id, key) IN \
+         (SELECT source_id, key FROM inbound_dedup WHERE seen_at < $1 LIMIT $2)",
+        &[&cutoff, &limit],
+    )
+    .await?;
+    Ok(Purged {
+        events: ids.len(),
+        attempts,
+        requests,
+    })
+}

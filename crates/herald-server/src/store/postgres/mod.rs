@@ -1,0 +1,421 @@
+//! The PostgreSQL store: any number of herald nodes share one database. Work is divided
+//! by row leases claimed with `FOR UPDATE SKIP LOCKED`; a node that dies leaves leases that
+//! expire, and another node takes the work over. Commits that create due work send a
+//! `NOTIFY herald_wake`, which wakes every node's workers and pull consumers; each node
+//! still polls, because notifications are lost while its listener reconnects.
+
+mod db;
+mod endpoints;
+mod events;
+mod misc;
+mod pull;
+mod queue;
+mod recovery;
+mod schema;
+mod sources;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio::sync::watch;
+use tokio_postgres::{AsyncMessage, NoTls};
+
+use self::db::pg;
+use super::{
+    ApiKey, AttemptRecord, ClaimRequest, EndpointQuery, EventQuery, InboundEvent, IngestOutcome, Job,
+    PullRequest, PulledDelivery, Purged, QueueStats, ReplayOutcome, RequestRecord, RetryOutcome, Store,
+    StoreError, StoreResult, WakeFn,
+};
+use crate::domain::{
+    now_ms, Attempt, Delivery, Endpoint, EndpointPatch, Event, EventType, EventTypePatch, Millis, NewEvent,
+    Page, PublishOutcome, Scope,
+};
+use crate::ingest::source::{Source, SourcePatch};
+
+/// Connections per node.
+const POOL_SIZE: usize = 16;
+
+pub struct PgStore {
+    pool: Pool,
+    config: tokio_postgres::Config,
+}
+
+fn parse_url(url: &str) -> StoreResult<tokio_postgres::Config> {
+    tokio_postgres::Config::from_str(url).map_err(pg)
+}
+
+impl PgStore {
+    /// Connects to the database at `url` and brings its schema up to date.
+    pub async fn connect(url: &str) -> StoreResult<PgStore> {
+        let config = parse_url(url)?;
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .build()
+            .map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let store = PgStore { pool, config };
+        let mut client = store.client().await?;
+        let ran = schema::migrate(&mut client).await.map_err(pg)?;
+        if ran > 0 {
+            tracing::info!(ran, "applied PostgreSQL migrations");
+        }
+        Ok(store)
+    }
+
+    /// Applies pending migrations without serving (`herald migrate`); returns how many ran.
+    pub async fn migrate(url: &str) -> StoreResult<usize> {
+        let (mut client, conn) = parse_url(url)?.connect(NoTls).await.map_err(pg)?;
+        let driver = tokio::spawn(conn);
+        let ran = schema::migrate(&mut client).await.map_err(pg);
+        drop(client);
+        let _ = driver.await;
+        ran
+    }
+
+    async fn client(&self) -> StoreResult<deadpool_postgres::Object> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| StoreError::Backend(Box::new(e)))
+    }
+}
+
+/// Runs `$body` (which uses `$tx`) in one transaction and commits it.
+macro_rules! in_tx {
+    ($self:ident, |$tx:ident| $body:expr) => {{
+        let mut client = $self.client().await?;
+        let $tx = client.transaction().await.map_err(pg)?;
+        let out = $body;
+        $tx.commit().await.map_err(pg)?;
+        Ok(out)
+    }};
+}
+
+/// Listens for `herald_wake` until `stop`, reconnecting after errors; calls `on_wake` for
+/// each notification and once after every (re)connect, to catch up on what was missed.
+async fn listen(config: tokio_postgres::Config, on_wake: WakeFn, mut stop: watch::Receiver<bool>) {
+    loop {
+        let session = async {
+            let (client, mut conn) = config.connect(NoTls).await?;
+            let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+            let driver = tokio::spawn(async move {
+                while let Some(msg) = std::future::poll_fn(|cx| conn.poll_message(cx)).await {
+                    match msg {
+                        Ok(AsyncMessage::Notification(_)) => {
+                            if tx.send(()).is_err() {
+                                break;
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            tracing::warn!(error = %e, "the wake-up listener lost its connection");
+                            break;
+                        }
+                    }
+                }
+            });
+            client.batch_execute("LISTEN herald_wake").await?;
+            on_wake();
+            while rx.recv().await.is_some() {
+                on_wake();
+            }
+            driver.abort();
+            Ok::<(), tokio_postgres::Error>(())
+        };
+        tokio::select! {
+            r = session => if let Err(e) = r {
+                tracing::warn!(error = %e, "the wake-up listener could not connect; polling meanwhile");
+            },
+            _ = stop.wait_for(|s| *s) => return,
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn ready(&self) -> StoreResult<()> {
+        let client = self.client().await?;
+        client.simple_query("SELECT 1").await.map_err(pg)?;
+        Ok(())
+    }
+
+    fn watch_remote(&self, on_wake: WakeFn, stop: watch::Receiver<bool>) {
+        tokio::spawn(listen(self.config.clone(), on_wake, stop));
+    }
+
+    async fn insert_key(&self, id: String, hash: String, tenant: Option<String>) -> StoreResult<()> {
+        in_tx!(self, |tx| misc::insert_key(
+            &tx,
+            &id,
+            &hash,
+            tenant.as_deref(),
+            now_ms()
+        )
+        .await?)
+    }
+
+    async fn find_key(&self, hash: String) -> StoreResult<Option<ApiKey>> {
+        in_tx!(self, |tx| misc::find_key(&tx, &hash).await?)
+    }
+
+    async fn count_admin_keys(&self) -> StoreResult<u64> {
+        in_tx!(self, |tx| misc::count_admin_keys(&tx).await?)
+    }
+
+    async fn list_keys(&self, tenant: Option<String>) -> StoreResult<Vec<ApiKey>> {
+        in_tx!(self, |tx| misc::list_keys(&tx, tenant.as_deref()).await?)
+    }
+
+    async fn revoke_key(&self, id: &str) -> StoreResult<bool> {
+        in_tx!(self, |tx| misc::revoke_key(&tx, id, now_ms()).await?)
+    }
+
+    async fn create_endpoint(&self, endpoint: Endpoint) -> StoreResult<()> {
+        in_tx!(self, |tx| endpoints::insert(&tx, &endpoint).await?)
+    }
+
+    async fn get_endpoint(&self, scope: &Scope, id: &str) -> StoreResult<Option<Endpoint>> {
+        in_tx!(self, |tx| endpoints::get_visible(&tx, scope, id).await?)
+    }
+
+    async fn list_endpoints(&self, scope: &Scope, query: EndpointQuery) -> StoreResult<Page<Endpoint>> {
+        in_tx!(self, |tx| endpoints::list(&tx, scope, &query).await?)
+    }
+
+    async fn update_endpoint(
+        &self,
+        scope: &Scope,
+        id: &str,
+        patch: EndpointPatch,
+    ) -> StoreResult<Option<Endpoint>> {
+        in_tx!(self, |tx| endpoints::update(&tx, scope, id, patch, now_ms())
+            .await?)
+    }
+
+    async fn delete_endpoint(&self, scope: &Scope, id: &str) -> StoreResult<bool> {
+        in_tx!(self, |tx| endpoints::delete(&tx, scope, id, now_ms()).await?)
+    }
+
+    async fn rotate_secret(
+        &self,
+        scope: &Scope,
+        id: &str,
+        secret: String,
+        grace_until: Millis,
+    ) -> StoreResult<Option<Endpoint>> {
+        in_tx!(self, |tx| endpoints::rotate(
+            &tx,
+            scope,
+            id,
+            secret,
+            grace_until,
+            now_ms()
+        )
+        .await?)
+    }
+
+    async fn recover_endpoint(&self, scope: &Scope, id: &str, since: Millis) -> StoreResult<Option<usize>> {
+        in_tx!(self, |tx| recovery::recover(&tx, scope, id, since, now_ms())
+            .await?)
+    }
+
+    async fn publish(&self, event: NewEvent) -> StoreResult<PublishOutcome> {
+        in_tx!(self, |tx| events::publish(&tx, event).await?)
+    }
+
+    async fn get_event(&self, scope: &Scope, id: &str) -> StoreResult<Option<Event>> {
+        in_tx!(self, |tx| events::get_visible(&tx, scope, id).await?)
+    }
+
+    async fn list_events(&self, scope: &Scope, query: EventQuery) -> StoreResult<Page<Event>> {
+        in_tx!(self, |tx| events::list(&tx, scope, &query).await?)
+    }
+
+    async fn list_deliveries(&self, scope: &Scope, event_id: &str) -> StoreResult<Option<Vec<Delivery>>> {
+        in_tx!(self, |tx| events::deliveries(&tx, scope, event_id).await?)
+    }
+
+    async fn get_delivery(&self, scope: &Scope, id: &str) -> StoreResult<Option<Delivery>> {
+        in_tx!(self, |tx| events::delivery(&tx, scope, id).await?)
+    }
+
+    async fn list_attempts(&self, scope: &Scope, delivery_id: &str) -> StoreResult<Option<Vec<Attempt>>> {
+        in_tx!(self, |tx| events::attempts(&tx, scope, delivery_id).await?)
+    }
+
+    async fn replay_event(
+        &self,
+        scope: &Scope,
+        event_id: &str,
+        endpoint_id: Option<String>,
+    ) -> StoreResult<ReplayOutcome> {
+        in_tx!(self, |tx| recovery::replay(
+            &tx,
+            scope,
+            event_id,
+            endpoint_id.as_deref(),
+            now_ms()
+        )
+        .await?)
+    }
+
+    async fn retry_delivery(&self, scope: &Scope, delivery_id: &str) -> StoreResult<RetryOutcome> {
+        in_tx!(self, |tx| recovery::retry(&tx, scope, delivery_id, now_ms())
+            .await?)
+    }
+
+    async fn queue_stats(&self) -> StoreResult<QueueStats> {
+        in_tx!(self, |tx| queue::stats(&tx, now_ms()).await?)
+    }
+
+    async fn pull_claim(
+        &self,
+        scope: &Scope,
+        request: PullRequest,
+    ) -> StoreResult<Option<Vec<PulledDelivery>>> {
+        let PullRequest {
+            endpoint_id,
+            max,
+            lease_until,
+        } = request;
+        in_tx!(self, |tx| pull::claim(
+            &tx,
+            scope,
+            &endpoint_id,
+            max,
+            lease_until,
+            now_ms()
+        )
+        .await?)
+    }
+
+    async fn pull_ack(
+        &self,
+        scope: &Scope,
+        endpoint_id: &str,
+        ids: Vec<String>,
+    ) -> StoreResult<Option<usize>> {
+        in_tx!(self, |tx| pull::ack(&tx, scope, endpoint_id, &ids, now_ms())
+            .await?)
+    }
+
+    async fn stream_ack_upto(&self, endpoint_id: &str, cursor: i64) -> StoreResult<usize> {
+        in_tx!(self, |tx| pull::ack_upto(&tx, endpoint_id, cursor, now_ms())
+            .await?)
+    }
+
+    async fn stream_read(
+        &self,
+        endpoint_id: &str,
+        cursor: i64,
+        limit: usize,
+    ) -> StoreResult<Vec<PulledDelivery>> {
+        in_tx!(self, |tx| pull::read_after(&tx, endpoint_id, cursor, limit)
+            .await?)
+    }
+
+    async fn purge_before(&self, cutoff: Millis, limit: usize) -> StoreResult<Purged> {
+        in_tx!(self, |tx| misc::purge(&tx, cutoff, limit).await?)
+    }
+
+    async fn create_event_type(&self, event_type: EventType) -> StoreResult<bool> {
+        in_tx!(self, |tx| misc::insert_type(&tx, &event_type).await?)
+    }
+
+    async fn get_event_type(&self, name: &str) -> StoreResult<Option<EventType>> {
+        in_tx!(self, |tx| misc::get_type(&tx, name).await?)
+    }
+
+    async fn list_event_types(&self, include_archived: bool) -> StoreResult<Vec<EventType>> {
+        in_tx!(self, |tx| misc::list_types(&tx, include_archived).await?)
+    }
+
+    async fn update_event_type(&self, name: &str, patch: EventTypePatch) -> StoreResult<Option<EventType>> {
+        in_tx!(self, |tx| misc::update_type(&tx, name, patch, now_ms()).await?)
+    }
+
+    async fn create_source(&self, source: Source) -> StoreResult<()> {
+        in_tx!(self, |tx| sources::insert(&tx, &source).await?)
+    }
+
+    async fn get_source(&self, scope: &Scope, id: &str) -> StoreResult<Option<Source>> {
+        in_tx!(self, |tx| sources::get_visible(&tx, scope, id).await?)
+    }
+
+    async fn list_sources(
+        &self,
+        scope: &Scope,
+        cursor: Option<String>,
+        limit: usize,
+    ) -> StoreResult<Page<Source>> {
+        in_tx!(self, |tx| sources::list(&tx, scope, cursor.as_deref(), limit)
+            .await?)
+    }
+
+    async fn update_source(
+        &self,
+        scope: &Scope,
+        id: &str,
+        patch: SourcePatch,
+    ) -> StoreResult<Option<Source>> {
+        in_tx!(self, |tx| sources::update(&tx, scope, id, patch, now_ms())
+            .await?)
+    }
+
+    async fn delete_source(&self, scope: &Scope, id: &str) -> StoreResult<bool> {
+        in_tx!(self, |tx| sources::delete(&tx, scope, id).await?)
+    }
+
+    async fn ingest(&self, inbound: InboundEvent) -> StoreResult<IngestOutcome> {
+        in_tx!(self, |tx| sources::ingest(&tx, inbound).await?)
+    }
+
+    async fn record_request(&self, record: RequestRecord) -> StoreResult<()> {
+        in_tx!(self, |tx| sources::record_request(&tx, &record).await?)
+    }
+
+    async fn list_requests(
+        &self,
+        scope: &Scope,
+        source_id: &str,
+        cursor: Option<String>,
+        limit: usize,
+    ) -> StoreResult<Option<Page<RequestRecord>>> {
+        in_tx!(self, |tx| sources::requests(
+            &tx,
+            scope,
+            source_id,
+            cursor.as_deref(),
+            limit
+        )
+        .await?)
+    }
+
+    async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Job>> {
+        in_tx!(self, |tx| queue::claim(&tx, &request).await?)
+    }
+
+    async fn record_attempt(&self, record: AttemptRecord) -> StoreResult<()> {
+        in_tx!(self, |tx| queue::record_attempt(&tx, &record, now_ms()).await?)
+    }
+
+    async fn release(&self, delivery_ids: Vec<String>) -> StoreResult<()> {
+        in_tx!(self, |tx| queue::release(&tx, &delivery_ids, now_ms()).await?)
+    }
+
+    async fn next_due_at(&self) -> StoreResult<Option<Millis>> {
+        in_tx!(self, |tx| queue::next_due_at(&tx).await?)
+    }
+}

@@ -1,0 +1,258 @@
+//! The delivery queue: claim with a lease (`FOR UPDATE SKIP LOCKED`, so nodes never wait
+//! on each other's rows), record an attempt, release; and endpoint health after attempts.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::db::{self, exec, get, query, query_opt, Tx, ENDPOINT_COLUMNS, EVENT_COLUMNS};
+use super::endpoints;
+use super::events::publish_internal;
+use crate::domain::{rfc3339, Endpoint, Event, Millis};
+use crate::store::{AttemptRecord, ClaimRequest, Job, NextStep, QueueStats, StoreError, StoreResult};
+
+/// Puts deliveries whose lease ran out back in the queue (their worker died).
+async fn expire_leases(tx: &Tx<'_>, now: Millis) -> StoreResult<u64> {
+    exec(
+        tx,
+        "UPDATE deliveries SET state = 'pending', lease_until = NULL, next_attempt_at = $1, updated_at = $1 \
+         WHERE id IN (SELECT id FROM deliveries WHERE state = 'delivering' AND lease_until <= $1 \
+             FOR UPDATE SKIP LOCKED)",
+        &[&now],
+    )
+    .await
+}
+
+pub async fn claim(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
+    let expired = expire_leases(tx, req.now).await?;
+    if expired > 0 {
+        tracing::info!(expired, "re-queued deliveries whose lease ran out");
+    }
+    let rows = query(
+        tx,
+        "WITH due AS ( \
+             SELECT d.id FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id \
+             WHERE d.state = 'pending' AND d.next_attempt_at <= $2 AND NOT e.disabled AND e.url IS NOT NULL \
+             AND NOT (d.endpoint_id = ANY($3)) \
+             ORDER BY d.next_attempt_at LIMIT $4 FOR UPDATE OF d SKIP LOCKED) \
+         UPDATE deliveries SET state = 'delivering', lease_until = $1, updated_at = $2 FROM due \
+         WHERE deliveries.id = due.id RETURNING deliveries.id, event_id, endpoint_id, round_attempts",
+        &[
+            &req.lease_until,
+            &req.now,
+            &req.exclude_endpoints,
+            &(req.limit as i64),
+        ],
+    )
+    .await?;
+    let mut events: HashMap<String, Arc<Event>> = HashMap::new();
+    let mut eps: HashMap<String, Arc<Endpoint>> = HashMap::new();
+    let mut jobs = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let (delivery_id, event_id, endpoint_id): (String, String, String) =
+            (get(row, 0)?, get(row, 1)?, get(row, 2)?);
+        let event = match events.get(&event_id) {
+            Some(e) => e.clone(),
+            None => {
+                let e = Arc::new(load_event(tx, &event_id).await?);
+                events.insert(event_id, e.clone());
+                e
+            }
+        };
+        let endpoint = match eps.get(&endpoint_id) {
+            Some(e) => e.clone(),
+            None => {
+                let e = Arc::new(load_endpoint(tx, &endpoint_id).await?);
+                eps.insert(endpoint_id, e.clone());
+                e
+            }
+        };
+        jobs.push(Job {
+            delivery_id,
+            round_attempts: get::<i64>(row, 3)? as u32,
+            event,
+            endpoint,
+        });
+    }
+    // RETURNING gives no order: start the batch in publish order.
+    jobs.sort_by_key(|j| j.event.seq);
+    Ok(jobs)
+}
+
+async fn load_event(tx: &Tx<'_>, id: &str) -> StoreResult<Event> {
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = $1");
+    let row = query_opt(tx, &sql, &[&id]).await?;
+    row.as_ref()
+        .map(db::event)
+        .transpose()?
+        .ok_or_else(|| StoreError::Corrupt(format!("delivery refers to missing event {id}")))
+}
+
+async fn load_endpoint(tx: &Tx<'_>, id: &str) -> StoreResult<Endpoint> {
+    let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE id = $1");
+    let row = query_opt(tx, &sql, &[&id]).await?;
+    row.as_ref()
+        .map(db::endpoint)
+        .transpose()?
+        .ok_or_else(|| StoreError::Corrupt(format!("claimed delivery of missing endpoint {id}")))
+}
+
+pub async fn record_attempt(tx: &Tx<'_>, rec: &AttemptRecord, now: Millis) -> StoreResult<()> {
+    let a = &rec.attempt;
+    exec(
+        tx,
+        "INSERT INTO attempts (id, delivery_id, attempted_at, status_code, duration_ms, error, response_body) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[
+            &a.id,
+            &a.delivery_id,
+            &a.attempted_at,
+            &a.status_code.map(i64::from),
+            &(a.duration_ms as i64),
+            &a.error,
+            &a.response_body,
+        ],
+    )
+    .await?;
+    let (state, next_at) = match rec.next {
+        NextStep::Succeeded => ("succeeded", None),
+        NextStep::RetryAt(t) => ("pending", Some(t)),
+        NextStep::Failed | NextStep::EndpointGone => ("failed", None),
+    };
+    // A delivery finished while the attempt was in flight (its endpoint was deleted or
+    // answered 410) keeps its final state; the attempt is still counted and logged.
+    exec(
+        tx,
+        "UPDATE deliveries SET \
+         state = CASE WHEN state IN ('pending', 'delivering') THEN $2 ELSE state END, \
+         next_attempt_at = CASE WHEN state IN ('pending', 'delivering') THEN $3 ELSE next_attempt_at END, \
+         attempts = attempts + 1, round_attempts = round_attempts + 1, lease_until = NULL, \
+         last_attempt_at = $4, last_status = $5, \
+         last_error = CASE WHEN state IN ('pending', 'delivering') THEN $6 ELSE last_error END, \
+         updated_at = $7 WHERE id = $1",
+        &[
+            &a.delivery_id,
+            &state,
+            &next_at,
+            &a.attempted_at,
+            &a.status_code.map(i64::from),
+            &a.error,
+            &now,
+        ],
+    )
+    .await?;
+    after_attempt(tx, rec, now).await
+}
+
+/// Tracks since when an endpoint has been failing, disables it on 410 or after failing
+/// too long, and reports exhausted deliveries and disables as operational events.
+async fn after_attempt(tx: &Tx<'_>, rec: &AttemptRecord, now: Millis) -> StoreResult<()> {
+    let succeeded = rec.next == NextStep::Succeeded;
+    if succeeded {
+        exec(
+            tx,
+            "UPDATE endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL",
+            &[&rec.endpoint_id],
+        )
+        .await?;
+        return Ok(());
+    }
+    let Some(row) = query_opt(
+        tx,
+        "UPDATE endpoints SET failing_since = coalesce(failing_since, $2) WHERE id = $1 \
+         RETURNING tenant, disabled, failing_since",
+        &[&rec.endpoint_id, &rec.attempt.attempted_at],
+    )
+    .await?
+    else {
+        return Ok(()); // deleted meanwhile
+    };
+    let (tenant, disabled, failing_since): (Option<String>, bool, Option<Millis>) =
+        (get(&row, 0)?, get(&row, 1)?, get(&row, 2)?);
+    let tenant = tenant.as_deref();
+    let exhausted = matches!(rec.next, NextStep::Failed | NextStep::EndpointGone);
+    // Failures of operational events are not reported again, so they cannot feed a loop.
+    if exhausted && !rec.event_type.starts_with("herald.") {
+        let payload = json!({
+            "delivery_id": rec.attempt.delivery_id, "event_id": rec.event_id, "event_type": rec.event_type,
+            "endpoint_id": rec.endpoint_id, "last_status": rec.attempt.status_code, "last_error": rec.attempt.error,
+        });
+        publish_internal(tx, "herald.delivery.failed", tenant, payload, now).await?;
+    }
+    let reason = if rec.next == NextStep::EndpointGone {
+        let reason = "the endpoint answered 410 Gone";
+        endpoints::disable(tx, &rec.endpoint_id, reason, now).await?;
+        endpoints::fail_pending(tx, &rec.endpoint_id, "endpoint gone (410)", now).await?;
+        Some(reason.to_string())
+    } else {
+        match (disabled, failing_since, rec.disable_failing_since_before) {
+            (false, Some(since), Some(cutoff)) if since <= cutoff => {
+                let reason = format!("every attempt has failed since {}", rfc3339(since));
+                endpoints::disable(tx, &rec.endpoint_id, &reason, now).await?;
+                Some(reason)
+            }
+            _ => None,
+        }
+    };
+    if let Some(reason) = reason.filter(|_| !disabled) {
+        let payload = json!({"endpoint_id": rec.endpoint_id, "reason": reason, "disabled_at": rfc3339(now)});
+        publish_internal(tx, "herald.endpoint.disabled", tenant, payload, now).await?;
+    }
+    Ok(())
+}
+
+pub async fn release(tx: &Tx<'_>, ids: &[String], now: Millis) -> StoreResult<()> {
+    exec(
+        tx,
+        "UPDATE deliveries SET state = 'pending', lease_until = NULL, updated_at = $2 \
+         WHERE id = ANY($1) AND state = 'delivering'",
+        &[&ids, &now],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn next_due_at(tx: &Tx<'_>) -> StoreResult<Option<Millis>> {
+    let row = query_opt(
+        tx,
+        "SELECT d.next_attempt_at FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id \
+         WHERE d.state = 'pending' AND NOT e.disabled AND e.url IS NOT NULL \
+         ORDER BY d.next_attempt_at LIMIT 1",
+        &[],
+    )
+    .await?;
+    row.map(|r| get(&r, 0)).transpose().map(Option::flatten)
+}
+
+pub async fn stats(tx: &Tx<'_>, now: Millis) -> StoreResult<QueueStats> {
+    let by_state = query(tx, "SELECT state, count(*) FROM deliveries GROUP BY state", &[])
+        .await?
+        .iter()
+        .map(|r| Ok((get(r, 0)?, get::<i64>(r, 1)? as u64)))
+        .collect::<StoreResult<_>>()?;
+    let oldest_due_at = get(
+        &query(
+            tx,
+            "SELECT min(next_attempt_at) FROM deliveries WHERE state = 'pending' AND next_attempt_at <= $1",
+            &[&now],
+        )
+        .await?[0],
+        0,
+    )?;
+    let top_failing = query(
+        tx,
+        "SELECT endpoint_id, count(*) AS n FROM deliveries WHERE state = 'failed' \
+         GROUP BY endpoint_id ORDER BY n DESC LIMIT 20",
+        &[],
+    )
+    .await?
+    .iter()
+    .map(|r| Ok((get(r, 0)?, get::<i64>(r, 1)? as u64)))
+    .collect::<StoreResult<_>>()?;
+    Ok(QueueStats {
+        by_state,
+        oldest_due_at,
+        top_failing,
+    })
+}

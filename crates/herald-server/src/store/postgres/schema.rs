@@ -1,0 +1,168 @@
+//! Schema migrations of the PostgreSQL store. Every node runs them at start (and
+//! `herald migrate` ahead of a rollout); a transaction-scoped advisory lock lets one node
+//! apply them while the others wait, then find nothing left to do.
+
+use tokio_postgres::Client;
+
+/// Key of the advisory lock that serializes migrations ("herald" in ASCII).
+const MIGRATION_LOCK: i64 = 0x6865_7261_6c64;
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    hash TEXT NOT NULL UNIQUE,
+    tenant TEXT,
+    created_at BIGINT NOT NULL,
+    revoked_at BIGINT
+);
+CREATE INDEX api_keys_by_tenant ON api_keys (tenant, id);
+
+CREATE TABLE endpoints (
+    id TEXT PRIMARY KEY,
+    tenant TEXT,
+    url TEXT,
+    description TEXT,
+    event_types TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    secrets TEXT NOT NULL,
+    timeout_ms BIGINT NOT NULL,
+    max_in_flight BIGINT NOT NULL,
+    rate_limit_per_s BIGINT,
+    disabled BOOLEAN NOT NULL DEFAULT FALSE,
+    disabled_reason TEXT,
+    failing_since BIGINT,
+    -- Stream position of the last delivery owed to this (pull) endpoint.
+    stream_pos BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX endpoints_by_tenant ON endpoints (tenant, id);
+
+CREATE TABLE events (
+    seq BIGSERIAL PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    tenant TEXT,
+    payload BYTEA NOT NULL,
+    content_type TEXT NOT NULL,
+    idempotency_key TEXT,
+    request_hash TEXT NOT NULL,
+    deliveries BIGINT NOT NULL,
+    created_at BIGINT NOT NULL,
+    source_id TEXT,
+    headers TEXT
+);
+CREATE UNIQUE INDEX events_by_idempotency_key ON events ((coalesce(tenant, '')), idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+CREATE INDEX events_by_tenant ON events (tenant, seq);
+
+CREATE TABLE deliveries (
+    id TEXT PRIMARY KEY,
+    event_id TEXT NOT NULL,
+    endpoint_id TEXT NOT NULL,
+    tenant TEXT,
+    state TEXT NOT NULL,
+    attempts BIGINT NOT NULL DEFAULT 0,
+    round_attempts BIGINT NOT NULL DEFAULT 0,
+    next_attempt_at BIGINT,
+    lease_until BIGINT,
+    last_attempt_at BIGINT,
+    last_status BIGINT,
+    last_error TEXT,
+    -- Position in a pull endpoint's stream (0 for push endpoints).
+    pos BIGINT NOT NULL DEFAULT 0,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE state = 'pending';
+CREATE INDEX deliveries_leased ON deliveries (lease_until) WHERE state = 'delivering';
+CREATE INDEX deliveries_by_event ON deliveries (event_id);
+CREATE INDEX deliveries_by_endpoint ON deliveries (endpoint_id, state);
+CREATE INDEX deliveries_by_endpoint_pos ON deliveries (endpoint_id, pos);
+CREATE INDEX deliveries_by_endpoint_created ON deliveries (endpoint_id, created_at);
+
+CREATE TABLE attempts (
+    id TEXT PRIMARY KEY,
+    delivery_id TEXT NOT NULL,
+    attempted_at BIGINT NOT NULL,
+    status_code BIGINT,
+    duration_ms BIGINT NOT NULL,
+    error TEXT,
+    response_body TEXT
+);
+CREATE INDEX attempts_by_delivery ON attempts (delivery_id, attempted_at);
+CREATE INDEX attempts_by_time ON attempts (attempted_at);
+
+CREATE TABLE sources (
+    id TEXT PRIMARY KEY,
+    tenant TEXT,
+    name TEXT NOT NULL,
+    spec TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+CREATE INDEX sources_by_tenant ON sources (tenant, id);
+
+CREATE TABLE inbound_requests (
+    id TEXT PRIMARY KEY,
+    source_id TEXT NOT NULL,
+    tenant TEXT,
+    received_at BIGINT NOT NULL,
+    outcome TEXT NOT NULL,
+    status BIGINT NOT NULL,
+    reason TEXT,
+    event_id TEXT,
+    remote_ip TEXT NOT NULL,
+    headers TEXT NOT NULL,
+    body BYTEA,
+    body_size BIGINT NOT NULL
+);
+CREATE INDEX inbound_requests_by_source ON inbound_requests (source_id, id);
+CREATE INDEX inbound_requests_by_time ON inbound_requests (received_at);
+
+CREATE TABLE inbound_dedup (
+    source_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    seen_at BIGINT NOT NULL,
+    PRIMARY KEY (source_id, key)
+);
+CREATE INDEX inbound_dedup_by_time ON inbound_dedup (seen_at);
+
+CREATE TABLE event_types (
+    name TEXT PRIMARY KEY,
+    description TEXT,
+    schema TEXT,
+    archived BOOLEAN NOT NULL DEFAULT FALSE,
+    created_at BIGINT NOT NULL,
+    updated_at BIGINT NOT NULL
+);
+"#];
+
+/// Applies the migrations this database has not seen yet; returns how many ran.
+pub async fn migrate(client: &mut Client) -> Result<usize, tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS herald_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)",
+    )
+    .await?;
+    let done: i64 = tx
+        .query_one("SELECT coalesce(max(version), 0) FROM herald_migrations", &[])
+        .await?
+        .get(0);
+    let mut ran = 0;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(done as usize) {
+        tx.batch_execute(sql).await?;
+        tx.execute(
+            "INSERT INTO herald_migrations (version, applied_at) VALUES ($1, $2)",
+            &[&((i + 1) as i64), &crate::domain::now_ms()],
+        )
+        .await?;
+        ran += 1;
+    }
+    tx.commit().await?;
+    Ok(ran)
+}
