@@ -46,6 +46,15 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
 
 /// Without `HERALD_ADMIN_KEY`, the first start mints an admin key, prints it once on
 /// stdout, and keeps only its hash.
+/// Brings the configured store's schema up to date without serving (`herald migrate`);
+/// returns how many migrations ran, when the store can tell.
+pub async fn migrate(config: &Config) -> Result<Option<usize>, ServeError> {
+    match &config.store {
+        StoreConfig::Embedded { .. } => open_store(config).await.map(|_| None),
+        StoreConfig::Postgres { url } => Ok(Some(PgStore::migrate(url).await?)),
+    }
+}
+
 async fn bootstrap_admin_key(store: &dyn Store, config: &Config) -> Result<Option<String>, ServeError> {
     if let Some(key) = &config.admin_key {
         if key.len() < 16 {

@@ -13,5 +13,5 @@ pub mod server;
 pub mod store;
 pub mod tls;
 
-pub use app::{run, ServeError};
+pub use app::{migrate, run, ServeError};
 pub use config::{Config, Settings};

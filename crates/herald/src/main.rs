@@ -3,6 +3,7 @@
 mod client;
 mod listen;
 mod manage;
+mod migrate;
 mod serve;
 mod verify;
 
@@ -31,6 +32,8 @@ enum Command {
     Events(manage::EventsArgs),
     /// Show an event's deliveries.
     Deliveries(manage::DeliveriesArgs),
+    /// Apply the store's schema migrations without serving (ahead of a rollout).
+    Migrate(migrate::MigrateArgs),
 }
 
 #[tokio::main]
@@ -43,6 +46,7 @@ async fn main() {
         Command::Replay(args) => manage::replay(args).await,
         Command::Events(args) => manage::events(args).await,
         Command::Deliveries(args) => manage::deliveries(args).await,
+        Command::Migrate(args) => migrate::run(args).await,
     };
     if let Err(e) = result {
         eprintln!("herald: {e:#}");

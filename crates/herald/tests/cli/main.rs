@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+mod multinode;
+
 const KEY: &str = "cli-test-admin-key-0123456789";
 
 fn free_port() -> u16 {

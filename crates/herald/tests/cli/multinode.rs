@@ -1,0 +1,161 @@
+//! Three `herald serve` processes on one PostgreSQL database: publishes spread over all
+//! three, one node killed with SIGKILL mid-burst, and every accepted event delivered.
+
+use super::*;
+
+/// A fresh schema in the database `DATABASE_URL` names, as a store URL; `None` (the test
+/// skips) without that variable, except under `CI=true`.
+async fn fresh_store() -> Option<String> {
+    let Some(url) = std::env::var("DATABASE_URL").ok().filter(|u| !u.is_empty()) else {
+        assert!(
+            std::env::var("CI").is_err(),
+            "CI runs the multi-node test: set DATABASE_URL"
+        );
+        eprintln!("SKIPPED: the multi-node test needs DATABASE_URL (a PostgreSQL database)");
+        return None;
+    };
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let schema = format!("multinode_{}", std::process::id());
+    client
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
+        ))
+        .await
+        .unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    Some(format!("{url}{sep}options=-csearch_path%3D{schema}"))
+}
+
+/// Successful attempts a node has made, from its `/metrics`.
+async fn succeeded_attempts(base: &str) -> f64 {
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find(|l| l.starts_with("herald_delivery_attempts_total{outcome=\"succeeded\"}"))
+        .and_then(|l| l.rsplit(' ').next())
+        .map_or(0.0, |v| v.parse().unwrap())
+}
+
+#[tokio::test]
+async fn three_nodes_share_the_work_and_a_killed_node_loses_nothing() {
+    let Some(store) = fresh_store().await else { return };
+    // Each request takes 20 ms at the receiver, so the killed node has attempts in flight.
+    let (url, seen) = receiver(Duration::from_millis(20)).await;
+    let args = [
+        "--store",
+        store.as_str(),
+        "--lease",
+        "2s",
+        "--max-concurrency",
+        "32",
+        "--retry-schedule",
+        "100ms,200ms,400ms,1s,1s,1s",
+    ];
+    let dirs: Vec<_> = (0..3).map(|_| tempfile::tempdir().unwrap()).collect();
+    let mut nodes: Vec<Herald> = dirs.iter().map(|d| Herald::start(d.path(), &args)).collect();
+    for n in &nodes {
+        n.ready().await;
+    }
+    let (s, _) = api(
+        &nodes[0].base,
+        reqwest::Method::POST,
+        "/v1/endpoints",
+        Some(json!({"url": url})),
+    )
+    .await;
+    assert_eq!(s, 201);
+
+    let accepted: Arc<Mutex<Vec<String>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut publishers = Vec::new();
+    for p in 0..24 {
+        let base = nodes[p % 3].base.clone();
+        let (accepted, stop) = (accepted.clone(), stop.clone());
+        publishers.push(tokio::spawn(async move {
+            let http = reqwest::Client::new();
+            let mut i = 0;
+            while !stop.load(Ordering::Relaxed) {
+                i += 1;
+                let body = json!({"type": "burst.test", "payload": {"publisher": p, "n": i}});
+                let sent = http
+                    .post(format!("{base}/v1/events"))
+                    .bearer_auth(KEY)
+                    .json(&body)
+                    .send()
+                    .await;
+                match sent {
+                    Ok(r) if r.status() == 202 => {
+                        if let Ok(v) = r.json::<Value>().await {
+                            accepted
+                                .lock()
+                                .unwrap()
+                                .push(v["id"].as_str().unwrap().to_string());
+                        }
+                    }
+                    _ => tokio::time::sleep(Duration::from_millis(10)).await,
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let killed = nodes.pop().unwrap();
+    let mut killed = killed;
+    killed.child.kill().unwrap(); // SIGKILL, mid-burst and mid-delivery
+    killed.child.wait().unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    stop.store(true, Ordering::Relaxed);
+    for p in publishers {
+        p.await.unwrap();
+    }
+    let accepted: HashSet<String> = accepted.lock().unwrap().iter().cloned().collect();
+    assert!(
+        accepted.len() >= 100,
+        "the burst was too small to mean anything: {}",
+        accepted.len()
+    );
+
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let arrived: HashSet<String> = seen.lock().unwrap().iter().cloned().collect();
+        let missing = accepted.difference(&arrived).count();
+        if missing == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{missing} of {} accepted events never arrived",
+            accepted.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let arrivals = seen.lock().unwrap().len();
+    let unique: HashSet<String> = seen.lock().unwrap().iter().cloned().collect();
+    let duplicates = arrivals - unique.len();
+    let per_node = [
+        succeeded_attempts(&nodes[0].base).await,
+        succeeded_attempts(&nodes[1].base).await,
+    ];
+    eprintln!(
+        "multi-node: {} events accepted by 3 nodes, all delivered; {duplicates} duplicate arrivals; \
+         successful attempts by the surviving nodes: {per_node:?}",
+        accepted.len()
+    );
+    // A duplicate is an attempt the killed node had sent but not recorded when it died:
+    // its lease expired and another node sent it again. There can be no more of them
+    // than the killed node's attempts in flight (--max-concurrency 32).
+    assert!(
+        duplicates <= 32,
+        "{duplicates} duplicates: more than the killed node had in flight"
+    );
+    assert!(
+        per_node.iter().all(|n| *n > 0.0),
+        "both surviving nodes delivered: {per_node:?}"
+    );
+}
