@@ -101,7 +101,7 @@ impl FromRequestParts<AppState> for Caller {
         let hash = hash_key(key);
         let caller = authenticate(state, &hash).await?;
         if let Some(limit) = &state.limits.per_key {
-            limit.check(&hash)?;
+            limit.check(state.store.as_ref(), &hash).await?;
         }
         Ok(caller)
     }

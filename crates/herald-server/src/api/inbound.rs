@@ -79,7 +79,7 @@ pub async fn receive(
         Err(e) => return ApiError::from(e).into_response(),
     };
     if let Some(limit) = &state.limits.per_source {
-        if let Err(e) = limit.check(&source.id) {
+        if let Err(e) = limit.check(state.store.as_ref(), &source.id).await {
             return e.into_response();
         }
     }

@@ -8,25 +8,47 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::error::ApiError;
+use crate::store::{RateDecision, Store};
 
-/// One keyed limiter; a burst of twice the rate is allowed.
+/// One keyed limiter; a burst of twice the rate is allowed. When the store is shared by
+/// several nodes, the limit is kept in the store so it holds across all of them; the
+/// in-memory limiter serves a single process (and stands in if the store cannot answer).
 pub struct Limit {
+    /// Names the limit's buckets in a shared store (`key`, `source`).
+    kind: &'static str,
+    rate: u32,
     limiter: DefaultKeyedRateLimiter<String>,
     clock: DefaultClock,
 }
 
 impl Limit {
-    pub fn per_second(rate: u32) -> Option<Limit> {
+    pub fn per_second(kind: &'static str, rate: u32) -> Option<Limit> {
         let rate = NonZeroU32::new(rate)?;
         let burst = rate.saturating_mul(NonZeroU32::new(2).expect("2 is not zero"));
         Some(Limit {
+            kind,
+            rate: rate.get(),
             limiter: RateLimiter::keyed(Quota::per_second(rate).allow_burst(burst)),
             clock: DefaultClock::default(),
         })
     }
 
     /// Ok, or a 429 saying when to come back.
-    pub fn check(&self, key: &str) -> Result<(), ApiError> {
+    pub async fn check(&self, store: &dyn Store, key: &str) -> Result<(), ApiError> {
+        let bucket = format!("{}:{key}", self.kind);
+        match store
+            .take_shared_rate(&bucket, self.rate, self.rate.saturating_mul(2))
+            .await
+        {
+            Ok(Some(RateDecision::Allow)) => return Ok(()),
+            Ok(Some(RateDecision::Deny { wait_ms })) => {
+                return Err(ApiError::rate_limited(Duration::from_millis(
+                    wait_ms.max(1) as u64
+                )))
+            }
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "the shared rate limit is unavailable; limiting per node"),
+        }
         match self.limiter.check_key(&key.to_string()) {
             Ok(()) => Ok(()),
             Err(not_until) => {
@@ -47,8 +69,8 @@ pub struct Limits {
 impl Limits {
     pub fn new(per_key: Option<u32>, per_source: Option<u32>) -> Limits {
         Limits {
-            per_key: per_key.and_then(Limit::per_second),
-            per_source: per_source.and_then(Limit::per_second),
+            per_key: per_key.and_then(|r| Limit::per_second("key", r)),
+            per_source: per_source.and_then(|r| Limit::per_second("source", r)),
         }
     }
 }

@@ -205,6 +205,16 @@ pub struct QueueStats {
     pub top_failing: Vec<(String, u64)>,
 }
 
+/// What a shared rate limit says about one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RateDecision {
+    Allow,
+    /// Over the limit: come back after this many milliseconds.
+    Deny {
+        wait_ms: Millis,
+    },
+}
+
 /// Called when another node may have stored due work.
 pub type WakeFn = Arc<dyn Fn() + Send + Sync>;
 
@@ -217,6 +227,14 @@ pub trait Store: Send + Sync + 'static {
     /// work, until `stop` turns true. A store only one process uses has nothing to watch.
     fn watch_remote(&self, on_wake: WakeFn, stop: watch::Receiver<bool>) {
         let _ = (on_wake, stop);
+    }
+
+    /// Takes one request from the rate limit `key` that every process of this store shares
+    /// (GCRA: `per_s` a second, bursts of `burst`). `None` when the store has only one
+    /// process: the caller's in-memory limiter is then exact and cheaper.
+    async fn take_shared_rate(&self, key: &str, per_s: u32, burst: u32) -> StoreResult<Option<RateDecision>> {
+        let _ = (key, per_s, burst);
+        Ok(None)
     }
 
     async fn insert_key(&self, id: String, hash: String, tenant: Option<String>) -> StoreResult<()>;

@@ -25,8 +25,8 @@ use tokio_postgres::{AsyncMessage, NoTls};
 use self::db::pg;
 use super::{
     ApiKey, AttemptRecord, ClaimRequest, EndpointQuery, EventQuery, InboundEvent, IngestOutcome, Job,
-    PullRequest, PulledDelivery, Purged, QueueStats, ReplayOutcome, RequestRecord, RetryOutcome, Store,
-    StoreError, StoreResult, WakeFn,
+    PullRequest, PulledDelivery, Purged, QueueStats, RateDecision, ReplayOutcome, RequestRecord,
+    RetryOutcome, Store, StoreError, StoreResult, WakeFn,
 };
 use crate::domain::{
     now_ms, Attempt, Delivery, Endpoint, EndpointPatch, Event, EventType, EventTypePatch, Millis, NewEvent,
@@ -153,6 +153,12 @@ impl Store for PgStore {
 
     fn watch_remote(&self, on_wake: WakeFn, stop: watch::Receiver<bool>) {
         tokio::spawn(listen(self.config.clone(), on_wake, stop));
+    }
+
+    async fn take_shared_rate(&self, key: &str, per_s: u32, burst: u32) -> StoreResult<Option<RateDecision>> {
+        let client = self.client().await?;
+        let gcra = misc::Gcra::new(per_s, burst);
+        gcra.take(&client, key, now_ms() * 1000).await.map(Some)
     }
 
     async fn insert_key(&self, id: String, hash: String, tenant: Option<String>) -> StoreResult<()> {

@@ -7,7 +7,8 @@ use tokio_postgres::Client;
 /// Key of the advisory lock that serializes migrations ("herald" in ASCII).
 const MIGRATION_LOCK: i64 = 0x6865_7261_6c64;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE api_keys (
     id TEXT PRIMARY KEY,
     hash TEXT NOT NULL UNIQUE,
@@ -138,7 +139,16 @@ CREATE TABLE event_types (
     created_at BIGINT NOT NULL,
     updated_at BIGINT NOT NULL
 );
-"#];
+"#,
+    r#"
+-- Rate limits shared by every node: the theoretical arrival time (GCRA) of each bucket,
+-- in microseconds. Unlogged: a crash forgets them, which only forgives a burst.
+CREATE UNLOGGED TABLE rate_limits (
+    key TEXT PRIMARY KEY,
+    tat BIGINT NOT NULL
+);
+"#,
+];
 
 /// Applies the migrations this database has not seen yet; returns how many ran.
 pub async fn migrate(client: &mut Client) -> Result<usize, tokio_postgres::Error> {
