@@ -1,6 +1,7 @@
 //! A first benchmark of herald's outbound path (the benchmark issue makes it rigorous).
 //!
 //! Run: `cargo build --release && cargo run --release --example bench`
+//! (`… --example bench -- stores` compares the stores instead: see `stores.rs`).
 //!
 //! It starts the release `herald` binary on a fresh data dir (durable settings: WAL,
 //! fsync per group commit), a local receiver that answers 200 at once, and measures:
@@ -21,6 +22,8 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use serde_json::{json, Value};
+
+mod stores;
 
 const KEY: &str = "bench-admin-key-0123456789abcdef";
 
@@ -107,11 +110,11 @@ async fn closed_loop(
 }
 
 /// Open loop: 2,000 publishes of `event_type` at 200/s, each sent on schedule whatever the
-/// previous one did (so slow answers cannot hide latency); returns publish → arrival times,
-/// sorted. Payload sequence numbers start at `first`.
+/// previous one did (so slow answers cannot hide latency), spread over `bases` in turn;
+/// returns publish → arrival times, sorted. Payload sequence numbers start at `first`.
 async fn publish_to_arrival(
     http: &reqwest::Client,
-    base: &str,
+    bases: &[String],
     arrivals: &Arc<Arrivals>,
     event_type: &str,
     first: u64,
@@ -125,7 +128,7 @@ async fn publish_to_arrival(
         tokio::time::sleep_until(at.into()).await;
         let (h, b, sent_at, t) = (
             http.clone(),
-            base.to_string(),
+            bases[i as usize % bases.len()].clone(),
             sent_at.clone(),
             event_type.to_string(),
         );
@@ -170,6 +173,52 @@ async fn publish_to_arrival(
     lat
 }
 
+/// Publishes `total` events of type `bench.deliver` with 16 publishers spread over `bases`
+/// (payload sequence numbers from `first`) and waits until the receiver has them all;
+/// returns deliveries/s from the first publish to the last arrival, and how long
+/// publishing took.
+async fn deliver_burst(
+    http: &reqwest::Client,
+    bases: &[String],
+    arrivals: &Arc<Arrivals>,
+    total: u64,
+    first: u64,
+) -> (f64, Duration) {
+    let before = arrivals.count.load(Ordering::Relaxed);
+    let start = Instant::now();
+    let seq = Arc::new(AtomicU64::new(first));
+    let mut tasks = Vec::new();
+    for p in 0..16 {
+        let (h, b, seq) = (http.clone(), bases[p % bases.len()].clone(), seq.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let n = seq.fetch_add(1, Ordering::Relaxed);
+                if n >= first + total {
+                    break;
+                }
+                let body = json!({"type": "bench.deliver", "payload": payload(n)});
+                let r = h
+                    .post(format!("{b}/v1/events"))
+                    .bearer_auth(KEY)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 202);
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let published = start.elapsed();
+    while arrivals.count.load(Ordering::Relaxed) - before < total {
+        assert!(start.elapsed() < Duration::from_secs(300), "deliveries stalled");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    (total as f64 / start.elapsed().as_secs_f64(), published)
+}
+
 /// p50, p99 and max of sorted latencies.
 fn summary(lat: &[Duration]) -> String {
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
@@ -185,16 +234,19 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
 }
 
-#[tokio::main]
-async fn main() {
-    let dir = tempfile::tempdir().unwrap();
+/// Starts `herald serve` with `args` on a free port and waits until it is ready.
+async fn start_herald(
+    http: &reqwest::Client,
+    data_dir: &std::path::Path,
+    args: &[&str],
+) -> (KillOnDrop, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let base = format!("http://127.0.0.1:{port}");
-    let _herald = KillOnDrop(
+    let child = KillOnDrop(
         Command::new(herald_binary())
             .args([
                 "serve",
@@ -204,18 +256,14 @@ async fn main() {
                 "127.0.0.0/8",
             ])
             .arg("--data-dir")
-            .arg(dir.path())
+            .arg(data_dir)
+            .args(args)
             .env("HERALD_ADMIN_KEY", KEY)
             .env("RUST_LOG", "warn")
             .stdout(Stdio::null())
             .spawn()
             .unwrap(),
     );
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(256)
-        .pool_idle_timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
     while http
         .get(format!("{base}/readyz"))
         .send()
@@ -225,6 +273,25 @@ async fn main() {
     {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    (child, base)
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .pool_idle_timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+#[tokio::main]
+async fn main() {
+    if std::env::args().nth(1).as_deref() == Some("stores") {
+        return stores::compare().await;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let http = client();
+    let (_herald, base) = start_herald(&http, dir.path(), &[]).await;
     let (url, arrivals) = receiver().await;
 
     let (h, u) = (http.clone(), url.clone());
@@ -251,48 +318,14 @@ async fn main() {
         .await
         .unwrap();
     assert_eq!(ep.status(), 201);
-    arrivals.count.store(0, Ordering::Relaxed);
-    let total = 20_000u64;
-    let start = Instant::now();
-    let seq = Arc::new(AtomicU64::new(1_000_000));
-    let mut tasks = Vec::new();
-    for _ in 0..16 {
-        let (h, b, seq) = (http.clone(), base.clone(), seq.clone());
-        tasks.push(tokio::spawn(async move {
-            loop {
-                let n = seq.fetch_add(1, Ordering::Relaxed);
-                if n >= 1_000_000 + total {
-                    break;
-                }
-                let body = json!({"type": "bench.deliver", "payload": payload(n)});
-                let r = h
-                    .post(format!("{b}/v1/events"))
-                    .bearer_auth(KEY)
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status(), 202);
-            }
-        }));
-    }
-    for t in tasks {
-        t.await.unwrap();
-    }
-    let published = start.elapsed();
-    while arrivals.count.load(Ordering::Relaxed) < total {
-        assert!(start.elapsed() < Duration::from_secs(300), "deliveries stalled");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let elapsed = start.elapsed();
-    let rate = total as f64 / elapsed.as_secs_f64();
+    let (rate, published) = deliver_burst(&http, std::slice::from_ref(&base), &arrivals, 20_000, 1_000_000).await;
     println!(
         "deliver    20,000 events → 1 endpoint, end to end:  {rate:>9.0} deliveries/s ({:.2} of baseline; publishing took {:.1} s)",
         rate / baseline,
         published.as_secs_f64()
     );
 
-    let lat = publish_to_arrival(&http, &base, &arrivals, "bench.latency", 5_000_000).await;
+    let lat = publish_to_arrival(&http, std::slice::from_ref(&base), &arrivals, "bench.latency", 5_000_000).await;
     println!(
         "latency    publish → arrival at 200 events/s, 10 s: {}",
         summary(&lat)
@@ -389,7 +422,7 @@ async fn pull_latency(http: &reqwest::Client, base: &str, receiver_url: &str, ar
         .spawn()
         .unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let lat = publish_to_arrival(http, base, arrivals, "pullbench.x", 9_000_000).await;
+    let lat = publish_to_arrival(http, &[base.to_string()], arrivals, "pullbench.x", 9_000_000).await;
     let _ = listen.kill();
     let _ = listen.wait();
     println!(

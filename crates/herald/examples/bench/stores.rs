@@ -1,0 +1,68 @@
+//! The stores compared in one run: one node on SQLite, one node on PostgreSQL, three nodes
+//! on PostgreSQL (publishes spread over the nodes in turn). For each: deliveries/s of
+//! 10,000 events to one endpoint, end to end, and publish → arrival at an open-loop
+//! 200 events/s. Needs `DATABASE_URL` (each PostgreSQL setup gets a fresh schema).
+
+use super::*;
+
+/// A fresh schema in the database `DATABASE_URL` names, as a store URL.
+async fn fresh_schema(name: &str) -> String {
+    let url = std::env::var("DATABASE_URL").expect("the store comparison needs DATABASE_URL");
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+        .batch_execute(&format!(
+            "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"
+        ))
+        .await
+        .unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}options=-csearch_path%3D{name}")
+}
+
+pub async fn compare() {
+    let http = client();
+    let (url, arrivals) = receiver().await;
+    let (h, u) = (http.clone(), url.clone());
+    let baseline = closed_loop(16, Duration::from_secs(3), move |n| h.post(&u).json(&payload(n))).await;
+    println!("baseline: receiver hit directly, 16 connections: {baseline:.0} requests/s");
+    println!("| setup | deliveries/s (10,000 events, 1 endpoint) | fraction of baseline | publish → arrival at 200/s |");
+    println!("| --- | --- | --- | --- |");
+    let setups: [(&str, Option<&str>, usize); 3] = [
+        ("SQLite, 1 node", None, 1),
+        ("PostgreSQL, 1 node", Some("bench_pg1"), 1),
+        ("PostgreSQL, 3 nodes", Some("bench_pg3"), 3),
+    ];
+    for (round, (label, schema, count)) in setups.into_iter().enumerate() {
+        let store = match schema {
+            Some(name) => Some(fresh_schema(name).await),
+            None => None,
+        };
+        let dirs: Vec<_> = (0..count).map(|_| tempfile::tempdir().unwrap()).collect();
+        let mut nodes = Vec::new();
+        for dir in &dirs {
+            let args: Vec<&str> = store.as_deref().map(|s| vec!["--store", s]).unwrap_or_default();
+            nodes.push(start_herald(&http, dir.path(), &args).await);
+        }
+        let bases: Vec<String> = nodes.iter().map(|(_, b)| b.clone()).collect();
+        let ep = http
+            .post(format!("{}/v1/endpoints", bases[0]))
+            .bearer_auth(KEY)
+            .json(&json!({"url": url, "event_types": ["bench.*"], "max_in_flight": 64}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(ep.status(), 201);
+        let first = 20_000_000 * (round as u64 + 1);
+        let (rate, _) = deliver_burst(&http, &bases, &arrivals, 10_000, first).await;
+        let lat = publish_to_arrival(&http, &bases, &arrivals, "bench.latency", first + 10_000_000).await;
+        println!(
+            "| {label} | {rate:.0} | {:.2} | {} |",
+            rate / baseline,
+            summary(&lat)
+        );
+        drop(nodes);
+    }
+}
