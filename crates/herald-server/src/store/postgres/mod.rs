@@ -10,6 +10,7 @@ mod events;
 mod misc;
 mod pull;
 mod queue;
+mod recorder;
 mod recovery;
 mod schema;
 mod sources;
@@ -40,6 +41,7 @@ const POOL_SIZE: usize = 16;
 pub struct PgStore {
     pool: Pool,
     config: tokio_postgres::Config,
+    recorder: recorder::Recorder,
 }
 
 fn parse_url(url: &str) -> StoreResult<tokio_postgres::Config> {
@@ -61,7 +63,11 @@ impl PgStore {
             .max_size(POOL_SIZE)
             .build()
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
-        let store = PgStore { pool, config };
+        let store = PgStore {
+            recorder: recorder::Recorder::start(pool.clone()),
+            pool,
+            config,
+        };
         let mut client = store.client().await?;
         let ran = schema::migrate(&mut client).await.map_err(pg)?;
         if ran > 0 {
@@ -414,7 +420,7 @@ impl Store for PgStore {
     }
 
     async fn record_attempt(&self, record: AttemptRecord) -> StoreResult<()> {
-        in_tx!(self, |tx| queue::record_attempt(&tx, &record, now_ms()).await?)
+        self.recorder.record(record).await
     }
 
     async fn release(&self, delivery_ids: Vec<String>) -> StoreResult<()> {

@@ -46,31 +46,38 @@ pub async fn claim(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
         ],
     )
     .await?;
-    let mut events: HashMap<String, Arc<Event>> = HashMap::new();
-    let mut eps: HashMap<String, Arc<Endpoint>> = HashMap::new();
-    let mut jobs = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let (delivery_id, event_id, endpoint_id): (String, String, String) =
-            (get(row, 0)?, get(row, 1)?, get(row, 2)?);
-        let event = match events.get(&event_id) {
-            Some(e) => e.clone(),
-            None => {
-                let e = Arc::new(load_event(tx, &event_id).await?);
-                events.insert(event_id, e.clone());
-                e
-            }
-        };
-        let endpoint = match eps.get(&endpoint_id) {
-            Some(e) => e.clone(),
-            None => {
-                let e = Arc::new(load_endpoint(tx, &endpoint_id).await?);
-                eps.insert(endpoint_id, e.clone());
-                e
-            }
-        };
+    let claimed = rows
+        .iter()
+        .map(|r| Ok((get(r, 0)?, get(r, 1)?, get(r, 2)?, get::<i64>(r, 3)? as u32)))
+        .collect::<StoreResult<Vec<(String, String, String, u32)>>>()?;
+    // Everything the batch needs in two queries, each event and endpoint loaded once.
+    let event_ids: Vec<&str> = claimed.iter().map(|c| c.1.as_str()).collect();
+    let endpoint_ids: Vec<&str> = claimed.iter().map(|c| c.2.as_str()).collect();
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ANY($1)");
+    let events: HashMap<String, Arc<Event>> = query(tx, &sql, &[&event_ids])
+        .await?
+        .iter()
+        .map(|r| db::event(r).map(|e| (e.id.clone(), Arc::new(e))))
+        .collect::<StoreResult<_>>()?;
+    let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE id = ANY($1)");
+    let endpoints: HashMap<String, Arc<Endpoint>> = query(tx, &sql, &[&endpoint_ids])
+        .await?
+        .iter()
+        .map(|r| db::endpoint(r).map(|e| (e.id.clone(), Arc::new(e))))
+        .collect::<StoreResult<_>>()?;
+    let mut jobs = Vec::with_capacity(claimed.len());
+    for (delivery_id, event_id, endpoint_id, round_attempts) in claimed {
+        let event = events
+            .get(&event_id)
+            .cloned()
+            .ok_or_else(|| StoreError::Corrupt(format!("delivery refers to missing event {event_id}")))?;
+        let endpoint = endpoints
+            .get(&endpoint_id)
+            .cloned()
+            .ok_or_else(|| StoreError::Corrupt(format!("claimed delivery of missing endpoint {endpoint_id}")))?;
         jobs.push(Job {
             delivery_id,
-            round_attempts: get::<i64>(row, 3)? as u32,
+            round_attempts,
             event,
             endpoint,
         });
@@ -78,24 +85,6 @@ pub async fn claim(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
     // RETURNING gives no order: start the batch in publish order.
     jobs.sort_by_key(|j| j.event.seq);
     Ok(jobs)
-}
-
-async fn load_event(tx: &Tx<'_>, id: &str) -> StoreResult<Event> {
-    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = $1");
-    let row = query_opt(tx, &sql, &[&id]).await?;
-    row.as_ref()
-        .map(db::event)
-        .transpose()?
-        .ok_or_else(|| StoreError::Corrupt(format!("delivery refers to missing event {id}")))
-}
-
-async fn load_endpoint(tx: &Tx<'_>, id: &str) -> StoreResult<Endpoint> {
-    let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE id = $1");
-    let row = query_opt(tx, &sql, &[&id]).await?;
-    row.as_ref()
-        .map(db::endpoint)
-        .transpose()?
-        .ok_or_else(|| StoreError::Corrupt(format!("claimed delivery of missing endpoint {id}")))
 }
 
 pub async fn record_attempt(tx: &Tx<'_>, rec: &AttemptRecord, now: Millis) -> StoreResult<()> {
@@ -115,11 +104,7 @@ pub async fn record_attempt(tx: &Tx<'_>, rec: &AttemptRecord, now: Millis) -> St
         ],
     )
     .await?;
-    let (state, next_at) = match rec.next {
-        NextStep::Succeeded => ("succeeded", None),
-        NextStep::RetryAt(t) => ("pending", Some(t)),
-        NextStep::Failed | NextStep::EndpointGone => ("failed", None),
-    };
+    let (state, next_at) = state_after(&rec.next);
     // A delivery finished while the attempt was in flight (its endpoint was deleted or
     // answered 410) keeps its final state; the attempt is still counted and logged.
     exec(
@@ -145,11 +130,19 @@ pub async fn record_attempt(tx: &Tx<'_>, rec: &AttemptRecord, now: Millis) -> St
     after_attempt(tx, rec, now).await
 }
 
+/// The delivery's state and next due time after an attempt.
+pub fn state_after(next: &NextStep) -> (&'static str, Option<Millis>) {
+    match next {
+        NextStep::Succeeded => ("succeeded", None),
+        NextStep::RetryAt(t) => ("pending", Some(*t)),
+        NextStep::Failed | NextStep::EndpointGone => ("failed", None),
+    }
+}
+
 /// Tracks since when an endpoint has been failing, disables it on 410 or after failing
 /// too long, and reports exhausted deliveries and disables as operational events.
 async fn after_attempt(tx: &Tx<'_>, rec: &AttemptRecord, now: Millis) -> StoreResult<()> {
-    let succeeded = rec.next == NextStep::Succeeded;
-    if succeeded {
+    if rec.next == NextStep::Succeeded {
         exec(
             tx,
             "UPDATE endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL",
@@ -158,6 +151,11 @@ async fn after_attempt(tx: &Tx<'_>, rec: &AttemptRecord, now: Millis) -> StoreRe
         .await?;
         return Ok(());
     }
+    after_failure(tx, rec, now).await
+}
+
+/// The health bookkeeping of a failed attempt.
+pub async fn after_failure(tx: &Tx<'_>, rec: &AttemptRecord, now: Millis) -> StoreResult<()> {
     let Some(row) = query_opt(
         tx,
         "UPDATE endpoints SET failing_since = coalesce(failing_since, $2) WHERE id = $1 \
