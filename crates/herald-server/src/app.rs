@@ -15,6 +15,7 @@ use crate::delivery::Dispatcher;
 use crate::domain::new_id;
 use crate::metrics::Metrics;
 use crate::store::postgres::PgStore;
+use crate::store::sealed::SealedStore;
 use crate::store::sqlite::SqliteStore;
 use crate::store::{Store, StoreError};
 
@@ -30,8 +31,30 @@ pub enum ServeError {
     Tls(#[from] crate::tls::TlsError),
 }
 
-/// Opens the configured store.
+/// Opens the configured store, sealing secrets with the configured keys.
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
+    Ok(Arc::new(open_sealed(config).await?))
+}
+
+async fn open_sealed(config: &Config) -> Result<SealedStore, ServeError> {
+    if !config.keyring.seals() {
+        tracing::warn!("HERALD_ENCRYPTION_KEY is not set: endpoint and source secrets are stored in clear");
+    }
+    Ok(SealedStore::new(open_raw(config).await?, config.keyring.clone()))
+}
+
+/// Re-seals every stored secret under the current key (`herald rotate-key`); returns how
+/// many endpoints and sources changed.
+pub async fn rotate_key(config: &Config) -> Result<usize, ServeError> {
+    if !config.keyring.seals() {
+        return Err(ServeError::Unsupported(
+            "set HERALD_ENCRYPTION_KEY (the new key) and HERALD_OLD_ENCRYPTION_KEYS (the old ones)",
+        ));
+    }
+    Ok(open_sealed(config).await?.reseal_all().await?)
+}
+
+async fn open_raw(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
     match &config.store {
         StoreConfig::Embedded { data_dir } => {
             let dir = data_dir.clone();
@@ -50,7 +73,7 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
 /// returns how many migrations ran, when the store can tell.
 pub async fn migrate(config: &Config) -> Result<Option<usize>, ServeError> {
     match &config.store {
-        StoreConfig::Embedded { .. } => open_store(config).await.map(|_| None),
+        StoreConfig::Embedded { .. } => open_raw(config).await.map(|_| None),
         StoreConfig::Postgres { url } => Ok(Some(PgStore::migrate(url).await?)),
     }
 }

@@ -47,6 +47,11 @@ pub struct Settings {
     /// PEM certificate chain and private key: serve HTTPS.
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
+    /// Key that seals secrets at rest (base64, 32 bytes); or read from `encryption_key_file`.
+    pub encryption_key: Option<String>,
+    pub encryption_key_file: Option<PathBuf>,
+    /// Earlier keys that may still open sealed values (during `herald rotate-key`).
+    pub old_encryption_keys: Option<Vec<String>>,
 }
 
 impl Settings {
@@ -60,6 +65,9 @@ impl Settings {
             retry_schedule: self.retry_schedule.or(lower.retry_schedule),
             role: self.role.or(lower.role),
             admin_key: self.admin_key.or(lower.admin_key),
+            encryption_key: self.encryption_key.or(lower.encryption_key),
+            encryption_key_file: self.encryption_key_file.or(lower.encryption_key_file),
+            old_encryption_keys: self.old_encryption_keys.or(lower.old_encryption_keys),
             max_payload: self.max_payload.or(lower.max_payload),
             max_retry_after: self.max_retry_after.or(lower.max_retry_after),
             lease: self.lease.or(lower.lease),
@@ -160,6 +168,43 @@ pub struct Config {
     pub header_timeout: Duration,
     /// Certificate and key files when serving HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Keys sealing secrets at rest (none: secrets are stored in clear).
+    pub keyring: std::sync::Arc<crate::seal::Keyring>,
+}
+
+/// The sealing keys: `HERALD_ENCRYPTION_KEY` or the file `--encryption-key-file` names,
+/// and `HERALD_OLD_ENCRYPTION_KEYS`.
+fn keyring(s: &Settings) -> Result<crate::seal::Keyring, ConfigError> {
+    let primary = match (&s.encryption_key, &s.encryption_key_file) {
+        (Some(_), Some(_)) => {
+            return Err(bad(
+                "HERALD_ENCRYPTION_KEY / --encryption-key-file",
+                "give the key or a key file, not both",
+            ))
+        }
+        (Some(k), None) => Some(k.clone()),
+        (None, Some(path)) => Some(std::fs::read_to_string(path).map_err(|e| {
+            bad(
+                "--encryption-key-file / HERALD_ENCRYPTION_KEY_FILE",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?),
+        (None, None) => None,
+    };
+    let primary = primary.filter(|k| !k.trim().is_empty());
+    let older: Vec<String> = s
+        .old_encryption_keys
+        .iter()
+        .flatten()
+        .map(|k| k.trim().to_string())
+        .filter(|k| !k.is_empty())
+        .collect();
+    crate::seal::Keyring::new(primary.as_deref(), &older).map_err(|e| {
+        bad(
+            "HERALD_ENCRYPTION_KEY / --encryption-key-file / HERALD_OLD_ENCRYPTION_KEYS",
+            e.to_string(),
+        )
+    })
 }
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8787";
@@ -169,6 +214,7 @@ pub const DEFAULT_RETRY_SCHEDULE: &str = "5s,5m,30m,2h,5h,10h,10h";
 impl Config {
     /// Validates layered settings; every error names the setting.
     pub fn from_settings(s: Settings) -> Result<Config, ConfigError> {
+        let keyring = std::sync::Arc::new(keyring(&s)?);
         let listen_s = s.listen.as_deref().unwrap_or(DEFAULT_LISTEN);
         let listen = listen_s.parse().map_err(|_| {
             bad(
@@ -265,6 +311,7 @@ impl Config {
             return Err(bad("max_concurrency", "must be at least 1"));
         }
         Ok(Config {
+            keyring,
             listen,
             store,
             role,

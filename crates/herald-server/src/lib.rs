@@ -9,9 +9,10 @@ pub mod domain;
 pub mod ingest;
 pub mod metrics;
 pub mod retention;
+pub mod seal;
 pub mod server;
 pub mod store;
 pub mod tls;
 
-pub use app::{migrate, run, ServeError};
+pub use app::{migrate, rotate_key, run, ServeError};
 pub use config::{Config, Settings};

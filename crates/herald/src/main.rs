@@ -33,7 +33,10 @@ enum Command {
     /// Show an event's deliveries.
     Deliveries(manage::DeliveriesArgs),
     /// Apply the store's schema migrations without serving (ahead of a rollout).
-    Migrate(migrate::MigrateArgs),
+    Migrate(migrate::StoreArgs),
+    /// Re-seal stored secrets under HERALD_ENCRYPTION_KEY, reading older ones with
+    /// HERALD_OLD_ENCRYPTION_KEYS (also seals secrets stored in clear).
+    RotateKey(migrate::StoreArgs),
 }
 
 #[tokio::main]
@@ -46,7 +49,8 @@ async fn main() {
         Command::Replay(args) => manage::replay(args).await,
         Command::Events(args) => manage::events(args).await,
         Command::Deliveries(args) => manage::deliveries(args).await,
-        Command::Migrate(args) => migrate::run(args).await,
+        Command::Migrate(args) => migrate::migrate(args).await,
+        Command::RotateKey(args) => migrate::rotate_key(args).await,
     };
     if let Err(e) = result {
         eprintln!("herald: {e:#}");

@@ -73,6 +73,10 @@ pub struct ServeArgs {
     /// PEM private key of --tls-cert.
     #[arg(long, env = "HERALD_TLS_KEY")]
     tls_key: Option<PathBuf>,
+    /// File holding the key that seals secrets at rest (base64, 32 bytes); or set
+    /// HERALD_ENCRYPTION_KEY. Older keys still readable: HERALD_OLD_ENCRYPTION_KEYS.
+    #[arg(long, env = "HERALD_ENCRYPTION_KEY_FILE")]
+    encryption_key_file: Option<PathBuf>,
     /// Configuration file [default: ./herald.toml when it exists].
     #[arg(long, env = "HERALD_CONFIG")]
     config: Option<PathBuf>,
@@ -106,6 +110,8 @@ impl ServeArgs {
             header_timeout: self.header_timeout.clone(),
             tls_cert: self.tls_cert.clone(),
             tls_key: self.tls_key.clone(),
+            encryption_key_file: self.encryption_key_file.clone(),
+            ..crate::migrate::key_settings()
         }
     }
 

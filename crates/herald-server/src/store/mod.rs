@@ -6,6 +6,7 @@
 //! `FOR UPDATE SKIP LOCKED` on PostgreSQL.
 
 pub mod postgres;
+pub mod sealed;
 pub mod sqlite;
 
 use std::sync::Arc;
@@ -14,8 +15,8 @@ use async_trait::async_trait;
 use tokio::sync::watch;
 
 use crate::domain::{
-    Attempt, Delivery, Endpoint, EndpointPatch, Event, EventType, EventTypePatch, Millis, NewEvent, Page,
-    PublishOutcome, PublishSummary, Scope,
+    Attempt, Delivery, Endpoint, EndpointPatch, EndpointSecret, Event, EventType, EventTypePatch, Millis,
+    NewEvent, Page, PublishOutcome, PublishSummary, Scope,
 };
 use crate::ingest::source::{Source, SourcePatch};
 
@@ -31,6 +32,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the data directory is in use by another herald process")]
     Locked,
+    #[error("a sealed secret cannot be opened: {0}")]
+    Sealed(crate::seal::SealError),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -263,6 +266,14 @@ pub trait Store: Send + Sync + 'static {
         secret: String,
         grace_until: Millis,
     ) -> StoreResult<Option<Endpoint>>;
+    /// Replaces an endpoint's secrets and custom headers as they are (re-sealing after a key
+    /// rotation). False when there is no such endpoint.
+    async fn replace_endpoint_secrets(
+        &self,
+        id: &str,
+        secrets: Vec<EndpointSecret>,
+        headers: std::collections::BTreeMap<String, String>,
+    ) -> StoreResult<bool>;
     /// Re-queues the endpoint's failed and skipped deliveries created since `since`;
     /// `None` when the endpoint is not visible.
     async fn recover_endpoint(&self, scope: &Scope, id: &str, since: Millis) -> StoreResult<Option<usize>>;

@@ -42,5 +42,6 @@ mod openapi;
 mod operations;
 mod publish;
 mod pull;
+mod sealing;
 mod ssrf;
 mod tenants;

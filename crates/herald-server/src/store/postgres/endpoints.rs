@@ -205,3 +205,19 @@ pub async fn subscribers(tx: &Tx<'_>, tenant: Option<&str>) -> StoreResult<Vec<S
         })
         .collect()
 }
+
+/// Writes an endpoint's secrets and headers as given; false when there is no such endpoint.
+pub async fn replace_secrets(
+    tx: &Tx<'_>,
+    id: &str,
+    secrets: &[crate::domain::EndpointSecret],
+    headers: &std::collections::BTreeMap<String, String>,
+) -> StoreResult<bool> {
+    exec(
+        tx,
+        "UPDATE endpoints SET secrets = $2, headers = $3 WHERE id = $1",
+        &[&id, &to_json(&secrets), &to_json(headers)],
+    )
+    .await
+    .map(|n| n > 0)
+}

@@ -30,8 +30,8 @@ use super::{
     RetryOutcome, Store, StoreError, StoreResult, WakeFn,
 };
 use crate::domain::{
-    now_ms, Attempt, Delivery, Endpoint, EndpointPatch, Event, EventType, EventTypePatch, Millis, NewEvent,
-    Page, PublishOutcome, Scope,
+    now_ms, Attempt, Delivery, Endpoint, EndpointPatch, EndpointSecret, Event, EventType, EventTypePatch,
+    Millis, NewEvent, Page, PublishOutcome, Scope,
 };
 use crate::ingest::source::{Source, SourcePatch};
 
@@ -236,6 +236,16 @@ impl Store for PgStore {
             now_ms()
         )
         .await?)
+    }
+
+    async fn replace_endpoint_secrets(
+        &self,
+        id: &str,
+        secrets: Vec<EndpointSecret>,
+        headers: std::collections::BTreeMap<String, String>,
+    ) -> StoreResult<bool> {
+        in_tx!(self, |tx| endpoints::replace_secrets(&tx, id, &secrets, &headers)
+            .await?)
     }
 
     async fn recover_endpoint(&self, scope: &Scope, id: &str, since: Millis) -> StoreResult<Option<usize>> {

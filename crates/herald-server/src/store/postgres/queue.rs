@@ -71,10 +71,9 @@ pub async fn claim(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
             .get(&event_id)
             .cloned()
             .ok_or_else(|| StoreError::Corrupt(format!("delivery refers to missing event {event_id}")))?;
-        let endpoint = endpoints
-            .get(&endpoint_id)
-            .cloned()
-            .ok_or_else(|| StoreError::Corrupt(format!("claimed delivery of missing endpoint {endpoint_id}")))?;
+        let endpoint = endpoints.get(&endpoint_id).cloned().ok_or_else(|| {
+            StoreError::Corrupt(format!("claimed delivery of missing endpoint {endpoint_id}"))
+        })?;
         jobs.push(Job {
             delivery_id,
             round_attempts,

@@ -106,7 +106,10 @@ async fn insert_attempts(tx: &Tx<'_>, records: &[&AttemptRecord]) -> StoreResult
     let errors = col(|r| r.attempt.error.clone());
     let bodies = col(|r| r.attempt.response_body.clone());
     let at: Vec<Millis> = records.iter().map(|r| r.attempt.attempted_at).collect();
-    let status: Vec<Option<i64>> = records.iter().map(|r| r.attempt.status_code.map(i64::from)).collect();
+    let status: Vec<Option<i64>> = records
+        .iter()
+        .map(|r| r.attempt.status_code.map(i64::from))
+        .collect();
     let duration: Vec<i64> = records.iter().map(|r| r.attempt.duration_ms as i64).collect();
     exec(
         tx,
@@ -125,7 +128,10 @@ async fn advance_deliveries(tx: &Tx<'_>, records: &[&AttemptRecord], now: Millis
     let states: Vec<&str> = records.iter().map(|r| queue::state_after(&r.next).0).collect();
     let next_at: Vec<Option<Millis>> = records.iter().map(|r| queue::state_after(&r.next).1).collect();
     let at: Vec<Millis> = records.iter().map(|r| r.attempt.attempted_at).collect();
-    let status: Vec<Option<i64>> = records.iter().map(|r| r.attempt.status_code.map(i64::from)).collect();
+    let status: Vec<Option<i64>> = records
+        .iter()
+        .map(|r| r.attempt.status_code.map(i64::from))
+        .collect();
     let errors: Vec<Option<&str>> = records.iter().map(|r| r.attempt.error.as_deref()).collect();
     exec(
         tx,

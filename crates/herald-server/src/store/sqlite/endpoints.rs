@@ -204,3 +204,16 @@ pub fn subscribers(conn: &Connection, tenant: Option<&str>) -> StoreResult<Vec<S
         })
         .collect()
 }
+
+/// Writes an endpoint's secrets and headers as given; false when there is no such endpoint.
+pub fn replace_secrets(
+    conn: &Connection,
+    id: &str,
+    secrets: &[crate::domain::EndpointSecret],
+    headers: &std::collections::BTreeMap<String, String>,
+) -> StoreResult<bool> {
+    conn.prepare_cached("UPDATE endpoints SET secrets = ?2, headers = ?3 WHERE id = ?1")
+        .and_then(|mut st| st.execute(params![id, to_json(&secrets), to_json(headers)]))
+        .map(|n| n > 0)
+        .map_err(backend)
+}

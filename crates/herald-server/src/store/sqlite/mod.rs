@@ -30,8 +30,8 @@ use super::{
     StoreError, StoreResult,
 };
 use crate::domain::{
-    now_ms, Attempt, Delivery, Endpoint, EndpointPatch, Event, EventType, EventTypePatch, Millis, NewEvent,
-    Page, PublishOutcome, Scope,
+    now_ms, Attempt, Delivery, Endpoint, EndpointPatch, EndpointSecret, Event, EventType, EventTypePatch,
+    Millis, NewEvent, Page, PublishOutcome, Scope,
 };
 use crate::ingest::source::{Source, SourcePatch};
 
@@ -154,6 +154,18 @@ impl Store for SqliteStore {
         let (scope, id) = (scope.clone(), id.to_string());
         self.writer
             .write(move |c| endpoints::rotate(c, &scope, &id, secret, grace_until, now_ms()))
+            .await
+    }
+
+    async fn replace_endpoint_secrets(
+        &self,
+        id: &str,
+        secrets: Vec<EndpointSecret>,
+        headers: std::collections::BTreeMap<String, String>,
+    ) -> StoreResult<bool> {
+        let id = id.to_string();
+        self.writer
+            .write(move |c| endpoints::replace_secrets(c, &id, &secrets, &headers))
             .await
     }
 
