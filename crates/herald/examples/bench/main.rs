@@ -318,14 +318,22 @@ async fn main() {
         .await
         .unwrap();
     assert_eq!(ep.status(), 201);
-    let (rate, published) = deliver_burst(&http, std::slice::from_ref(&base), &arrivals, 20_000, 1_000_000).await;
+    let (rate, published) =
+        deliver_burst(&http, std::slice::from_ref(&base), &arrivals, 20_000, 1_000_000).await;
     println!(
         "deliver    20,000 events → 1 endpoint, end to end:  {rate:>9.0} deliveries/s ({:.2} of baseline; publishing took {:.1} s)",
         rate / baseline,
         published.as_secs_f64()
     );
 
-    let lat = publish_to_arrival(&http, std::slice::from_ref(&base), &arrivals, "bench.latency", 5_000_000).await;
+    let lat = publish_to_arrival(
+        &http,
+        std::slice::from_ref(&base),
+        &arrivals,
+        "bench.latency",
+        5_000_000,
+    )
+    .await;
     println!(
         "latency    publish → arrival at 200 events/s, 10 s: {}",
         summary(&lat)
