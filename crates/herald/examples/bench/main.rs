@@ -291,7 +291,10 @@ async fn main() {
     }
     let dir = tempfile::tempdir().unwrap();
     let http = client();
-    let (_herald, base) = start_herald(&http, dir.path(), &[]).await;
+    // `BENCH_STORE=postgres://…` runs the same figures on PostgreSQL.
+    let store = std::env::var("BENCH_STORE").ok().filter(|s| !s.is_empty());
+    let args: Vec<&str> = store.iter().flat_map(|s| ["--store", s.as_str()]).collect();
+    let (_herald, base) = start_herald(&http, dir.path(), &args).await;
     let (url, arrivals) = receiver().await;
 
     let (h, u) = (http.clone(), url.clone());

@@ -8,6 +8,7 @@ mod db;
 mod endpoints;
 mod events;
 mod misc;
+mod publisher;
 mod pull;
 mod queue;
 mod recorder;
@@ -42,6 +43,7 @@ pub struct PgStore {
     pool: Pool,
     config: tokio_postgres::Config,
     recorder: recorder::Recorder,
+    publisher: publisher::Publisher,
 }
 
 fn parse_url(url: &str) -> StoreResult<tokio_postgres::Config> {
@@ -65,6 +67,7 @@ impl PgStore {
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
         let store = PgStore {
             recorder: recorder::Recorder::start(pool.clone()),
+            publisher: publisher::Publisher::start(pool.clone()),
             pool,
             config,
         };
@@ -254,7 +257,7 @@ impl Store for PgStore {
     }
 
     async fn publish(&self, event: NewEvent) -> StoreResult<PublishOutcome> {
-        in_tx!(self, |tx| events::publish(&tx, event).await?)
+        self.publisher.publish(event).await
     }
 
     async fn get_event(&self, scope: &Scope, id: &str) -> StoreResult<Option<Event>> {

@@ -25,6 +25,11 @@ async fn expire_leases(tx: &Tx<'_>, now: Millis) -> StoreResult<u64> {
 }
 
 pub async fn claim(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
+    // A lease is disposable: if the database crashes before this commit reaches disk, the
+    // rows are simply not leased and are claimed again (a delivery can then be sent twice,
+    // which at-least-once allows). So the claim does not wait for its WAL flush; every
+    // commit that records something a caller was told about still does.
+    exec(tx, "SET LOCAL synchronous_commit = off", &[]).await?;
     let expired = expire_leases(tx, req.now).await?;
     if expired > 0 {
         tracing::info!(expired, "re-queued deliveries whose lease ran out");
