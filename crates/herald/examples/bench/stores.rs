@@ -3,10 +3,14 @@
 //! 10,000 events to one endpoint, end to end, and publish → arrival at an open-loop
 //! 200 events/s. Needs `DATABASE_URL` (each PostgreSQL setup gets a fresh schema).
 
-use super::*;
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::harness::*;
 
 /// A fresh schema in the database `DATABASE_URL` names, as a store URL.
-async fn fresh_schema(name: &str) -> String {
+pub async fn fresh_schema(name: &str) -> String {
     let url = std::env::var("DATABASE_URL").expect("the store comparison needs DATABASE_URL");
     let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
         .await
@@ -46,7 +50,7 @@ pub async fn compare() {
             let args: Vec<&str> = store.as_deref().map(|s| vec!["--store", s]).unwrap_or_default();
             nodes.push(start_herald(&http, dir.path(), &args).await);
         }
-        let bases: Vec<String> = nodes.iter().map(|(_, b)| b.clone()).collect();
+        let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
         let ep = http
             .post(format!("{}/v1/endpoints", bases[0]))
             .bearer_auth(KEY)
@@ -56,13 +60,22 @@ pub async fn compare() {
             .unwrap();
         assert_eq!(ep.status(), 201);
         let first = 20_000_000 * (round as u64 + 1);
-        let (rate, _) = deliver_burst(&http, &bases, &arrivals, 10_000, first).await;
-        let lat = publish_to_arrival(&http, &bases, &arrivals, "bench.latency", first + 10_000_000).await;
-        println!(
-            "| {label} | {rate:.0} | {:.2} | {} |",
-            rate / baseline,
-            summary(&lat)
-        );
+        let burst = Burst {
+            event_type: "bench.deliver",
+            total: 10_000,
+            first,
+            fan_out: 1,
+        };
+        let (rate, _) = deliver_burst(&http, &bases, &arrivals, burst).await;
+        let open = OpenLoop {
+            bases: &bases,
+            event_type: "bench.latency",
+            first: first + 10_000_000,
+            rate: 200,
+            count: 2_000,
+        };
+        let lat = Stats::of(&open.publish_to_arrival(&http, &arrivals).await);
+        println!("| {label} | {rate:.0} | {:.2} | {lat} |", rate / baseline);
         drop(nodes);
     }
 }
