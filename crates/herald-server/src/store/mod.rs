@@ -8,6 +8,7 @@
 pub mod postgres;
 pub mod sealed;
 pub mod sqlite;
+pub mod subscribers;
 
 use std::sync::Arc;
 

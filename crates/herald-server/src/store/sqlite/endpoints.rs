@@ -1,13 +1,19 @@
 //! Endpoint queries.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::rows::{self, to_json, ENDPOINT_COLUMNS};
 use crate::domain::{Endpoint, EndpointPatch, Millis, Page, Scope};
 use crate::store::sqlite::writer::backend;
+use crate::store::subscribers::{Subscriber, SubscriberIndex};
 use crate::store::{EndpointQuery, StoreResult};
 
 pub fn insert(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
+    invalidate_subscribers();
     conn.prepare_cached(
         "INSERT INTO endpoints (id, tenant, url, description, event_types, headers, signature, secrets, \
          timeout_ms, max_in_flight, rate_limit_per_s, disabled, disabled_reason, created_at, updated_at) \
@@ -69,6 +75,7 @@ pub fn list(conn: &Connection, scope: &Scope, q: &EndpointQuery) -> StoreResult<
 }
 
 pub fn replace(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
+    invalidate_subscribers();
     conn.prepare_cached(
         "UPDATE endpoints SET url = ?2, description = ?3, event_types = ?4, headers = ?5, secrets = ?6, \
          timeout_ms = ?7, max_in_flight = ?8, rate_limit_per_s = ?9, disabled = ?10, disabled_reason = ?11, \
@@ -143,6 +150,7 @@ pub fn fail_pending(conn: &Connection, endpoint_id: &str, reason: &str, now: Mil
 }
 
 pub fn delete(conn: &Connection, scope: &Scope, id: &str, now: Millis) -> StoreResult<bool> {
+    invalidate_subscribers();
     let n = conn
         .prepare_cached("DELETE FROM endpoints WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2)")
         .and_then(|mut st| st.execute(params![id, scope.tenant()]))
@@ -156,6 +164,7 @@ pub fn delete(conn: &Connection, scope: &Scope, id: &str, now: Millis) -> StoreR
 
 /// Disables an endpoint with a reason; its pending deliveries wait for it.
 pub fn disable(conn: &Connection, id: &str, reason: &str, now: Millis) -> StoreResult<()> {
+    invalidate_subscribers();
     conn.prepare_cached(
         "UPDATE endpoints SET disabled = 1, disabled_reason = ?2, updated_at = ?3 WHERE id = ?1",
     )
@@ -171,15 +180,30 @@ pub fn disable_gone(conn: &Connection, id: &str, now: Millis) -> StoreResult<()>
     Ok(())
 }
 
-/// An endpoint as publishing sees it.
-pub struct Subscriber {
-    pub id: String,
-    pub patterns: Vec<String>,
-    pub disabled: bool,
+thread_local! {
+    /// The writer thread's subscriber index per tenant. Only the writer thread publishes
+    /// and changes endpoints, so the index lives there; every endpoint change (and any
+    /// rolled-back group) drops it, and the next publish rebuilds it from the table.
+    static SUBSCRIBERS: RefCell<HashMap<Option<String>, Rc<SubscriberIndex>>> = RefCell::new(HashMap::new());
 }
 
-/// The endpoints of a tenant (exact match; none = none), with their type filters.
-pub fn subscribers(conn: &Connection, tenant: Option<&str>) -> StoreResult<Vec<Subscriber>> {
+/// Forgets the cached subscriber indexes (after an endpoint change or a rollback).
+pub fn invalidate_subscribers() {
+    SUBSCRIBERS.with(|c| c.borrow_mut().clear());
+}
+
+/// The endpoints of a tenant (exact match; none = none), indexed by their type filters.
+pub fn subscribers(conn: &Connection, tenant: Option<&str>) -> StoreResult<Rc<SubscriberIndex>> {
+    let key = tenant.map(str::to_string);
+    if let Some(index) = SUBSCRIBERS.with(|c| c.borrow().get(&key).cloned()) {
+        return Ok(index);
+    }
+    let index = Rc::new(SubscriberIndex::new(load_subscribers(conn, tenant)?));
+    SUBSCRIBERS.with(|c| c.borrow_mut().insert(key, index.clone()));
+    Ok(index)
+}
+
+fn load_subscribers(conn: &Connection, tenant: Option<&str>) -> StoreResult<Vec<Subscriber>> {
     conn.prepare_cached("SELECT id, event_types, disabled FROM endpoints WHERE tenant IS ?1")
         .and_then(|mut st| {
             st.query_map(params![tenant], |r| {

@@ -5,8 +5,8 @@ use rusqlite::{params, Connection, OptionalExtension};
 use super::endpoints;
 use super::rows::{self, ATTEMPT_COLUMNS, DELIVERY_COLUMNS, EVENT_COLUMNS};
 use crate::domain::{
-    new_id, type_matches, Attempt, Delivery, DeliveryState, Event, Millis, NewEvent, Page, PublishOutcome,
-    PublishSummary, Scope,
+    new_id, Attempt, Delivery, DeliveryState, Event, Millis, NewEvent, Page, PublishOutcome, PublishSummary,
+    Scope,
 };
 use crate::store::sqlite::writer::backend;
 use crate::store::{EventQuery, StoreResult};
@@ -69,13 +69,12 @@ pub fn publish(conn: &Connection, ev: NewEvent) -> StoreResult<PublishOutcome> {
     }
     let mut targets = Vec::new();
     let mut skipped = Vec::new();
-    for sub in endpoints::subscribers(conn, ev.tenant.as_deref())? {
-        if sub.patterns.iter().any(|p| type_matches(p, &ev.event_type)) {
-            if sub.disabled {
-                skipped.push(sub.id)
-            } else {
-                targets.push(sub.id)
-            }
+    let index = endpoints::subscribers(conn, ev.tenant.as_deref())?;
+    for sub in index.matching(&ev.event_type) {
+        if sub.disabled {
+            skipped.push(sub.id.clone())
+        } else {
+            targets.push(sub.id.clone())
         }
     }
     conn.prepare_cached(

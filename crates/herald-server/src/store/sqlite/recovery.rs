@@ -5,7 +5,7 @@ use serde_json::json;
 
 use super::events::{self, publish_internal, NewDeliveries};
 use super::{endpoints, writer::backend};
-use crate::domain::{rfc3339, type_matches, DeliveryState, Millis, Scope};
+use crate::domain::{rfc3339, DeliveryState, Millis, Scope};
 use crate::store::{ReplayOutcome, RetryOutcome, StoreResult};
 
 /// New deliveries of an event: to every endpoint that now subscribes to it, or to one.
@@ -25,9 +25,10 @@ pub fn replay(
             _ => return Ok(ReplayOutcome::EndpointNotFound),
         },
         None => endpoints::subscribers(conn, event.tenant.as_deref())?
+            .matching(&event.event_type)
             .into_iter()
-            .filter(|s| !s.disabled && s.patterns.iter().any(|p| type_matches(p, &event.event_type)))
-            .map(|s| s.id)
+            .filter(|s| !s.disabled)
+            .map(|s| s.id.clone())
             .collect(),
     };
     let owed = NewDeliveries {

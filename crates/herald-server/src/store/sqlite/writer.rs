@@ -114,9 +114,11 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Op>) {
         return;
     }
     let mut completions = Vec::with_capacity(batch.len());
+    let mut rolled_back = false;
     for op in batch.drain(..) {
         let sp = conn.execute_batch("SAVEPOINT op");
         let (ok, done) = op.run(conn);
+        rolled_back |= !ok;
         if sp.is_ok() {
             let end = if ok {
                 "RELEASE op"
@@ -132,6 +134,10 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Op>) {
     let commit = conn.execute_batch("COMMIT").map_err(backend);
     if commit.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
+    }
+    if commit.is_err() || rolled_back {
+        // What a rolled-back operation changed may be cached: start from the table again.
+        super::endpoints::invalidate_subscribers();
     }
     for done in completions {
         done(commit.as_ref().map(|_| ()));
