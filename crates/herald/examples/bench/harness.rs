@@ -109,7 +109,12 @@ impl Drop for Node {
     }
 }
 
+/// The `herald` built next to this benchmark, or the one `HERALD_BENCH_BIN` names (to
+/// compare two builds in one sitting).
 fn herald_binary() -> PathBuf {
+    if let Some(bin) = std::env::var_os("HERALD_BENCH_BIN") {
+        return PathBuf::from(bin);
+    }
     let exe = std::env::current_exe().unwrap();
     let dir = exe.parent().unwrap().parent().unwrap();
     let bin = dir.join("herald");

@@ -115,17 +115,22 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Op>) {
     }
     let mut completions = Vec::with_capacity(batch.len());
     let mut rolled_back = false;
+    // Savepoint statements are prepared once (SQL parsing showed up in profiles).
+    let run_sql = |sql: &str| {
+        conn.prepare_cached(sql)
+            .and_then(|mut st| st.execute([]).map(|_| ()))
+    };
     for op in batch.drain(..) {
-        let sp = conn.execute_batch("SAVEPOINT op");
+        let sp = run_sql("SAVEPOINT op");
         let (ok, done) = op.run(conn);
         rolled_back |= !ok;
         if sp.is_ok() {
             let end = if ok {
-                "RELEASE op"
+                run_sql("RELEASE op")
             } else {
-                "ROLLBACK TO op; RELEASE op"
+                run_sql("ROLLBACK TO op").and_then(|_| run_sql("RELEASE op"))
             };
-            if let Err(e) = conn.execute_batch(end) {
+            if let Err(e) = end {
                 tracing::error!(error = %e, "savepoint end failed");
             }
         }
