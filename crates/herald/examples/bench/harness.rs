@@ -423,3 +423,26 @@ impl std::fmt::Display for Stats {
         )
     }
 }
+
+/// The latency baseline: the receiver hit directly on the same open-loop schedule;
+/// returns request → response times, sorted.
+pub async fn direct_open_loop(http: &reqwest::Client, url: &str, rate: u64, count: u64) -> Vec<Duration> {
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..count {
+        let at = start + Duration::from_micros(i * 1_000_000 / rate);
+        tokio::time::sleep_until(at.into()).await;
+        let req = http.post(url).json(&payload(90_000_000 + i));
+        tasks.push(tokio::spawn(async move {
+            let r = req.send().await.unwrap();
+            assert!(r.status().is_success());
+            Instant::now().duration_since(at)
+        }));
+    }
+    let mut lat = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        lat.push(t.await.unwrap());
+    }
+    lat.sort();
+    lat
+}

@@ -86,7 +86,7 @@ pub struct Report {
 }
 
 impl Report {
-    fn push(&mut self, row: String) {
+    pub fn push(&mut self, row: String) {
         println!("{row}");
         self.rows.push(row);
     }

@@ -110,10 +110,12 @@ pub async fn latency(run: &Run<'_>, node: &Node, report: &mut Report) -> Vec<(u6
             count: rate * run.scale.latency_s,
         };
         let stats = Stats::of(&open.publish_to_arrival(run.http, run.arrivals).await);
-        report.value(
-            &format!("(3) publish → arrival, open loop {rate}/s"),
-            stats.to_string(),
-        );
+        let direct =
+            Stats::of(&direct_open_loop(run.http, run.receiver_url, rate, rate * run.scale.latency_s).await);
+        report.push(format!(
+            "| (3) publish → arrival, open loop {rate}/s (baseline: the receiver hit directly on the same schedule; ratio of the p99s) | {stats} | {direct} | {:.1} |",
+            stats.p99.as_secs_f64() / direct.p99.as_secs_f64()
+        ));
         p99s.push((rate, stats.p99));
     }
     p99s
