@@ -11,6 +11,8 @@ pub struct Subscriber {
     pub id: String,
     pub patterns: Vec<String>,
     pub disabled: bool,
+    /// A pull endpoint (no URL).
+    pub pull: bool,
 }
 
 /// One tenant's subscribers, indexed by pattern.
@@ -65,6 +67,7 @@ mod tests {
             id: id.into(),
             patterns: patterns.iter().map(|p| p.to_string()).collect(),
             disabled: false,
+            pull: false,
         }
     }
 

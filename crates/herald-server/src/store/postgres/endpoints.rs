@@ -3,6 +3,7 @@
 use super::db::{self, all, exec, get, query, query_opt, to_json, Tx, ENDPOINT_COLUMNS};
 use crate::domain::{Endpoint, EndpointPatch, Millis, Page, Scope};
 
+use crate::store::subscribers::{Subscriber, SubscriberIndex};
 use crate::store::{EndpointQuery, StoreError, StoreResult};
 
 pub async fn insert(tx: &Tx<'_>, ep: &Endpoint) -> StoreResult<()> {
@@ -175,24 +176,16 @@ pub async fn disable(tx: &Tx<'_>, id: &str, reason: &str, now: Millis) -> StoreR
     Ok(())
 }
 
-/// An endpoint as publishing sees it.
-pub struct Subscriber {
-    pub id: String,
-    pub patterns: Vec<String>,
-    pub disabled: bool,
-    /// A pull endpoint: its deliveries get stream positions.
-    pub pull: bool,
-}
-
-/// The endpoints of a tenant (exact match; none = none), with their type filters.
-pub async fn subscribers(tx: &Tx<'_>, tenant: Option<&str>) -> StoreResult<Vec<Subscriber>> {
+/// The endpoints of a tenant (exact match; none = none), indexed by their type filters.
+pub async fn subscribers(tx: &Tx<'_>, tenant: Option<&str>) -> StoreResult<SubscriberIndex> {
     let rows = query(
         tx,
         "SELECT id, event_types, disabled, url IS NULL FROM endpoints WHERE tenant IS NOT DISTINCT FROM $1",
         &[&tenant],
     )
     .await?;
-    rows.iter()
+    let subs = rows
+        .iter()
         .map(|r| {
             let types: String = get(r, 1)?;
             Ok(Subscriber {
@@ -203,7 +196,8 @@ pub async fn subscribers(tx: &Tx<'_>, tenant: Option<&str>) -> StoreResult<Vec<S
                 pull: get(r, 3)?,
             })
         })
-        .collect()
+        .collect::<StoreResult<Vec<_>>>()?;
+    Ok(SubscriberIndex::new(subs))
 }
 
 /// Writes an endpoint's secrets and headers as given; false when there is no such endpoint.

@@ -3,11 +3,12 @@
 use super::db::{
     self, all, exec, get, query, query_opt, Tx, ATTEMPT_COLUMNS, DELIVERY_COLUMNS, EVENT_COLUMNS,
 };
-use super::endpoints::{self, Subscriber};
+use super::endpoints;
 use crate::domain::{
-    new_id, type_matches, Attempt, Delivery, DeliveryState, Event, Millis, NewEvent, Page, PublishOutcome,
-    PublishSummary, Scope,
+    new_id, Attempt, Delivery, DeliveryState, Event, Millis, NewEvent, Page, PublishOutcome, PublishSummary,
+    Scope,
 };
+use crate::store::subscribers::Subscriber;
 use crate::store::{EventQuery, StoreError, StoreResult};
 
 /// The outcome of a publish seen before under the same id or idempotency key.
@@ -48,15 +49,13 @@ pub async fn publish(tx: &Tx<'_>, ev: NewEvent) -> StoreResult<PublishOutcome> {
     if let Some(outcome) = earlier(tx, &ev).await? {
         return Ok(outcome);
     }
-    let subscribers = endpoints::subscribers(tx, ev.tenant.as_deref()).await?;
+    let index = endpoints::subscribers(tx, ev.tenant.as_deref()).await?;
     let (mut targets, mut skipped) = (Vec::new(), Vec::new());
-    for sub in subscribers {
-        if sub.patterns.iter().any(|p| type_matches(p, &ev.event_type)) {
-            if sub.disabled {
-                skipped.push(sub)
-            } else {
-                targets.push(sub)
-            }
+    for sub in index.matching(&ev.event_type) {
+        if sub.disabled {
+            skipped.push(sub.clone())
+        } else {
+            targets.push(sub.clone())
         }
     }
     let inserted = query_opt(

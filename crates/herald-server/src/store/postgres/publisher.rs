@@ -11,9 +11,10 @@ use deadpool_postgres::Pool;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::db::{self, exec, pg, Tx};
-use super::endpoints::{self, Subscriber};
+use super::endpoints;
 use super::events;
-use crate::domain::{new_id, type_matches, NewEvent, PublishOutcome, PublishSummary};
+use crate::domain::{new_id, NewEvent, PublishOutcome, PublishSummary};
+use crate::store::subscribers::{Subscriber, SubscriberIndex};
 use crate::store::{StoreError, StoreResult};
 
 const MAX_BATCH: usize = 128;
@@ -90,7 +91,7 @@ async fn store_one(pool: &Pool, event: NewEvent) -> StoreResult<PublishOutcome> 
 async fn store_group(pool: &Pool, group: &[&NewEvent]) -> StoreResult<Vec<PublishOutcome>> {
     let mut client = pool.get().await.map_err(|e| StoreError::Backend(Box::new(e)))?;
     let tx = client.transaction().await.map_err(pg)?;
-    let mut subscribers: HashMap<Option<String>, Vec<Subscriber>> = HashMap::new();
+    let mut subscribers: HashMap<Option<String>, SubscriberIndex> = HashMap::new();
     let mut outcomes = Vec::with_capacity(group.len());
     let mut due = false;
     for &ev in group {
@@ -98,11 +99,7 @@ async fn store_group(pool: &Pool, group: &[&NewEvent]) -> StoreResult<Vec<Publis
             let subs = endpoints::subscribers(&tx, ev.tenant.as_deref()).await?;
             subscribers.insert(ev.tenant.clone(), subs);
         }
-        let subs = &subscribers[&ev.tenant];
-        let matching: Vec<&Subscriber> = subs
-            .iter()
-            .filter(|s| s.patterns.iter().any(|p| type_matches(p, &ev.event_type)))
-            .collect();
+        let matching: Vec<&Subscriber> = subscribers[&ev.tenant].matching(&ev.event_type);
         // Repeats (ids, idempotency keys) and pull endpoints' stream positions take the
         // careful path; a plain publish to push endpoints is one statement.
         let outcome = if ev.caller_id || ev.idempotency_key.is_some() || matching.iter().any(|s| s.pull) {

@@ -3,9 +3,10 @@
 use serde_json::json;
 
 use super::db::{self, exec, Tx};
-use super::endpoints::{self, Subscriber};
+use super::endpoints;
 use super::events::{self, publish_internal, NewDeliveries};
-use crate::domain::{rfc3339, type_matches, DeliveryState, Millis, Scope};
+use crate::domain::{rfc3339, DeliveryState, Millis, Scope};
+use crate::store::subscribers::Subscriber;
 use crate::store::{ReplayOutcome, RetryOutcome, StoreResult};
 
 /// New deliveries of an event: to every endpoint that now subscribes to it, or to one.
@@ -31,8 +32,10 @@ pub async fn replay(
         },
         None => endpoints::subscribers(tx, event.tenant.as_deref())
             .await?
+            .matching(&event.event_type)
             .into_iter()
-            .filter(|s| !s.disabled && s.patterns.iter().any(|p| type_matches(p, &event.event_type)))
+            .filter(|s| !s.disabled)
+            .cloned()
             .collect(),
     };
     let owed = NewDeliveries {

@@ -204,25 +204,27 @@ pub fn subscribers(conn: &Connection, tenant: Option<&str>) -> StoreResult<Rc<Su
 }
 
 fn load_subscribers(conn: &Connection, tenant: Option<&str>) -> StoreResult<Vec<Subscriber>> {
-    conn.prepare_cached("SELECT id, event_types, disabled FROM endpoints WHERE tenant IS ?1")
+    conn.prepare_cached("SELECT id, event_types, disabled, url IS NULL FROM endpoints WHERE tenant IS ?1")
         .and_then(|mut st| {
             st.query_map(params![tenant], |r| {
                 Ok((
                     r.get::<_, String>(0)?,
                     r.get::<_, String>(1)?,
                     r.get::<_, bool>(2)?,
+                    r.get::<_, bool>(3)?,
                 ))
             })?
             .collect::<rusqlite::Result<Vec<_>>>()
         })
         .map_err(backend)?
         .into_iter()
-        .map(|(id, types, disabled)| {
+        .map(|(id, types, disabled, pull)| {
             serde_json::from_str(&types)
                 .map(|patterns| Subscriber {
                     id,
                     patterns,
                     disabled,
+                    pull,
                 })
                 .map_err(|e| crate::store::StoreError::Corrupt(format!("event_types: {e}")))
         })
