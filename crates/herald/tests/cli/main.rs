@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+mod maintenance;
 mod multinode;
 
 const KEY: &str = "cli-test-admin-key-0123456789";
