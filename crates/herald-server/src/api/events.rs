@@ -45,6 +45,54 @@ pub struct PublishRequest {
     id: Option<String>,
 }
 
+/// A publish body after the checks that need nothing but its bytes.
+pub struct ParsedPublish<'a> {
+    /// A valid event type outside the `herald.` prefix.
+    pub event_type: String,
+    /// The payload's raw JSON: present, not `null`, at most `max_payload` bytes.
+    pub payload: &'a RawValue,
+    /// Not yet checked (that depends on the caller's scope).
+    pub tenant: Option<String>,
+    /// Not yet checked (after the payload's schema, so errors come in the same order).
+    pub id: Option<String>,
+}
+
+/// The pure first step of `POST /v1/events`: parses the body and checks its type and
+/// payload. The handler then checks the payload's schema, the id and the tenant.
+pub fn parse_publish(bytes: &[u8], max_payload: usize) -> ApiResult<ParsedPublish<'_>> {
+    let body: PublishBody = parse_json(bytes)?;
+    let event_type = body
+        .event_type
+        .ok_or_else(|| ApiError::invalid("type", "is required"))?;
+    if !valid_event_type(&event_type) {
+        return Err(ApiError::invalid(
+            "type",
+            "must be dot-separated words of letters, digits, `_`, `-`, `:` (e.g. `ticket.created`)",
+        ));
+    }
+    if event_type.starts_with(OPERATIONAL_PREFIX) {
+        return Err(ApiError::invalid(
+            "type",
+            "the `herald.` prefix is reserved for herald's own events",
+        ));
+    }
+    let payload = body
+        .payload
+        .ok_or_else(|| ApiError::invalid("payload", "is required"))?;
+    if payload.get() == "null" {
+        return Err(ApiError::invalid("payload", "must not be null"));
+    }
+    if payload.get().len() > max_payload {
+        return Err(ApiError::too_large(max_payload));
+    }
+    Ok(ParsedPublish {
+        event_type,
+        payload,
+        tenant: body.tenant,
+        id: body.id,
+    })
+}
+
 /// Identifies what was asked, so a retry can be told from another request with the same key.
 fn request_hash(ev: &NewEvent) -> String {
     let mut h = Sha256::new();
@@ -80,41 +128,22 @@ pub async fn publish(
         },
     };
     let bytes = body_bytes(req, &state).await?;
-    let body: PublishBody = parse_json(&bytes)?;
-    let event_type = body
-        .event_type
-        .ok_or_else(|| ApiError::invalid("type", "is required"))?;
-    if !valid_event_type(&event_type) {
-        return Err(ApiError::invalid(
-            "type",
-            "must be dot-separated words of letters, digits, `_`, `-`, `:` (e.g. `ticket.created`)",
-        ));
-    }
-    if event_type.starts_with(OPERATIONAL_PREFIX) {
-        return Err(ApiError::invalid(
-            "type",
-            "the `herald.` prefix is reserved for herald's own events",
-        ));
-    }
-    let payload = body
-        .payload
-        .ok_or_else(|| ApiError::invalid("payload", "is required"))?;
-    if payload.get() == "null" {
-        return Err(ApiError::invalid("payload", "must not be null"));
-    }
-    if payload.get().len() > state.config.max_payload {
-        return Err(ApiError::too_large(state.config.max_payload));
-    }
+    let ParsedPublish {
+        event_type,
+        payload,
+        tenant,
+        id,
+    } = parse_publish(&bytes, state.config.max_payload)?;
     super::event_types::check_payload(&state, &event_type, payload.get()).await?;
-    if let Some(id) = &body.id {
+    if let Some(id) = &id {
         if !valid_key(id) {
             return Err(ApiError::invalid("id", "must be 1-128 URL-safe characters"));
         }
     }
-    let tenant = owning_tenant(&scope, body.tenant)?;
+    let tenant = owning_tenant(&scope, tenant)?;
     let mut event = NewEvent {
-        caller_id: body.id.is_some(),
-        id: body.id.unwrap_or_default(),
+        caller_id: id.is_some(),
+        id: id.unwrap_or_default(),
         event_type,
         tenant,
         payload: payload.get().as_bytes().to_vec(),

@@ -30,6 +30,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use self::error::ApiError;
+pub use self::events::{parse_publish, ParsedPublish};
+pub use self::sources::validate_ips;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::store::Store;

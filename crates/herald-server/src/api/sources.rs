@@ -123,7 +123,8 @@ fn validate_verify(v: Option<VerifyBody>) -> ApiResult<VerifyConfig> {
     Ok(config)
 }
 
-fn validate_ips(ips: Vec<String>) -> ApiResult<Vec<IpNet>> {
+/// Parses a source's `allow_ips`: CIDR networks (host bits cleared) or single addresses.
+pub fn validate_ips(ips: Vec<String>) -> ApiResult<Vec<IpNet>> {
     ips.iter()
         .enumerate()
         .map(|(i, s)| {

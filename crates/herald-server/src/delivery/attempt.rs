@@ -121,7 +121,7 @@ fn jitter(d: Duration) -> Duration {
 }
 
 /// `Retry-After` as delta-seconds or an HTTP date.
-fn parse_retry_after(v: &str) -> Option<Duration> {
+pub fn parse_retry_after(v: &str) -> Option<Duration> {
     let v = v.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));

@@ -265,6 +265,36 @@ store_tests! {
         }
     }
 
+    /// A delivery sent again (a retry, a recovery) goes to the end of the stream, so a
+    /// consumer whose cursor is past its first position still receives it.
+    async fn a_retried_delivery_comes_back_on_the_stream_after_the_cursor() {
+        let app = spawn_app().await;
+        let ep = app.create_endpoint(json!({})).await;
+        let id = ep["id"].as_str().unwrap();
+        let ev = app.publish(json!({"type": "a.b", "payload": {"n": 0}})).await;
+        let event_id = ev["id"].as_str().unwrap();
+        app.publish(json!({"type": "a.b", "payload": {"n": 1}})).await;
+        let mut first = open_stream(&app, id, None).await;
+        let got = read_events(&mut first, 2).await;
+        drop(first);
+        // Resuming after both acknowledges them.
+        let mut resumed = open_stream(&app, id, Some(&got[1].0)).await;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while app.deliveries(event_id).await[0]["state"] != "succeeded" {
+            assert!(Instant::now() < deadline, "resuming did not acknowledge");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let delivery = app.deliveries(event_id).await[0]["id"].as_str().unwrap().to_string();
+        let (s, body) = app
+            .call(Method::POST, &format!("/v1/deliveries/{delivery}/retry"), None)
+            .await;
+        assert!(s == 200 || s == 202, "{s} {body}");
+        let again = read_events(&mut resumed, 1).await;
+        assert_eq!(again[0].1["payload"], json!({"n": 0}));
+        let (before, after): (i64, i64) = (got[1].0.parse().unwrap(), again[0].0.parse().unwrap());
+        assert!(after > before, "the retried delivery is after the cursor: {after} > {before}");
+    }
+
     async fn pulled_work_survives_a_restart_and_access_is_scoped() {
         let settings = test_settings();
         let app = spawn_app().await;

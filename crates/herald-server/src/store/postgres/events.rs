@@ -158,6 +158,33 @@ impl NewDeliveries<'_> {
     }
 }
 
+/// Moves re-queued deliveries of a pull endpoint to the end of its stream, in the order
+/// given (nothing to do for a push endpoint).
+pub async fn to_stream_end(tx: &Tx<'_>, endpoint_id: &str, ids: &[String]) -> StoreResult<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let n = ids.len() as i64;
+    let Some(row) = query_opt(
+        tx,
+        "UPDATE endpoints SET stream_pos = stream_pos + $2 WHERE id = $1 AND url IS NULL RETURNING stream_pos",
+        &[&endpoint_id, &n],
+    )
+    .await?
+    else {
+        return Ok(());
+    };
+    let end: i64 = get(&row, 0)?;
+    let positions: Vec<i64> = (end - n + 1..=end).collect();
+    exec(
+        tx,
+        "UPDATE deliveries d SET pos = u.pos FROM UNNEST($1::TEXT[], $2::BIGINT[]) AS u(id, pos) WHERE d.id = u.id",
+        &[&ids, &positions],
+    )
+    .await?;
+    Ok(())
+}
+
 /// Publishes an operational event (`herald.…`) inside the transaction of the change it
 /// reports.
 pub async fn publish_internal(

@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::db::{self, exec, Tx};
+use super::db::{self, exec, get, query, Tx};
 use super::endpoints;
 use super::events::{self, publish_internal, NewDeliveries};
 use crate::domain::{rfc3339, DeliveryState, Millis, Scope};
@@ -65,6 +65,7 @@ pub async fn retry(tx: &Tx<'_>, scope: &Scope, delivery_id: &str, now: Millis) -
     if n == 0 {
         return Ok(RetryOutcome::AlreadyQueued); // another node queued it meanwhile
     }
+    events::to_stream_end(tx, &d.endpoint_id, &[delivery_id.to_string()]).await?;
     db::notify(tx).await?;
     let d = events::delivery(tx, scope, delivery_id)
         .await?
@@ -84,13 +85,21 @@ pub async fn recover(
     let Some(ep) = endpoints::get_visible(tx, scope, endpoint_id).await? else {
         return Ok(None);
     };
-    let n = exec(
+    let mut requeued: Vec<(String, i64)> = query(
         tx,
         "UPDATE deliveries SET state = 'pending', next_attempt_at = $3, round_attempts = 0, lease_until = NULL, \
-         updated_at = $3 WHERE endpoint_id = $1 AND state IN ('failed', 'skipped') AND created_at >= $2",
+         updated_at = $3 WHERE endpoint_id = $1 AND state IN ('failed', 'skipped') AND created_at >= $2 \
+         RETURNING id, pos",
         &[&endpoint_id, &since, &now],
     )
-    .await?;
+    .await?
+    .iter()
+    .map(|r| Ok((get(r, 0)?, get(r, 1)?)))
+    .collect::<StoreResult<_>>()?;
+    let n = requeued.len() as u64;
+    requeued.sort_by_key(|(_, pos)| *pos);
+    let ids: Vec<String> = requeued.into_iter().map(|(id, _)| id).collect();
+    events::to_stream_end(tx, endpoint_id, &ids).await?;
     if n > 0 {
         db::notify(tx).await?;
     }

@@ -9,6 +9,7 @@ use crate::domain::{
     Scope,
 };
 use crate::store::sqlite::writer::backend;
+use crate::store::subscribers::Subscriber;
 use crate::store::{EventQuery, StoreResult};
 
 /// A publish seen before under the same key.
@@ -67,14 +68,14 @@ pub fn publish(conn: &Connection, ev: NewEvent) -> StoreResult<PublishOutcome> {
             return Ok(outcome);
         }
     }
-    let mut targets = Vec::new();
-    let mut skipped = Vec::new();
+    let mut targets: Vec<Target> = Vec::new();
+    let mut skipped: Vec<Target> = Vec::new();
     let index = endpoints::subscribers(conn, ev.tenant.as_deref())?;
     for sub in index.matching(&ev.event_type) {
         if sub.disabled {
-            skipped.push(sub.id.clone())
+            skipped.push(Target::of(sub))
         } else {
-            targets.push(sub.id.clone())
+            targets.push(Target::of(sub))
         }
     }
     conn.prepare_cached(
@@ -111,6 +112,22 @@ pub fn publish(conn: &Connection, ev: NewEvent) -> StoreResult<PublishOutcome> {
     }))
 }
 
+/// An endpoint a delivery is owed to.
+pub struct Target {
+    pub id: String,
+    /// A pull endpoint: the delivery takes the next position of its stream.
+    pub pull: bool,
+}
+
+impl Target {
+    pub fn of(sub: &Subscriber) -> Target {
+        Target {
+            id: sub.id.clone(),
+            pull: sub.pull,
+        }
+    }
+}
+
 /// Delivery rows owed for one event.
 pub struct NewDeliveries<'a> {
     pub event_id: &'a str,
@@ -121,37 +138,49 @@ pub struct NewDeliveries<'a> {
 impl NewDeliveries<'_> {
     /// Inserts one delivery per endpoint: `Pending` ones are due now, `Skipped` ones wait
     /// for a recovery.
-    pub fn insert(
-        &self,
-        conn: &Connection,
-        endpoint_ids: &[String],
-        state: DeliveryState,
-    ) -> StoreResult<()> {
-        if endpoint_ids.is_empty() {
+    pub fn insert(&self, conn: &Connection, targets: &[Target], state: DeliveryState) -> StoreResult<()> {
+        if targets.is_empty() {
             return Ok(());
         }
         let due = (state == DeliveryState::Pending).then_some(self.now);
         let mut insert = conn
             .prepare_cached(
                 "INSERT INTO deliveries (id, event_id, endpoint_id, tenant, state, attempts, next_attempt_at, \
-                 created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?7)",
+                 created_at, updated_at, pos) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?7, \
+                 CASE WHEN ?8 THEN (SELECT coalesce(max(pos), 0) + 1 FROM deliveries WHERE endpoint_id = ?3 AND pos > 0) \
+                 ELSE 0 END)",
             )
             .map_err(backend)?;
-        for endpoint_id in endpoint_ids {
+        for t in targets {
             insert
                 .execute(params![
                     new_id("dlv"),
                     self.event_id,
-                    endpoint_id,
+                    t.id,
                     self.tenant,
                     state.as_str(),
                     due,
-                    self.now
+                    self.now,
+                    t.pull
                 ])
                 .map_err(backend)?;
         }
         Ok(())
     }
+}
+
+/// Moves re-queued deliveries of a pull endpoint to the end of its stream, in their order.
+pub fn to_stream_end(conn: &Connection, endpoint_id: &str, delivery_ids: &[String]) -> StoreResult<()> {
+    let mut st = conn
+        .prepare_cached(
+            "UPDATE deliveries SET pos = (SELECT coalesce(max(pos), 0) + 1 FROM deliveries \
+             WHERE endpoint_id = ?1 AND pos > 0) WHERE id = ?2 AND pos > 0",
+        )
+        .map_err(backend)?;
+    for id in delivery_ids {
+        st.execute(params![endpoint_id, id]).map_err(backend)?;
+    }
+    Ok(())
 }
 
 /// Publishes an operational event (`herald.…`) from inside a store transaction, so it

@@ -1,6 +1,7 @@
 //! Pull endpoints: deliveries read by consumers instead of pushed. Long-poll claims with a
-//! lease and explicit acks; the stream reads in insertion order (`rowid`, the cursor) and
-//! treats a resume cursor as an ack of everything up to it.
+//! lease and explicit acks; the stream reads in stream order (`pos`, the cursor: a
+//! delivery sent again moves to the end) and treats a resume cursor as an ack of
+//! everything up to it.
 
 use rusqlite::{params, Connection};
 
@@ -56,8 +57,8 @@ pub fn claim(
             "UPDATE deliveries SET state = 'delivering', lease_until = ?3, attempts = attempts + 1, \
              last_attempt_at = ?2, updated_at = ?2 WHERE rowid IN ( \
                  SELECT rowid FROM deliveries WHERE endpoint_id = ?1 AND state = 'pending' AND next_attempt_at <= ?2 \
-                 ORDER BY rowid LIMIT ?4) \
-             RETURNING rowid, id, attempts, event_id",
+                 ORDER BY pos LIMIT ?4) \
+             RETURNING pos, id, attempts, event_id",
         )
         .and_then(|mut st| {
             st.query_map(params![endpoint_id, now, lease_until, max as i64], |r| {
@@ -112,7 +113,7 @@ pub fn ack_upto(conn: &Connection, endpoint_id: &str, cursor: i64, now: Millis) 
     conn.prepare_cached(
         "UPDATE deliveries SET state = 'succeeded', lease_until = NULL, next_attempt_at = NULL, \
          attempts = attempts + 1, last_attempt_at = ?3, updated_at = ?3 \
-         WHERE endpoint_id = ?1 AND rowid <= ?2 AND state IN ('pending', 'delivering')",
+         WHERE endpoint_id = ?1 AND pos > 0 AND pos <= ?2 AND state IN ('pending', 'delivering')",
     )
     .and_then(|mut st| st.execute(params![endpoint_id, cursor, now]))
     .map_err(backend)
@@ -126,8 +127,8 @@ pub fn read_after(
     limit: usize,
 ) -> StoreResult<Vec<PulledDelivery>> {
     let sql = format!(
-        "SELECT d.rowid, d.id, d.attempts, {} FROM deliveries d JOIN events e ON e.id = d.event_id \
-         WHERE d.endpoint_id = ?1 AND d.rowid > ?2 AND d.state = 'pending' ORDER BY d.rowid LIMIT ?3",
+        "SELECT d.pos, d.id, d.attempts, {} FROM deliveries d JOIN events e ON e.id = d.event_id \
+         WHERE d.endpoint_id = ?1 AND d.pos > ?2 AND d.state = 'pending' ORDER BY d.pos LIMIT ?3",
         event_columns_prefixed()
     );
     conn.prepare_cached(&sql)

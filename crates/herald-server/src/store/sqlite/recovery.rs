@@ -3,7 +3,7 @@
 use rusqlite::{params, Connection};
 use serde_json::json;
 
-use super::events::{self, publish_internal, NewDeliveries};
+use super::events::{self, publish_internal, NewDeliveries, Target};
 use super::{endpoints, writer::backend};
 use crate::domain::{rfc3339, DeliveryState, Millis, Scope};
 use crate::store::{ReplayOutcome, RetryOutcome, StoreResult};
@@ -19,16 +19,19 @@ pub fn replay(
     let Some(event) = events::get(conn, scope, event_id)? else {
         return Ok(ReplayOutcome::EventNotFound);
     };
-    let targets: Vec<String> = match endpoint_id {
+    let targets: Vec<Target> = match endpoint_id {
         Some(id) => match endpoints::get(conn, scope, id)? {
-            Some(ep) if ep.tenant == event.tenant => vec![ep.id],
+            Some(ep) if ep.tenant == event.tenant => vec![Target {
+                pull: ep.url.is_none(),
+                id: ep.id,
+            }],
             _ => return Ok(ReplayOutcome::EndpointNotFound),
         },
         None => endpoints::subscribers(conn, event.tenant.as_deref())?
             .matching(&event.event_type)
             .into_iter()
             .filter(|s| !s.disabled)
-            .map(|s| s.id.clone())
+            .map(Target::of)
             .collect(),
     };
     let owed = NewDeliveries {
@@ -54,6 +57,7 @@ pub fn retry(conn: &Connection, scope: &Scope, delivery_id: &str, now: Millis) -
     )
     .and_then(|mut st| st.execute(params![delivery_id, now]))
     .map_err(backend)?;
+    events::to_stream_end(conn, &d.endpoint_id, &[delivery_id.to_string()])?;
     let d = events::delivery(conn, scope, delivery_id)?.expect("the row was just updated");
     Ok(RetryOutcome::Queued(d))
 }
@@ -71,11 +75,19 @@ pub fn recover(
         return Ok(None);
     };
     let sql = "UPDATE deliveries SET state = 'pending', next_attempt_at = ?3, round_attempts = 0, lease_until = NULL, \
-               updated_at = ?3 WHERE endpoint_id = ?1 AND state IN ('failed', 'skipped') AND created_at >= ?2";
-    let n = conn
+               updated_at = ?3 WHERE endpoint_id = ?1 AND state IN ('failed', 'skipped') AND created_at >= ?2 \
+               RETURNING id, pos";
+    let mut requeued: Vec<(String, i64)> = conn
         .prepare_cached(sql)
-        .and_then(|mut st| st.execute(params![endpoint_id, since, now]))
+        .and_then(|mut st| {
+            st.query_map(params![endpoint_id, since, now], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
         .map_err(backend)?;
+    let n = requeued.len();
+    requeued.sort_by_key(|(_, pos)| *pos);
+    let ids: Vec<String> = requeued.into_iter().map(|(id, _)| id).collect();
+    events::to_stream_end(conn, endpoint_id, &ids)?;
     let payload = json!({"endpoint_id": ep.id, "since": rfc3339(since), "recovered": n});
     publish_internal(
         conn,

@@ -140,6 +140,13 @@ CREATE INDEX attempts_by_time ON attempts (attempted_at);
 CREATE INDEX inbound_requests_by_time ON inbound_requests (received_at);
 CREATE INDEX inbound_dedup_by_time ON inbound_dedup (seen_at);
 "#,
+    r#"
+-- A pull endpoint's stream position of each delivery (0 for push endpoints). A delivery
+-- sent again moves to the end of its stream, so a consumer's cursor never hides it.
+ALTER TABLE deliveries ADD COLUMN pos INTEGER NOT NULL DEFAULT 0;
+UPDATE deliveries SET pos = rowid WHERE endpoint_id IN (SELECT id FROM endpoints WHERE url IS NULL);
+CREATE INDEX deliveries_stream ON deliveries (endpoint_id, pos) WHERE pos > 0;
+"#,
 ];
 
 /// Brings the schema up to date, one transaction per migration.
