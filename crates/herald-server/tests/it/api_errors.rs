@@ -451,3 +451,44 @@ async fn rate_limits_hold_across_nodes_sharing_a_database() {
     })
     .await
 }
+
+/// `sslmode` works as with libpq: `require` encrypts every connection herald makes (pool and
+/// listener), `verify-full` refuses a server whose certificate it cannot trust.
+#[tokio::test]
+async fn postgres_connections_use_tls_as_the_url_asks() {
+    run_on(Backend::Postgres, async {
+        let app_name = format!("herald_tls_{}", std::process::id());
+        let base = fresh_pg_store().await;
+        let mut settings = test_settings();
+        settings.store = Some(format!("{base}&sslmode=require&application_name={app_name}"));
+        let app = spawn_with(settings).await;
+        let rx = Receiver::ok().await;
+        app.create_endpoint(json!({"url": rx.url})).await;
+        app.publish(json!({"type": "tls.x", "payload": {}})).await;
+        rx.wait_for(1).await;
+        let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let row = client
+            .query_one(
+                "SELECT count(*), count(*) FILTER (WHERE s.ssl) FROM pg_stat_activity a \
+                 JOIN pg_stat_ssl s ON s.pid = a.pid WHERE a.application_name = $1",
+                &[&app_name],
+            )
+            .await
+            .unwrap();
+        let (all, encrypted): (i64, i64) = (row.get(0), row.get(1));
+        assert!(all >= 2, "the pool and the listener are connected: {all}");
+        assert_eq!(all, encrypted, "every connection is encrypted");
+
+        let refused = herald_server::Config::from_settings(herald_server::Settings {
+            store: Some(format!("{base}&sslmode=verify-full")),
+            ..Default::default()
+        })
+        .unwrap();
+        let err = herald_server::migrate(&refused).await.unwrap_err().to_string();
+        assert!(err.to_lowercase().contains("certificate"), "{err}");
+    })
+    .await
+}

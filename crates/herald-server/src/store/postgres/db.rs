@@ -9,8 +9,17 @@ use crate::store::{StoreError, StoreResult};
 pub type Tx<'a> = deadpool_postgres::Transaction<'a>;
 pub type Param<'a> = &'a (dyn ToSql + Sync);
 
+/// A database error with its causes spelled out (tokio-postgres shows only the outermost,
+/// e.g. "error performing TLS handshake" without saying the certificate was refused).
 pub fn pg(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
-    StoreError::Backend(Box::new(e))
+    let mut message = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        message.push_str(": ");
+        message.push_str(&c.to_string());
+        cause = c.source();
+    }
+    StoreError::Backend(message.into())
 }
 
 pub async fn query(tx: &Tx<'_>, sql: &str, params: &[Param<'_>]) -> StoreResult<Vec<Row>> {

@@ -15,6 +15,7 @@ mod recorder;
 mod recovery;
 mod schema;
 mod sources;
+mod tls;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -22,7 +23,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::sync::watch;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 
 use self::db::pg;
 use super::{
@@ -42,21 +43,27 @@ const POOL_SIZE: usize = 16;
 pub struct PgStore {
     pool: Pool,
     config: tokio_postgres::Config,
+    tls: tls::MakeRustls,
     recorder: recorder::Recorder,
     publisher: publisher::Publisher,
 }
 
-fn parse_url(url: &str) -> StoreResult<tokio_postgres::Config> {
-    tokio_postgres::Config::from_str(url).map_err(pg)
+/// The connection settings and the TLS of a store URL (libpq's `sslmode`, see `tls`).
+fn parse_url(url: &str) -> StoreResult<(tokio_postgres::Config, tls::MakeRustls)> {
+    let target = tls::target(url)?;
+    Ok((
+        tokio_postgres::Config::from_str(&target.url).map_err(pg)?,
+        target.tls,
+    ))
 }
 
 impl PgStore {
     /// Connects to the database at `url` and brings its schema up to date.
     pub async fn connect(url: &str) -> StoreResult<PgStore> {
-        let config = parse_url(url)?;
+        let (config, tls) = parse_url(url)?;
         let manager = Manager::from_config(
             config.clone(),
-            NoTls,
+            tls.clone(),
             ManagerConfig {
                 recycling_method: RecyclingMethod::Fast,
             },
@@ -70,6 +77,7 @@ impl PgStore {
             publisher: publisher::Publisher::start(pool.clone()),
             pool,
             config,
+            tls,
         };
         let mut client = store.client().await?;
         let ran = schema::migrate(&mut client).await.map_err(pg)?;
@@ -81,7 +89,8 @@ impl PgStore {
 
     /// Applies pending migrations without serving (`herald migrate`); returns how many ran.
     pub async fn migrate(url: &str) -> StoreResult<usize> {
-        let (mut client, conn) = parse_url(url)?.connect(NoTls).await.map_err(pg)?;
+        let (config, tls) = parse_url(url)?;
+        let (mut client, conn) = config.connect(tls).await.map_err(pg)?;
         let driver = tokio::spawn(conn);
         let ran = schema::migrate(&mut client).await.map_err(pg);
         drop(client);
@@ -110,10 +119,14 @@ macro_rules! in_tx {
 
 /// Listens for `herald_wake` until `stop`, reconnecting after errors; calls `on_wake` for
 /// each notification and once after every (re)connect, to catch up on what was missed.
-async fn listen(config: tokio_postgres::Config, on_wake: WakeFn, mut stop: watch::Receiver<bool>) {
+async fn listen(
+    (config, tls): (tokio_postgres::Config, tls::MakeRustls),
+    on_wake: WakeFn,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         let session = async {
-            let (client, mut conn) = config.connect(NoTls).await?;
+            let (client, mut conn) = config.connect(tls.clone()).await?;
             let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
             let driver = tokio::spawn(async move {
                 while let Some(msg) = std::future::poll_fn(|cx| conn.poll_message(cx)).await {
@@ -161,7 +174,7 @@ impl Store for PgStore {
     }
 
     fn watch_remote(&self, on_wake: WakeFn, stop: watch::Receiver<bool>) {
-        tokio::spawn(listen(self.config.clone(), on_wake, stop));
+        tokio::spawn(listen((self.config.clone(), self.tls.clone()), on_wake, stop));
     }
 
     async fn take_shared_rate(&self, key: &str, per_s: u32, burst: u32) -> StoreResult<Option<RateDecision>> {
