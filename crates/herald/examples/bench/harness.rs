@@ -303,7 +303,14 @@ impl OpenLoop<'_> {
         .await;
         let at = arrivals.at.lock().unwrap();
         let sent = sent_at.lock().unwrap();
-        let mut lat: Vec<Duration> = sent.iter().map(|(seq, s)| at[seq].duration_since(*s)).collect();
+        let mut lat: Vec<Duration> = sent
+            .iter()
+            .map(|(seq, s)| {
+                at[seq]
+                    .checked_duration_since(*s)
+                    .expect("an arrival before its publish: a sequence number was used twice")
+            })
+            .collect();
         lat.sort();
         lat
     }

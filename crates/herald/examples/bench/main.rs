@@ -4,6 +4,7 @@
 //! - `-- --smoke`: every scenario at a tiny size (CI runs it: the harness works and every
 //!   accepted event arrives; its figures mean nothing);
 //! - `-- --postgres`: every herald on PostgreSQL (`DATABASE_URL`, a fresh schema each);
+//!   without it, scenarios (1)-(3) are run again on PostgreSQL when `DATABASE_URL` is set;
 //! - `-- stores`: one node on SQLite, one and three nodes on PostgreSQL, compared.
 //!
 //! It starts the release `herald` binary on fresh data, its own receiver (axum, answers
@@ -66,6 +67,8 @@ pub struct Run<'a> {
     arrivals: &'a Arc<Arrivals>,
     scale: &'a Scale,
     postgres: bool,
+    /// Added to every payload sequence number, so two passes never share one.
+    seq_offset: u64,
 }
 
 impl Run<'_> {
@@ -83,10 +86,17 @@ impl Run<'_> {
 #[derive(Default)]
 pub struct Report {
     rows: Vec<String>,
+    /// Put before every figure (e.g. which store ran it).
+    label: String,
 }
 
 impl Report {
+    /// Adds a row `| figure | value | baseline | ratio |` (the figure gets the label).
     pub fn push(&mut self, row: String) {
+        let row = match row.strip_prefix("| ") {
+            Some(rest) => format!("| {}{rest}", self.label),
+            None => row,
+        };
         println!("{row}");
         self.rows.push(row);
     }
@@ -140,6 +150,7 @@ async fn main() {
         arrivals: &arrivals,
         scale: &scale,
         postgres,
+        seq_offset: 0,
     };
     let mut report = Report::default();
     println!("| figure | value | baseline | ratio |");
@@ -154,6 +165,20 @@ async fn main() {
     drop(node);
     scenarios::backlog(&run, &mut report).await;
     scenarios::many_endpoints(&run, &mut report, publish16).await;
+    // With a database at hand, (1)-(3) again with herald on PostgreSQL.
+    if !postgres && std::env::var("DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = stores::fresh_schema("bench_pg_variant").await;
+        let node = start_herald(&http, dir.path(), &["--store", &store]).await;
+        report.label = "[PostgreSQL] ".into();
+        let run = Run {
+            seq_offset: 100_000_000,
+            ..run
+        };
+        let (direct16, direct64, _) = scenarios::publish_rates(&run, &node, &mut report).await;
+        scenarios::deliveries(&run, &node, &mut report, direct16, direct64).await;
+        scenarios::latency(&run, &node, &mut report).await;
+    }
     println!(
         "\n{} figures; every accepted event of the delivery, latency, pull and backlog runs arrived.",
         report.rows.len()

@@ -53,7 +53,7 @@ pub async fn deliveries(run: &Run<'_>, node: &Node, report: &mut Report, direct1
     let burst = Burst {
         event_type: "d1.x",
         total: run.scale.deliver_events,
-        first: 1_000_000,
+        first: run.seq_offset + 1_000_000,
         fan_out: 1,
     };
     let (rate, published) = deliver_burst(run.http, &bases, run.arrivals, burst).await;
@@ -79,7 +79,7 @@ pub async fn deliveries(run: &Run<'_>, node: &Node, report: &mut Report, direct1
     let burst = Burst {
         event_type: "d10.x",
         total: run.scale.fan_out_events,
-        first: 2_000_000,
+        first: run.seq_offset + 2_000_000,
         fan_out: 10,
     };
     let (rate10, _) = deliver_burst(run.http, &bases, run.arrivals, burst).await;
@@ -105,7 +105,7 @@ pub async fn latency(run: &Run<'_>, node: &Node, report: &mut Report) -> Vec<(u6
         let open = OpenLoop {
             bases: std::slice::from_ref(&node.base),
             event_type: "lat.x",
-            first: 3_000_000 + i as u64 * 1_000_000,
+            first: run.seq_offset + 3_000_000 + i as u64 * 1_000_000,
             rate,
             count: rate * run.scale.latency_s,
         };
@@ -141,7 +141,7 @@ pub async fn dead_endpoint(run: &Run<'_>, node: &Node, report: &mut Report, p99s
     let open = OpenLoop {
         bases: std::slice::from_ref(&node.base),
         event_type: "mix.x",
-        first: 9_000_000,
+        first: run.seq_offset + 9_000_000,
         rate,
         count: rate * run.scale.latency_s,
     };
@@ -222,7 +222,7 @@ pub async fn pull(run: &Run<'_>, node: &Node, report: &mut Report) {
     let open = OpenLoop {
         bases: std::slice::from_ref(&node.base),
         event_type: "pull.x",
-        first: 8_000_000,
+        first: run.seq_offset + 8_000_000,
         rate: 200,
         count: 200 * run.scale.latency_s,
     };
