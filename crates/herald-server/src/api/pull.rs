@@ -120,6 +120,7 @@ pub async fn poll(
     }
     let ep = pull_endpoint(&state, &scope, &id).await?;
     let deadline = tokio::time::Instant::now() + Duration::from_millis(wait);
+    let mut stopping = state.stopping.clone();
     loop {
         let notified = state.pull_wake.notified();
         tokio::pin!(notified);
@@ -148,6 +149,8 @@ pub async fn poll(
         tokio::select! {
             _ = notified => {}
             _ = tokio::time::sleep_until(deadline) => {}
+            // Shutdown answers waiting polls at once (empty), so the server drains quickly.
+            _ = stopping.changed() => {}
         }
     }
 }

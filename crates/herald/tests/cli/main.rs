@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+mod listen;
 mod maintenance;
 mod multinode;
 
@@ -37,7 +38,11 @@ impl Herald {
 
     /// Like [`Herald::start`], with extra variables and where stderr goes.
     fn spawn(data_dir: &Path, args: &[&str], envs: &[(&str, &str)], stderr: Stdio) -> Herald {
-        let port = free_port();
+        Herald::spawn_at(free_port(), data_dir, args, envs, stderr)
+    }
+
+    /// Like [`Herald::spawn`], on a given port (to restart a server where clients expect it).
+    fn spawn_at(port: u16, data_dir: &Path, args: &[&str], envs: &[(&str, &str)], stderr: Stdio) -> Herald {
         let child = Command::new(env!("CARGO_BIN_EXE_herald"))
             .args([
                 "serve",
