@@ -1,5 +1,5 @@
-//! The `herald` binary as a process: configuration layering, the first-start admin key,
-//! graceful shutdown, and `kill -9` during a burst of publishes.
+//! The `herald` binary as a process, and the helpers its tests share: starting servers,
+//! calling the API, local receivers, running CLI commands. The tests live in the modules.
 
 use std::collections::HashSet;
 use std::future::IntoFuture;
