@@ -38,6 +38,7 @@ mod delivery;
 mod endpoints;
 mod event_types;
 mod inbound;
+mod multinode;
 mod openapi;
 mod operations;
 mod publish;

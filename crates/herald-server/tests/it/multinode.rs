@@ -1,0 +1,157 @@
+//! Several nodes on one PostgreSQL database: what must hold across them (idempotency keys,
+//! inbound de-duplication, rate limits) is decided by the database, so two nodes behave
+//! as one.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use hmac::{Hmac, Mac};
+use reqwest::Method;
+use serde_json::{json, Value};
+use sha2::Sha256;
+
+use crate::helpers::*;
+
+/// Two nodes on one fresh database.
+async fn two_nodes() -> (TestApp, TestApp) {
+    let mut settings = test_settings();
+    settings.api_rate_limit = Some(5); // bursts of 10
+    let a = spawn_with(settings.clone()).await;
+    settings.store = a.store.clone();
+    let b = spawn_with(settings).await;
+    (a, b)
+}
+
+#[tokio::test]
+async fn one_idempotency_key_makes_one_event_whichever_node_gets_it() {
+    run_on(Backend::Postgres, async {
+        let mut settings = test_settings();
+        let a = spawn_with(settings.clone()).await;
+        settings.store = a.store.clone();
+        let b = spawn_with(settings).await;
+        let mut tasks = Vec::new();
+        for i in 0..16 {
+            let node = [&a, &b][i % 2];
+            let req = node
+                .http
+                .post(format!("{}/v1/events", node.base))
+                .bearer_auth(&node.key)
+                .header("Idempotency-Key", "across-nodes")
+                .json(&json!({"type": "a.b", "payload": {"x": 1}}));
+            tasks.push(tokio::spawn(async move {
+                let r = req.send().await.unwrap();
+                (r.status().as_u16(), r.json::<Value>().await.unwrap())
+            }));
+        }
+        let mut ids = HashSet::new();
+        let mut created = 0;
+        for t in tasks {
+            let (status, body) = t.await.unwrap();
+            assert!(status == 202 || status == 200, "{status} {body}");
+            created += usize::from(status == 202);
+            ids.insert(body["id"].as_str().unwrap().to_string());
+        }
+        assert_eq!(ids.len(), 1, "{ids:?}");
+        assert_eq!(created, 1, "one 202 (created), the repeats 200");
+        let listed = a.get("/v1/events?limit=50").await["data"]
+            .as_array()
+            .unwrap()
+            .len();
+        assert_eq!(listed, 1);
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_provider_retry_reaching_two_nodes_at_once_is_one_event() {
+    run_on(Backend::Postgres, async {
+        let mut settings = test_settings();
+        let a = spawn_with(settings.clone()).await;
+        settings.store = a.store.clone();
+        let b = spawn_with(settings).await;
+        let agent = Receiver::ok().await;
+        a.create_endpoint(json!({"url": agent.url})).await;
+        let (s, src) = a
+            .call(
+                Method::POST,
+                "/v1/sources",
+                Some(
+                    json!({"name": "gh", "verify": {"scheme": "github", "secret": "s3cret"},
+                            "dedupe": {"key": "header:X-GitHub-Delivery", "window_s": 60}}),
+                ),
+            )
+            .await;
+        assert_eq!(s, 201, "{src}");
+        let id = src["id"].as_str().unwrap().to_string();
+        let body = br#"{"action": "opened"}"#;
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"s3cret").unwrap();
+        mac.update(body);
+        let sig = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        let mut tasks = Vec::new();
+        for i in 0..10 {
+            let node = [&a, &b][i % 2];
+            let req = node
+                .http
+                .post(format!("{}/in/{id}", node.base))
+                .header("x-hub-signature-256", &sig)
+                .header("x-github-event", "pull_request")
+                .header("x-github-delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
+                .body(body.to_vec());
+            tasks.push(tokio::spawn(async move {
+                let r = req.send().await.unwrap();
+                (r.status().as_u16(), r.json::<Value>().await.unwrap())
+            }));
+        }
+        let mut ids = HashSet::new();
+        let mut firsts = 0;
+        for t in tasks {
+            let (status, answer) = t.await.unwrap();
+            assert_eq!(status, 200, "{answer}");
+            ids.insert(answer["id"].as_str().unwrap().to_string());
+            firsts += usize::from(answer["duplicate"] != true);
+        }
+        assert_eq!(ids.len(), 1, "one event id for every answer: {ids:?}");
+        assert_eq!(firsts, 1, "one request was accepted, the others were duplicates");
+        agent.wait_for(1).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(agent.count(), 1, "delivered once");
+    })
+    .await
+}
+
+/// Several nodes on one PostgreSQL database draw on one allowance per key: alternating
+/// requests between two nodes are limited as if they went to one.
+#[tokio::test]
+async fn rate_limits_hold_across_nodes_sharing_a_database() {
+    run_on(Backend::Postgres, async {
+        let (a, b) = two_nodes().await;
+        let mut allowed = [0, 0];
+        let mut limited = [0, 0];
+        let started = std::time::Instant::now();
+        for i in 0..30 {
+            let node = [&a, &b][i % 2];
+            let r = node
+                .http
+                .get(format!("{}/v1/events", node.base))
+                .bearer_auth(&node.key)
+                .send()
+                .await
+                .unwrap();
+            match r.status().as_u16() {
+                200 => allowed[i % 2] += 1,
+                429 => limited[i % 2] += 1,
+                other => panic!("unexpected status {other}"),
+            }
+        }
+        let total: u32 = allowed.iter().sum();
+        // One shared burst of 10, plus what refilled (5/s) while the test ran; per-node
+        // limits would have let 20 through.
+        let refilled = (started.elapsed().as_secs_f64() * 5.0).ceil() as u32;
+        assert!(
+            total >= 10 && total <= 10 + refilled && total < 20,
+            "allowed {allowed:?}, limited {limited:?}, {refilled} refilled"
+        );
+        assert!(limited.iter().all(|n| *n > 0), "both nodes refused: {limited:?}");
+    })
+    .await
+}
