@@ -3,6 +3,7 @@
 //! as one.
 
 use std::collections::HashSet;
+use std::future::IntoFuture;
 use std::time::Duration;
 
 use hmac::{Hmac, Mac};
@@ -152,6 +153,60 @@ async fn rate_limits_hold_across_nodes_sharing_a_database() {
             "allowed {allowed:?}, limited {limited:?}, {refilled} refilled"
         );
         assert!(limited.iter().all(|n| *n > 0), "both nodes refused: {limited:?}");
+    })
+    .await
+}
+
+/// An endpoint's `max_in_flight` is one cap for all nodes, not one per node.
+#[tokio::test]
+async fn max_in_flight_holds_across_nodes() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    run_on(Backend::Postgres, async {
+        let mut settings = test_settings();
+        let a = spawn_with(settings.clone()).await;
+        settings.store = a.store.clone();
+        let b = spawn_with(settings).await;
+        let (now, peak, done) = (
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+            Arc::new(AtomicUsize::new(0)),
+        );
+        let (n, p, d) = (now.clone(), peak.clone(), done.clone());
+        let app = axum::Router::new().fallback(move || {
+            let (n, p, d) = (n.clone(), p.clone(), d.clone());
+            async move {
+                let current = n.fetch_add(1, Ordering::SeqCst) + 1;
+                p.fetch_max(current, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                n.fetch_sub(1, Ordering::SeqCst);
+                d.fetch_add(1, Ordering::SeqCst);
+                "ok"
+            }
+        });
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(axum::serve(listener, app).into_future());
+        a.create_endpoint(json!({"url": url, "max_in_flight": 2})).await;
+        for i in 0..12 {
+            [&a, &b][i % 2]
+                .publish(json!({"type": "cap.x", "payload": {"i": i}}))
+                .await;
+        }
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while done.load(Ordering::SeqCst) < 12 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "only {} delivered",
+                done.load(Ordering::SeqCst)
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(
+            peak.load(Ordering::SeqCst) <= 2,
+            "{} requests at once",
+            peak.load(Ordering::SeqCst)
+        );
     })
     .await
 }

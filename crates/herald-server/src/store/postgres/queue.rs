@@ -34,13 +34,29 @@ pub async fn claim(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
     if expired > 0 {
         tracing::info!(expired, "re-queued deliveries whose lease ran out");
     }
+    // An endpoint's `max_in_flight` is one cap across nodes: the claim locks the endpoint
+    // rows it takes work from (skipping those another node is claiming for right now),
+    // counts what is already in flight for them, and takes at most the room left.
     let rows = query(
         tx,
-        "WITH due AS ( \
-             SELECT d.id FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id \
+        "WITH cand AS ( \
+             SELECT d.id, d.endpoint_id, d.next_attempt_at FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id \
              WHERE d.state = 'pending' AND d.next_attempt_at <= $2 AND NOT e.disabled AND e.url IS NOT NULL \
-             AND NOT (d.endpoint_id = ANY($3)) \
-             ORDER BY d.next_attempt_at LIMIT $4 FOR UPDATE OF d SKIP LOCKED) \
+             AND NOT (d.endpoint_id = ANY($3)) ORDER BY d.next_attempt_at LIMIT $5), \
+         eps AS ( \
+             SELECT e.id, e.max_in_flight FROM endpoints e WHERE e.id IN (SELECT endpoint_id FROM cand) \
+             FOR UPDATE SKIP LOCKED), \
+         busy AS ( \
+             SELECT d.endpoint_id, count(*) AS n FROM deliveries d \
+             WHERE d.state = 'delivering' AND d.endpoint_id IN (SELECT id FROM eps) GROUP BY d.endpoint_id), \
+         ranked AS ( \
+             SELECT c.id, c.next_attempt_at, eps.max_in_flight - coalesce(busy.n, 0) AS room, \
+                 row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at) AS rn \
+             FROM cand c JOIN eps ON eps.id = c.endpoint_id LEFT JOIN busy ON busy.endpoint_id = c.endpoint_id), \
+         due AS ( \
+             SELECT d.id FROM deliveries d WHERE d.state = 'pending' AND d.id IN ( \
+                 SELECT id FROM ranked WHERE rn <= room ORDER BY next_attempt_at LIMIT $4) \
+             FOR UPDATE SKIP LOCKED) \
          UPDATE deliveries SET state = 'delivering', lease_until = $1, updated_at = $2 FROM due \
          WHERE deliveries.id = due.id RETURNING deliveries.id, event_id, endpoint_id, round_attempts",
         &[
@@ -48,6 +64,7 @@ pub async fn claim(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
             &req.now,
             &req.exclude_endpoints,
             &(req.limit as i64),
+            &(req.limit as i64 * 4),
         ],
     )
     .await?;
