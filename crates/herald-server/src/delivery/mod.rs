@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use self::attempt::Deliverer;
 use crate::config::DeliveryConfig;
 use crate::domain::now_ms;
-use crate::store::{ClaimRequest, Job, Store};
+use crate::store::{ClaimRequest, Job, RateDecision, Store};
 
 /// Most deliveries claimed in one store call.
 const CLAIM_BATCH: usize = 64;
@@ -175,6 +175,9 @@ impl Dispatcher {
             self.in_flight += 1;
             let (deliverer, store, done) = (self.deliverer.clone(), self.store.clone(), self.done_tx.clone());
             tokio::spawn(async move {
+                if let Some(rate) = job.endpoint.rate_limit_per_s.filter(|r| *r > 0) {
+                    shared_pace(store.as_ref(), &job.endpoint.id, rate).await;
+                }
                 let record = deliverer.attempt(&job).await;
                 if let Err(e) = store.record_attempt(record).await {
                     // The lease will expire and the delivery will be tried again.
@@ -247,5 +250,20 @@ impl Dispatcher {
             }
         }
         tracing::info!(unfinished = self.in_flight, "delivery workers stopped");
+    }
+}
+
+/// Waits for the endpoint's rate limit as every node shares it, when the store keeps one
+/// (several nodes on PostgreSQL); each node also paces its own work in `pump`.
+async fn shared_pace(store: &dyn Store, endpoint_id: &str, per_s: u32) {
+    let key = format!("endpoint:{endpoint_id}");
+    loop {
+        match store.take_shared_rate(&key, per_s, 1).await {
+            Ok(Some(RateDecision::Deny { wait_ms })) => {
+                tokio::time::sleep(Duration::from_millis(wait_ms.max(1) as u64)).await
+            }
+            // Allowed, a store only this process uses, or a store that cannot say now.
+            _ => return,
+        }
     }
 }

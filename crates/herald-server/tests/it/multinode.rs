@@ -210,3 +210,30 @@ async fn max_in_flight_holds_across_nodes() {
     })
     .await
 }
+
+/// An endpoint's `rate_limit_per_s` paces the deliveries of all nodes together.
+#[tokio::test]
+async fn an_endpoint_rate_limit_holds_across_nodes() {
+    run_on(Backend::Postgres, async {
+        // A backlog stored by an API-only node, then two worker nodes that each claim part
+        // of it: each would pace its own part at the full rate.
+        let mut settings = test_settings();
+        settings.role = Some("api".into());
+        let api = spawn_with(settings.clone()).await;
+        let rx = Receiver::ok().await;
+        api.create_endpoint(json!({"url": rx.url, "rate_limit_per_s": 50, "max_in_flight": 100}))
+            .await;
+        for i in 0..150 {
+            api.publish(json!({"type": "paced.x", "payload": {"i": i}})).await;
+        }
+        settings.role = Some("worker".into());
+        settings.store = api.store.clone();
+        let (_w1, _w2) = tokio::join!(spawn_with(settings.clone()), spawn_with(settings));
+        let got = rx.wait_for(100).await;
+        let span = got[99].at.duration_since(got[0].at);
+        // 100 requests at 50/s take at least 99 intervals of 20 ms (1.98 s); two nodes
+        // pacing only themselves would send them in about half that.
+        assert!(span >= Duration::from_millis(1700), "100 deliveries in {span:?}");
+    })
+    .await
+}
