@@ -1,0 +1,95 @@
+//! Basic and Bearer credentials (`verify_inbound` with `Scheme::Basic` / `Scheme::Bearer`).
+//!
+//! Input: a choice byte (bit 0: Basic or Bearer), then a line of secrets separated by tabs,
+//! then the `Authorization` value.
+//!
+//! Checks: no panic; Basic refuses secrets without `:`; an accepted request names the
+//! first secret equal to the credentials it carries (decoded here for Basic); credentials
+//! built here from each secret (any case of the scheme word, one or more spaces, base64
+//! with or without padding) are accepted and name that secret.
+#![no_main]
+
+use base64::Engine;
+use herald_fuzz::{mix_case, Fields, B64, B64_ANY_PAD, B64_NO_PAD};
+use herald_signing::{verify_inbound, InboundError, InboundRequest, Scheme, Verified};
+use libfuzzer_sys::fuzz_target;
+
+fn run(scheme: &Scheme, secrets: &[&str], value: &str) -> Result<Verified, InboundError> {
+    let headers = [("Authorization", value)];
+    let req = InboundRequest {
+        headers: &headers,
+        body: b"",
+    };
+    verify_inbound(scheme, secrets, &req, 0, 300)
+}
+
+/// What the credentials part of an Authorization value is, parsed here.
+fn credentials<'a>(value: &'a str, word: &str) -> Option<&'a str> {
+    let v = value.trim();
+    let head = v.get(..word.len())?;
+    if !head.eq_ignore_ascii_case(word) {
+        return None;
+    }
+    let rest = &v[word.len()..];
+    let creds = rest.trim_start_matches(' ');
+    (creds.len() < rest.len() && !creds.is_empty()).then_some(creds)
+}
+
+fuzz_target!(|data: &[u8]| {
+    let mut f = Fields::new(data);
+    let choice = f.byte();
+    let line = f.text();
+    let value = f.text();
+    let basic = choice & 1 == 0;
+    let (scheme, word) = if basic {
+        (Scheme::Basic, "Basic")
+    } else {
+        (Scheme::Bearer, "Bearer")
+    };
+    let secrets: Vec<&str> = line.split('\t').collect();
+
+    // 1. Whatever the fuzzer sent.
+    let got = run(&scheme, &secrets, &value);
+    let usable = secrets
+        .iter()
+        .all(|s| !s.trim().is_empty() && (!basic || s.contains(':')));
+    if !usable {
+        assert!(matches!(got, Err(InboundError::BadSecret(_))), "{got:?}");
+        return;
+    }
+    if let Ok(v) = &got {
+        let creds = credentials(&value, word).expect("accepted a malformed Authorization");
+        let given: Vec<u8> = if basic {
+            B64_ANY_PAD.decode(creds).expect("accepted bad base64")
+        } else {
+            creds.as_bytes().to_vec()
+        };
+        let first = secrets.iter().position(|s| s.as_bytes() == given);
+        assert_eq!(v.secret_index, first, "accepted credentials that are no secret");
+    }
+
+    // 2. Credentials built from each of the first eight secrets are accepted (each check
+    // tries every secret). Header values are trimmed, so a bearer token with surrounding
+    // whitespace cannot be sent as is.
+    for (i, secret) in secrets.iter().enumerate().take(8) {
+        let first = secrets.iter().position(|s| s == secret);
+        let spaces = " ".repeat(1 + usize::from(choice >> 6));
+        let creds = if basic {
+            if choice & 2 == 0 {
+                B64.encode(secret)
+            } else {
+                B64_NO_PAD.encode(secret)
+            }
+        } else if secret.trim() == *secret {
+            secret.to_string()
+        } else {
+            continue;
+        };
+        let value = format!("{}{spaces}{creds}", mix_case(word, choice.rotate_left(i as u32)));
+        assert_eq!(
+            run(&scheme, &secrets, &value),
+            Ok(Verified { secret_index: first }),
+            "{value:?}"
+        );
+    }
+});
