@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use rand::Rng;
 use serde::Serialize;
 
 /// Milliseconds since the unix epoch.
@@ -58,24 +57,7 @@ pub fn parse_rfc3339(s: &str) -> Option<Millis> {
     Some(ms - offset_min * 60_000)
 }
 
-const CROCKFORD: &[u8; 32] = b"0123456789abcdefghjkmnpqrstvwxyz";
-
-/// A new prefixed, time-ordered, URL-safe id: `{prefix}_` + 10 characters of millisecond
-/// time + 16 random characters (Crockford base32, lowercase), like a ULID.
-pub fn new_id(prefix: &str) -> String {
-    let ms = now_ms() as u64;
-    let rnd: u128 = rand::thread_rng().gen();
-    let mut out = String::with_capacity(prefix.len() + 27);
-    out.push_str(prefix);
-    out.push('_');
-    for i in (0..10).rev() {
-        out.push(CROCKFORD[((ms >> (i * 5)) & 31) as usize] as char);
-    }
-    for i in 0..16 {
-        out.push(CROCKFORD[((rnd >> (i * 5)) & 31) as usize] as char);
-    }
-    out
-}
+pub use crate::ids::new_id;
 
 /// The tenant an API caller may see: everything (admin) or one tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
