@@ -44,6 +44,12 @@ impl VerifyConfig {
                 },
                 prefix: self.prefix.clone(),
             };
+            if let Some(why) = spec.header_problem() {
+                return Err(bad("header", &why));
+            }
+            if let Some(why) = spec.prefix_problem() {
+                return Err(bad("prefix", &why));
+            }
         } else if self.header.is_some()
             || self.algorithm.is_some()
             || self.encoding.is_some()

@@ -443,6 +443,18 @@ store_tests! {
                 "verify.algorithm",
             ),
             (
+                json!({"name": "x", "verify": {"scheme": "hmac", "secret": "s", "prefix": " sha256="}}),
+                "verify.prefix",
+            ),
+            (
+                json!({"name": "x", "verify": {"scheme": "hmac", "secret": "s", "header": "x sig"}}),
+                "verify.header",
+            ),
+            (
+                json!({"name": "x", "verify": {"scheme": "bearer", "secret": "tok "}}),
+                "verify.secrets",
+            ),
+            (
                 json!({"name": "x", "verify": {"scheme": "none"}, "allow_ips": ["10.0.0.0/40"]}),
                 "allow_ips[0]",
             ),

@@ -139,6 +139,20 @@ mod tests {
     }
 
     #[test]
+    fn a_bearer_token_that_could_never_match_is_refused() {
+        for bad in [" tok", "tok ", "tok\n", "to\u{0}k"] {
+            assert!(
+                matches!(
+                    run(Scheme::Bearer, Some("Bearer tok"), &[bad]),
+                    Err(InboundError::BadSecret(_))
+                ),
+                "{bad:?}"
+            );
+        }
+        assert!(run(Scheme::Bearer, Some("Bearer a b"), &["a b"]).is_ok());
+    }
+
+    #[test]
     fn bearer_matches_any_live_token() {
         let secrets = ["tok_old", "tok_new"];
         assert_eq!(

@@ -58,17 +58,31 @@ pub(crate) fn strip_prefix_ignore_case<'a>(value: &'a str, prefix: &str) -> Opti
 
 /// Refuses settings that could never match a request.
 pub(super) fn validate_spec(spec: &HmacSpec) -> Result<(), InboundError> {
-    let valid_name = !spec.header.is_empty()
-        && spec
-            .header
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
-    if !valid_name {
-        return Err(InboundError::BadScheme(
-            "the generic HMAC header name is empty or not a valid HTTP header name".to_string(),
-        ));
+    match spec.header_problem().or_else(|| spec.prefix_problem()) {
+        Some(why) => Err(InboundError::BadScheme(why.to_string())),
+        None => Ok(()),
     }
-    Ok(())
+}
+
+impl HmacSpec {
+    /// Why `header` cannot name a request header, if it cannot.
+    pub fn header_problem(&self) -> Option<&'static str> {
+        let valid = !self.header.is_empty()
+            && self
+                .header
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b));
+        (!valid).then_some("the generic HMAC header name is empty or not a valid HTTP header name")
+    }
+
+    /// Why `prefix` could never start a header value, if it could not: values arrive
+    /// trimmed and in visible ASCII (RFC 9110 5.5).
+    pub fn prefix_problem(&self) -> Option<&'static str> {
+        let prefix = self.prefix.as_deref()?;
+        let visible = prefix.bytes().all(|b| b == b' ' || b.is_ascii_graphic());
+        (!visible || prefix.starts_with(' '))
+            .then_some("the generic HMAC prefix must be visible ASCII and cannot start with a space")
+    }
 }
 
 /// `spec.header` = `spec.prefix` + encode(HMAC(secret as UTF-8, body)).
@@ -224,6 +238,25 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_prefix_that_could_never_match_is_refused() {
+        for bad in [" sha256=", "\tsha256=", "sha256=\u{7f}", "é="] {
+            let spec = HmacSpec {
+                prefix: Some(bad.into()),
+                ..HmacSpec::default()
+            };
+            assert!(
+                matches!(check(&spec, &[], DATA, &[KEY]), Err(InboundError::BadScheme(_))),
+                "{bad:?}"
+            );
+        }
+        let spaced = HmacSpec {
+            prefix: Some("v1 sig=".into()),
+            ..HmacSpec::default()
+        };
+        assert_eq!(validate_spec(&spaced), Ok(()), "inner spaces can be sent");
     }
 
     #[test]

@@ -169,6 +169,14 @@ pub fn validate_secrets(scheme: &Scheme, secrets: &[&str]) -> Result<(), Inbound
             Scheme::Basic if !secret.contains(':') => {
                 return Err(bad_secret(i, "it must be `user:password`"));
             }
+            // A header value reaches herald trimmed and without control characters, so a
+            // token with either could never match.
+            Scheme::Bearer if secret.trim() != *secret || secret.chars().any(char::is_control) => {
+                return Err(bad_secret(
+                    i,
+                    "a bearer token cannot start or end with whitespace or hold control characters",
+                ));
+            }
             _ => {}
         }
     }
