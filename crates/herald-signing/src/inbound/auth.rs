@@ -140,7 +140,7 @@ mod tests {
 
     #[test]
     fn a_bearer_token_that_could_never_match_is_refused() {
-        for bad in [" tok", "tok ", "tok\n", "to\u{0}k"] {
+        for bad in [" tok", "tok ", "tok\t", "tok\n", "to\u{0}k", "tök"] {
             assert!(
                 matches!(
                     run(Scheme::Bearer, Some("Bearer tok"), &[bad]),

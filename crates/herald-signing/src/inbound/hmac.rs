@@ -76,11 +76,10 @@ impl HmacSpec {
     }
 
     /// Why `prefix` could never start a header value, if it could not: values arrive
-    /// trimmed and in visible ASCII (RFC 9110 5.5).
+    /// trimmed and in visible ASCII, spaces and tabs (RFC 9110 5.5).
     pub fn prefix_problem(&self) -> Option<&'static str> {
         let prefix = self.prefix.as_deref()?;
-        let visible = prefix.bytes().all(|b| b == b' ' || b.is_ascii_graphic());
-        (!visible || prefix.starts_with(' '))
+        (!super::sendable_in_header(prefix))
             .then_some("the generic HMAC prefix must be visible ASCII and cannot start with a space")
     }
 }

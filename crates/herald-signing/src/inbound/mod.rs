@@ -169,18 +169,24 @@ pub fn validate_secrets(scheme: &Scheme, secrets: &[&str]) -> Result<(), Inbound
             Scheme::Basic if !secret.contains(':') => {
                 return Err(bad_secret(i, "it must be `user:password`"));
             }
-            // A header value reaches herald trimmed and without control characters, so a
-            // token with either could never match.
-            Scheme::Bearer if secret.trim() != *secret || secret.chars().any(char::is_control) => {
+            // A header value reaches herald trimmed and in visible ASCII, spaces and tabs
+            // (RFC 9110 5.5), so a token with anything else could never match.
+            Scheme::Bearer if !sendable_in_header(secret) || secret.trim_end() != *secret => {
                 return Err(bad_secret(
                     i,
-                    "a bearer token cannot start or end with whitespace or hold control characters",
+                    "a bearer token must be visible ASCII (inner spaces allowed), without outer whitespace",
                 ));
             }
             _ => {}
         }
     }
     Ok(())
+}
+
+/// Whether `s` can start a header value as herald reads it: visible ASCII, spaces and
+/// tabs, not starting with whitespace (values arrive trimmed).
+pub(crate) fn sendable_in_header(s: &str) -> bool {
+    !s.starts_with([' ', '\t']) && s.bytes().all(|b| b.is_ascii_graphic() || b == b' ' || b == b'\t')
 }
 
 fn bad_secret(index: usize, why: &str) -> InboundError {
