@@ -5,16 +5,17 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::Json;
-use base64::Engine;
-use rand::RngCore;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{page_limit, tenant_filter, ApiJson, ApiQuery, Caller};
+use super::fields::{
+    check_https_only, range, validate_description, validate_headers, validate_patterns, validate_secret,
+    validate_url,
+};
 use super::AppState;
 use crate::domain::{
-    new_id, now_ms, rfc3339, valid_tenant, valid_type_pattern, Endpoint, EndpointPatch, EndpointSecret,
-    Scope, SignatureScheme,
+    new_id, now_ms, rfc3339, valid_tenant, Endpoint, EndpointPatch, EndpointSecret, Scope, SignatureScheme,
 };
 use crate::store::EndpointQuery;
 
@@ -150,184 +151,6 @@ impl From<&Endpoint> for EndpointView {
 pub struct ListView<T> {
     pub data: Vec<T>,
     pub next_cursor: Option<String>,
-}
-
-/// Checks a delivery URL: http(s), a host, no credentials. Returns its normalized form
-/// (numeric hosts such as `2130706433` become dotted addresses). Where it points is
-/// judged by the SSRF guard at every send.
-pub fn validate_url(raw: &str) -> ApiResult<String> {
-    // Only characters a URL may carry unencoded (RFC 3986); others must be %-encoded.
-    if !raw
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=%".contains(&b))
-    {
-        return Err(ApiError::invalid(
-            "url",
-            "contains characters that must be %-encoded (spaces, quotes, <, >, …)",
-        ));
-    }
-    let url = url::Url::parse(raw.trim())
-        .map_err(|e| ApiError::invalid("url", format!("not a valid URL ({e})")))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(ApiError::invalid("url", "must use http or https"));
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err(ApiError::invalid(
-            "url",
-            "must not carry credentials; use `headers` instead",
-        ));
-    }
-    if url.host().is_none() {
-        return Err(ApiError::invalid("url", "must have a host"));
-    }
-    if raw.len() > 2048 {
-        return Err(ApiError::invalid("url", "must be at most 2048 characters"));
-    }
-    Ok(url.to_string())
-}
-
-/// With `--https-only`, an `http://` URL is accepted only for hosts that do not resolve to
-/// a public address outside `--allow-network` (local and internal receivers).
-async fn check_https_only(state: &AppState, url: &str) -> ApiResult<()> {
-    if !state.config.https_only || url.starts_with("https://") {
-        return Ok(());
-    }
-    let refused = || {
-        ApiError::invalid(
-            "url",
-            "must use https (herald runs with --https-only; http is allowed only inside --allow-network)",
-        )
-    };
-    let parsed = url::Url::parse(url).map_err(|_| refused())?;
-    let port = parsed.port_or_known_default().unwrap_or(80);
-    let addrs: Vec<std::net::IpAddr> = match parsed.host() {
-        Some(url::Host::Ipv4(ip)) => vec![ip.into()],
-        Some(url::Host::Ipv6(ip)) => vec![ip.into()],
-        Some(url::Host::Domain(d)) => tokio::net::lookup_host((d, port))
-            .await
-            .map_err(|_| refused())?
-            .map(|a| a.ip())
-            .collect(),
-        None => vec![],
-    };
-    // Plain http may reach allowed networks only: no address may be a public one (private
-    // ones outside the allowlist are refused at send time by the SSRF guard anyway).
-    let allowed = &state.config.delivery.allow_networks;
-    let public = |ip: &std::net::IpAddr| crate::delivery::guard::Guard::default().check(*ip).is_ok();
-    if addrs.is_empty()
-        || addrs
-            .iter()
-            .any(|ip| public(ip) && !allowed.iter().any(|n| n.contains(ip)))
-    {
-        return Err(refused());
-    }
-    Ok(())
-}
-
-fn validate_patterns(types: Vec<String>) -> ApiResult<Vec<String>> {
-    if types.is_empty() {
-        return Err(ApiError::invalid(
-            "event_types",
-            "must name at least one type or pattern (use [\"*\"] for all)",
-        ));
-    }
-    if types.len() > 100 {
-        return Err(ApiError::invalid("event_types", "at most 100 patterns"));
-    }
-    if let Some((i, bad)) = types.iter().enumerate().find(|(_, p)| !valid_type_pattern(p)) {
-        return Err(ApiError::invalid(
-            &format!("event_types[{i}]"),
-            format!("`{bad}` is not a type or pattern (examples: `*`, `ticket.*`, `ticket.created`)"),
-        ));
-    }
-    Ok(types)
-}
-
-pub const RESERVED_HEADERS: &[&str] = &[
-    "content-type",
-    "content-length",
-    "user-agent",
-    "host",
-    "connection",
-    "transfer-encoding",
-    "webhook-id",
-    "webhook-timestamp",
-    "webhook-signature",
-    "x-signature",
-    "x-herald-event-type",
-];
-
-fn validate_headers(headers: BTreeMap<String, String>) -> ApiResult<BTreeMap<String, String>> {
-    if headers.len() > 50 {
-        return Err(ApiError::invalid("headers", "at most 50 headers"));
-    }
-    let mut out = BTreeMap::new();
-    for (name, value) in headers {
-        let lower = name.to_ascii_lowercase();
-        let field = format!("headers.{name}");
-        if lower.is_empty()
-            || lower.len() > 64
-            || !lower.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        {
-            return Err(ApiError::invalid(
-                &field,
-                "a header name is 1 to 64 letters, digits and `-`",
-            ));
-        }
-        if RESERVED_HEADERS.contains(&lower.as_str()) || lower.starts_with("x-herald-") {
-            return Err(ApiError::invalid(
-                &field,
-                "is set by herald and cannot be overridden",
-            ));
-        }
-        if axum::http::HeaderValue::try_from(value.as_str()).is_err() || value.len() > 4096 {
-            return Err(ApiError::invalid(&field, "not a valid header value"));
-        }
-        out.insert(lower, value);
-    }
-    Ok(out)
-}
-
-fn range<T: PartialOrd + std::fmt::Display + Copy>(field: &str, v: T, lo: T, hi: T) -> ApiResult<T> {
-    if v < lo || v > hi {
-        return Err(ApiError::invalid(field, format!("must be between {lo} and {hi}")));
-    }
-    Ok(v)
-}
-
-fn validate_description(d: Option<String>) -> ApiResult<Option<String>> {
-    match d {
-        Some(d) if d.len() > 1024 => Err(ApiError::invalid("description", "at most 1024 characters")),
-        d => Ok(d),
-    }
-}
-
-/// A new random secret: `whsec_` + 32 random bytes in base64.
-pub fn generate_secret() -> String {
-    let mut key = [0u8; 32];
-    rand::thread_rng().fill_bytes(&mut key);
-    format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(key))
-}
-
-pub fn validate_secret(scheme: SignatureScheme, secret: Option<String>) -> ApiResult<String> {
-    let Some(secret) = secret else {
-        return Ok(generate_secret());
-    };
-    match scheme {
-        SignatureScheme::Standard => herald_signing::StandardKey::parse(&secret)
-            .map(|_| secret)
-            .map_err(|e| ApiError::invalid("secret", e)),
-        SignatureScheme::HmacSha256Hex => {
-            if secret.len() < 8 || secret.len() > 512 || !secret.bytes().all(|b| b.is_ascii_graphic()) {
-                Err(ApiError::invalid(
-                    "secret",
-                    "must be 8 to 512 printable ASCII characters",
-                ))
-            } else {
-                Ok(secret)
-            }
-        }
-    }
 }
 
 /// The tenant of a new object: a tenant key forces its own.
@@ -529,43 +352,5 @@ pub async fn delete(
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("endpoint"))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn urls_are_checked_and_normalized() {
-        assert_eq!(validate_url("http://2130706433/x").unwrap(), "http://127.0.0.1/x");
-        assert_eq!(validate_url("http://0x7f000001/").unwrap(), "http://127.0.0.1/");
-        assert_eq!(
-            validate_url("http://127.1:5000/").unwrap(),
-            "http://127.0.0.1:5000/"
-        );
-        for bad in [
-            "ftp://x/",
-            "http://user:pw@example.com/",
-            "http://user@example.com/",
-            "not a url",
-            "file:///etc/passwd",
-            "javascript:alert(1)",
-        ] {
-            let e = validate_url(bad).unwrap_err();
-            assert_eq!(e.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
-            assert!(e.message.starts_with("url:"), "{}", e.message);
-        }
-    }
-
-    #[test]
-    fn reserved_headers_are_refused() {
-        let h = BTreeMap::from([("Webhook-Signature".to_string(), "x".to_string())]);
-        assert!(validate_headers(h).is_err());
-        let ok = BTreeMap::from([("X-Team".to_string(), "support".to_string())]);
-        assert_eq!(
-            validate_headers(ok).unwrap().get("x-team").map(String::as_str),
-            Some("support")
-        );
     }
 }

@@ -14,6 +14,7 @@ use serde_json::Value;
 use super::endpoints::ListView;
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiQuery, Caller};
+use super::fields::validate_description;
 use super::AppState;
 use crate::domain::{
     now_ms, rfc3339, valid_event_type, EventType, EventTypePatch, Scope, OPERATIONAL_PREFIX,
@@ -147,13 +148,6 @@ fn validate_schema(schema: Value) -> ApiResult<String> {
     }
     compile(&schema).map_err(|e| ApiError::invalid("schema", format!("not a valid JSON Schema: {e}")))?;
     Ok(schema.to_string())
-}
-
-fn validate_description(d: Option<String>) -> ApiResult<Option<String>> {
-    match d {
-        Some(d) if d.len() > 1024 => Err(ApiError::invalid("description", "at most 1024 characters")),
-        d => Ok(d),
-    }
 }
 
 #[utoipa::path(post, path = "/v1/event-types", tag = "event-types", summary = "Declare an event type", request_body = CreateType, responses((status = 201, body = TypeView)))]

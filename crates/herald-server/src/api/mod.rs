@@ -5,6 +5,7 @@ mod error;
 pub mod event_types;
 mod events;
 pub mod extract;
+mod fields;
 mod inbound;
 pub mod keys;
 pub mod limits;

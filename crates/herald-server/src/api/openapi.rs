@@ -150,7 +150,7 @@ fn any_case(s: &str) -> String {
 
 /// Custom headers of an endpoint: names of letters, digits and `-`, none of herald's own.
 fn headers_schema() -> serde_json::Value {
-    let reserved: Vec<String> = super::endpoints::RESERVED_HEADERS
+    let reserved: Vec<String> = super::fields::RESERVED_HEADERS
         .iter()
         .map(|h| format!("{}$", any_case(h)))
         .chain(std::iter::once(any_case("x-herald-")))

@@ -6,10 +6,11 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::endpoints::{generate_secret, validate_secret, visible};
+use super::endpoints::visible;
 use super::error::{ApiError, ApiResult};
 use super::events::DeliveryView;
 use super::extract::{body_bytes, parse_json, ApiJson, Caller};
+use super::fields::{generate_secret, validate_secret};
 use super::AppState;
 use crate::domain::{now_ms, parse_rfc3339, rfc3339, Millis};
 use crate::store::{ReplayOutcome, RetryOutcome};

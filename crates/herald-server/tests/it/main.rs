@@ -44,5 +44,6 @@ mod operations;
 mod publish;
 mod pull;
 mod sealing;
+mod sources;
 mod ssrf;
 mod tenants;

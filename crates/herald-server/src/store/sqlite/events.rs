@@ -192,19 +192,7 @@ pub fn publish_internal(
     payload: serde_json::Value,
     now: Millis,
 ) -> StoreResult<()> {
-    let ev = NewEvent {
-        id: new_id("evt"),
-        event_type: event_type.to_string(),
-        tenant: tenant.map(str::to_string),
-        payload: serde_json::to_vec(&payload).expect("JSON values serialize"),
-        content_type: "application/json".into(),
-        idempotency_key: None,
-        caller_id: false,
-        request_hash: String::new(),
-        created_at: now,
-        source_id: None,
-        headers: None,
-    };
+    let ev = NewEvent::operational(event_type, tenant, &payload, now);
     publish(conn, ev).map(|_| ())
 }
 
