@@ -142,6 +142,87 @@ async fn receiver(delay: Duration) -> (String, Arc<Mutex<Vec<String>>>) {
 /// Flags, variables, and the setting name the error must mention.
 type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
 
+/// Publishers that keep sending `burst.test` events to the given nodes (spread round
+/// robin) until stopped, keeping the id of every event that was accepted (202).
+struct Burst {
+    accepted: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Burst {
+    fn start(bases: &[String], publishers: usize) -> Self {
+        let accepted: Arc<Mutex<Vec<String>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let tasks = (0..publishers)
+            .map(|p| {
+                let base = bases[p % bases.len()].clone();
+                let (accepted, stop) = (accepted.clone(), stop.clone());
+                tokio::spawn(async move {
+                    let http = reqwest::Client::new();
+                    let mut i = 0;
+                    while !stop.load(Ordering::Relaxed) {
+                        i += 1;
+                        let body = json!({"type": "burst.test", "payload": {"publisher": p, "n": i}});
+                        let sent = http
+                            .post(format!("{base}/v1/events"))
+                            .bearer_auth(KEY)
+                            .json(&body)
+                            .send()
+                            .await;
+                        let id = match sent {
+                            Ok(r) if r.status() == 202 => r.json::<Value>().await.ok(),
+                            _ => None,
+                        };
+                        match id.as_ref().and_then(|v| v["id"].as_str()) {
+                            Some(id) => accepted.lock().unwrap().push(id.to_string()),
+                            None => tokio::time::sleep(Duration::from_millis(10)).await,
+                        }
+                    }
+                })
+            })
+            .collect();
+        Burst {
+            accepted,
+            stop,
+            tasks,
+        }
+    }
+
+    /// Stops the publishers; the ids of the accepted events, at least `min` of them.
+    async fn stop(self, min: usize) -> HashSet<String> {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.tasks {
+            t.await.unwrap();
+        }
+        let accepted: HashSet<String> = self.accepted.lock().unwrap().iter().cloned().collect();
+        assert!(
+            accepted.len() >= min,
+            "the burst was too small to mean anything: {}",
+            accepted.len()
+        );
+        accepted
+    }
+}
+
+/// Waits until every accepted event has arrived at the receiver; fails after a minute.
+async fn all_arrive(accepted: &HashSet<String>, seen: &Mutex<Vec<String>>) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let arrived: HashSet<String> = seen.lock().unwrap().iter().cloned().collect();
+        let missing = accepted.difference(&arrived).count();
+        if missing == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{missing} of {} accepted events never arrived",
+            accepted.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Runs a CLI command to completion: (exit code, stdout, stderr).
 fn cli(args: &[&str], stdin: &[u8]) -> (i32, String, String) {
     use std::io::Write;

@@ -72,69 +72,17 @@ async fn three_nodes_share_the_work_and_a_killed_node_loses_nothing() {
     .await;
     assert_eq!(s, 201);
 
-    let accepted: Arc<Mutex<Vec<String>>> = Arc::default();
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut publishers = Vec::new();
-    for p in 0..24 {
-        let base = nodes[p % 3].base.clone();
-        let (accepted, stop) = (accepted.clone(), stop.clone());
-        publishers.push(tokio::spawn(async move {
-            let http = reqwest::Client::new();
-            let mut i = 0;
-            while !stop.load(Ordering::Relaxed) {
-                i += 1;
-                let body = json!({"type": "burst.test", "payload": {"publisher": p, "n": i}});
-                let sent = http
-                    .post(format!("{base}/v1/events"))
-                    .bearer_auth(KEY)
-                    .json(&body)
-                    .send()
-                    .await;
-                match sent {
-                    Ok(r) if r.status() == 202 => {
-                        if let Ok(v) = r.json::<Value>().await {
-                            accepted
-                                .lock()
-                                .unwrap()
-                                .push(v["id"].as_str().unwrap().to_string());
-                        }
-                    }
-                    _ => tokio::time::sleep(Duration::from_millis(10)).await,
-                }
-            }
-        }));
-    }
+    let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
+    let burst = Burst::start(&bases, 24);
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let killed = nodes.pop().unwrap();
     let mut killed = killed;
     killed.child.kill().unwrap(); // SIGKILL, mid-burst and mid-delivery
     killed.child.wait().unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    stop.store(true, Ordering::Relaxed);
-    for p in publishers {
-        p.await.unwrap();
-    }
-    let accepted: HashSet<String> = accepted.lock().unwrap().iter().cloned().collect();
-    assert!(
-        accepted.len() >= 100,
-        "the burst was too small to mean anything: {}",
-        accepted.len()
-    );
+    let accepted = burst.stop(100).await;
 
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let arrived: HashSet<String> = seen.lock().unwrap().iter().cloned().collect();
-        let missing = accepted.difference(&arrived).count();
-        if missing == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{missing} of {} accepted events never arrived",
-            accepted.len()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    all_arrive(&accepted, &seen).await;
     let arrivals = seen.lock().unwrap().len();
     let unique: HashSet<String> = seen.lock().unwrap().iter().cloned().collect();
     let duplicates = arrivals - unique.len();

@@ -17,69 +17,17 @@ async fn every_accepted_event_arrives_after_kill_9_during_a_burst() {
     .await;
     assert_eq!(s, 201);
 
-    let accepted: Arc<Mutex<Vec<String>>> = Arc::default();
-    let stop = Arc::new(AtomicBool::new(false));
-    let mut publishers = Vec::new();
-    for p in 0..16 {
-        let (base, accepted, stop) = (herald.base.clone(), accepted.clone(), stop.clone());
-        publishers.push(tokio::spawn(async move {
-            let http = reqwest::Client::new();
-            let mut i = 0;
-            while !stop.load(Ordering::Relaxed) {
-                i += 1;
-                let body = json!({"type": "burst.test", "payload": {"publisher": p, "n": i}});
-                let sent = http
-                    .post(format!("{base}/v1/events"))
-                    .bearer_auth(KEY)
-                    .json(&body)
-                    .send()
-                    .await;
-                match sent {
-                    Ok(r) if r.status() == 202 => {
-                        if let Ok(v) = r.json::<Value>().await {
-                            accepted
-                                .lock()
-                                .unwrap()
-                                .push(v["id"].as_str().unwrap().to_string());
-                        }
-                    }
-                    _ => tokio::time::sleep(Duration::from_millis(10)).await,
-                }
-            }
-        }));
-    }
+    let burst = Burst::start(std::slice::from_ref(&herald.base), 16);
     tokio::time::sleep(Duration::from_millis(800)).await;
     let mut herald = herald;
     herald.child.kill().unwrap(); // SIGKILL, mid-burst
     herald.child.wait().unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
-    stop.store(true, Ordering::Relaxed);
-    for p in publishers {
-        p.await.unwrap();
-    }
-    let accepted: HashSet<String> = accepted.lock().unwrap().iter().cloned().collect();
-    assert!(
-        accepted.len() >= 50,
-        "the burst was too small to mean anything: {}",
-        accepted.len()
-    );
+    let accepted = burst.stop(50).await;
 
     let herald = Herald::start(dir.path(), &["--retry-schedule", "100ms,200ms,400ms,1s,1s,1s"]);
     herald.ready().await;
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let arrived: HashSet<String> = seen.lock().unwrap().iter().cloned().collect();
-        let missing = accepted.difference(&arrived).count();
-        if missing == 0 {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{missing} of {} accepted events never arrived",
-            accepted.len()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    all_arrive(&accepted, &seen).await;
     // And each is readable through the API.
     for id in accepted.iter().take(20) {
         let (s, ev) = api(
