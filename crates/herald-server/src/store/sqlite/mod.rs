@@ -2,6 +2,7 @@
 //! a few reader connections. One herald process owns a data directory at a time (an
 //! exclusive file lock), so leases left by a killed process are released at start.
 
+mod checkpoint;
 mod endpoints;
 mod event_types;
 mod events;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use rusqlite::Connection;
 
+use self::checkpoint::{Checkpointer, Commits};
 use self::writer::{backend, Readers, Writer};
 use super::{
     ApiKey, AttemptRecord, ClaimRequest, EndpointQuery, EventQuery, InboundEvent, IngestOutcome, Job,
@@ -40,6 +42,7 @@ const READERS: usize = 4;
 pub struct SqliteStore {
     writer: Writer,
     readers: Arc<Readers>,
+    _checkpointer: Checkpointer,
     _lock: File,
 }
 
@@ -56,6 +59,12 @@ impl SqliteStore {
         let mut conn = Connection::open(&path).map_err(backend)?;
         schema::configure(&conn).map_err(backend)?;
         schema::migrate(&mut conn).map_err(backend)?;
+        conn.pragma_update(
+            None,
+            "wal_autocheckpoint",
+            checkpoint::WRITER_AUTOCHECKPOINT_PAGES,
+        )
+        .map_err(backend)?;
         let released = queue::release_all_leases(&conn, now_ms())?;
         if released > 0 {
             tracing::info!(released, "re-queued deliveries leased by a previous process");
@@ -69,8 +78,10 @@ impl SqliteStore {
             })
             .collect::<rusqlite::Result<Vec<_>>>()
             .map_err(backend)?;
+        let commits = Commits::default();
         Ok(SqliteStore {
-            writer: Writer::start(conn),
+            _checkpointer: Checkpointer::start(&path, commits.clone()).map_err(backend)?,
+            writer: Writer::start(conn, commits),
             readers: Readers::new(readers),
             _lock: lock,
         })

@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use rusqlite::Connection;
 use tokio::sync::{mpsc, oneshot};
 
+use super::checkpoint::Commits;
 use crate::store::{StoreError, StoreResult};
 
 /// Most operations committed in one transaction.
@@ -69,11 +70,11 @@ pub struct Writer {
 
 impl Writer {
     /// Starts the writer thread on `conn`. It stops when every handle is dropped.
-    pub fn start(conn: Connection) -> Writer {
+    pub fn start(conn: Connection, commits: Commits) -> Writer {
         let (tx, rx) = mpsc::channel::<Op>(4 * MAX_BATCH);
         std::thread::Builder::new()
             .name("herald-sqlite-writer".into())
-            .spawn(move || run(conn, rx))
+            .spawn(move || run(conn, rx, commits))
             .expect("spawn the writer thread");
         Writer { tx }
     }
@@ -91,7 +92,7 @@ impl Writer {
     }
 }
 
-fn run(conn: Connection, mut rx: mpsc::Receiver<Op>) {
+fn run(conn: Connection, mut rx: mpsc::Receiver<Op>, commits: Commits) {
     let mut batch: Vec<Op> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -102,6 +103,7 @@ fn run(conn: Connection, mut rx: mpsc::Receiver<Op>) {
             }
         }
         commit_batch(&conn, &mut batch);
+        commits.add();
     }
 }
 
