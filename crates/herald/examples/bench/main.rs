@@ -5,8 +5,8 @@
 //!   accepted event arrives; its figures mean nothing);
 //! - `-- --postgres`: every herald on PostgreSQL (`DATABASE_URL`, a fresh schema each);
 //!   without it, scenarios (1)-(3) are run again on PostgreSQL when `DATABASE_URL` is set;
-//! - `-- latency`: scenario (3) alone at 1,000 events/s, three passes on one node (for
-//!   A/B runs of two builds with `HERALD_BENCH_BIN`);
+//! - `-- latency [RATE]`: scenario (3) alone at RATE events/s (default 1,000), three
+//!   passes on one node (for A/B runs of two builds with `HERALD_BENCH_BIN`);
 //! - `-- stores`: one node on SQLite, one and three nodes on PostgreSQL, compared.
 //!
 //! It starts the release `herald` binary on fresh data, its own receiver (axum, answers
@@ -130,14 +130,20 @@ async fn main() {
     if args.iter().any(|a| a == "stores") {
         return stores::compare().await;
     }
-    let scale = if args.iter().any(|a| a == "--smoke") {
+    let mut scale = if args.iter().any(|a| a == "--smoke") {
         Scale::smoke()
     } else {
         Scale::full()
     };
     let postgres = args.iter().any(|a| a == "--postgres");
-    if args.iter().any(|a| a == "latency") {
-        return latency_only(scale, postgres).await;
+    // `latency [RATE]`: scenario (3) alone, three 10-s passes at RATE on one node.
+    let latency_only: Option<u64> = args
+        .iter()
+        .position(|a| a == "latency")
+        .map(|i| args.get(i + 1).and_then(|r| r.parse().ok()).unwrap_or(1_000));
+    if let Some(rate) = latency_only {
+        scale.rates = vec![rate; 3];
+        scale.latency_s = 10;
     }
     let http = client();
     let (receiver_url, arrivals) = receiver().await;
@@ -160,6 +166,10 @@ async fn main() {
     let mut report = Report::default();
     println!("| figure | value | baseline | ratio |");
     println!("| --- | --- | --- | --- |");
+    if latency_only.is_some() {
+        scenarios::latency(&run, &node, &mut report).await;
+        return;
+    }
     let (direct16, direct64, publish16) = scenarios::publish_rates(&run, &node, &mut report).await;
     scenarios::deliveries(&run, &node, &mut report, direct16, direct64).await;
     let p99s = scenarios::latency(&run, &node, &mut report).await;
@@ -188,30 +198,4 @@ async fn main() {
         "\n{} figures; every accepted event of the delivery, latency, pull and backlog runs arrived.",
         report.rows.len()
     );
-}
-
-/// Scenario (3) alone, at 1,000 events/s, three passes of 10 s on one node.
-async fn latency_only(mut scale: Scale, postgres: bool) {
-    scale.rates = vec![1_000, 1_000, 1_000];
-    scale.latency_s = 10;
-    let http = client();
-    let (receiver_url, arrivals) = receiver().await;
-    let dir = tempfile::tempdir().unwrap();
-    let store = match postgres {
-        true => vec!["--store".to_string(), stores::fresh_schema("bench_latency").await],
-        false => Vec::new(),
-    };
-    let store_args: Vec<&str> = store.iter().map(String::as_str).collect();
-    let node = start_herald(&http, dir.path(), &store_args).await;
-    let run = Run {
-        http: &http,
-        receiver_url: &receiver_url,
-        arrivals: &arrivals,
-        scale: &scale,
-        postgres,
-        seq_offset: 0,
-    };
-    println!("| figure | value | baseline | ratio |");
-    println!("| --- | --- | --- | --- |");
-    scenarios::latency(&run, &node, &mut Report::default()).await;
 }
