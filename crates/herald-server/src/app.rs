@@ -67,8 +67,6 @@ async fn open_raw(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
     }
 }
 
-/// Without `HERALD_ADMIN_KEY`, the first start mints an admin key, prints it once on
-/// stdout, and keeps only its hash.
 /// Brings the configured store's schema up to date without serving (`herald migrate`);
 /// returns how many migrations ran, when the store can tell.
 pub async fn migrate(config: &Config) -> Result<Option<usize>, ServeError> {
@@ -78,6 +76,8 @@ pub async fn migrate(config: &Config) -> Result<Option<usize>, ServeError> {
     }
 }
 
+/// Without `HERALD_ADMIN_KEY`, the first start mints an admin key, prints it once on
+/// stdout, and keeps only its hash.
 async fn bootstrap_admin_key(store: &dyn Store, config: &Config) -> Result<Option<String>, ServeError> {
     if let Some(key) = &config.admin_key {
         if key.len() < 16 {
@@ -87,9 +87,11 @@ async fn bootstrap_admin_key(store: &dyn Store, config: &Config) -> Result<Optio
         }
         return Ok(Some(hash_key(key)));
     }
-    if store.count_admin_keys().await? == 0 {
-        let key = api::keys::generate_key();
-        store.insert_key(new_id("key"), hash_key(&key), None).await?;
+    let key = api::keys::generate_key();
+    if store
+        .insert_first_admin_key(new_id("key"), hash_key(&key))
+        .await?
+    {
         println!("herald admin key (shown once, keep it safe): {key}");
     }
     Ok(None)

@@ -243,7 +243,9 @@ pub trait Store: Send + Sync + 'static {
 
     async fn insert_key(&self, id: String, hash: String, tenant: Option<String>) -> StoreResult<()>;
     async fn find_key(&self, hash: String) -> StoreResult<Option<ApiKey>>;
-    async fn count_admin_keys(&self) -> StoreResult<u64>;
+    /// Stores an admin key only if no live admin key exists; true when it was stored.
+    /// Atomic across nodes sharing the store, so nodes starting together mint one key.
+    async fn insert_first_admin_key(&self, id: String, hash: String) -> StoreResult<bool>;
     async fn list_keys(&self, tenant: Option<String>) -> StoreResult<Vec<ApiKey>>;
     /// False when there is no such live key.
     async fn revoke_key(&self, id: &str) -> StoreResult<bool>;

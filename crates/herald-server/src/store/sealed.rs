@@ -171,8 +171,8 @@ impl Store for SealedStore {
         self.inner.find_key(hash).await
     }
 
-    async fn count_admin_keys(&self) -> StoreResult<u64> {
-        self.inner.count_admin_keys().await
+    async fn insert_first_admin_key(&self, id: String, hash: String) -> StoreResult<bool> {
+        self.inner.insert_first_admin_key(id, hash).await
     }
 
     async fn list_keys(&self, tenant: Option<String>) -> StoreResult<Vec<ApiKey>> {

@@ -237,3 +237,34 @@ async fn an_endpoint_rate_limit_holds_across_nodes() {
     })
     .await
 }
+
+#[tokio::test]
+async fn nodes_starting_together_on_an_empty_database_mint_one_admin_key() {
+    run_on(Backend::Postgres, async {
+        use herald_server::store::postgres::PgStore;
+        use herald_server::store::Store;
+        let url = fresh_pg_store().await;
+        let nodes = [
+            std::sync::Arc::new(PgStore::connect(&url).await.unwrap()),
+            std::sync::Arc::new(PgStore::connect(&url).await.unwrap()),
+        ];
+        let tasks: Vec<_> = (0..16)
+            .map(|i| {
+                let node = nodes[i % 2].clone();
+                tokio::spawn(async move {
+                    node.insert_first_admin_key(format!("key_{i}"), format!("hash_{i}"))
+                        .await
+                        .unwrap()
+                })
+            })
+            .collect();
+        let mut minted = 0;
+        for t in tasks {
+            minted += usize::from(t.await.unwrap());
+        }
+        assert_eq!(minted, 1, "one admin key for all the nodes");
+        let keys = nodes[0].list_keys(None).await.unwrap();
+        assert_eq!(keys.len(), 1);
+    })
+    .await
+}

@@ -65,14 +65,23 @@ pub async fn revoke_key(tx: &Tx<'_>, id: &str, now: Millis) -> StoreResult<bool>
     .map(|n| n > 0)
 }
 
-pub async fn count_admin_keys(tx: &Tx<'_>) -> StoreResult<u64> {
-    let rows = query(
+/// Nodes starting together on an empty database would each see no admin key under READ
+/// COMMITTED; a transaction-scoped advisory lock makes the check and the insert one step.
+pub async fn insert_first_admin_key(tx: &Tx<'_>, id: &str, hash: &str, now: Millis) -> StoreResult<bool> {
+    exec(
         tx,
-        "SELECT count(*) FROM api_keys WHERE tenant IS NULL AND revoked_at IS NULL",
+        "SELECT pg_advisory_xact_lock(hashtext('herald.first_admin_key'))",
         &[],
     )
     .await?;
-    Ok(get::<i64>(&rows[0], 0)? as u64)
+    exec(
+        tx,
+        "INSERT INTO api_keys (id, hash, tenant, created_at) SELECT $1, $2, NULL, $3 \
+         WHERE NOT EXISTS (SELECT 1 FROM api_keys WHERE tenant IS NULL AND revoked_at IS NULL)",
+        &[&id, &hash, &now],
+    )
+    .await
+    .map(|n| n > 0)
 }
 
 const TYPE_COLUMNS: &str = "name, description, schema, archived, created_at, updated_at";

@@ -198,8 +198,9 @@ impl Store for PgStore {
         in_tx!(self, |tx| misc::find_key(&tx, &hash).await?)
     }
 
-    async fn count_admin_keys(&self) -> StoreResult<u64> {
-        in_tx!(self, |tx| misc::count_admin_keys(&tx).await?)
+    async fn insert_first_admin_key(&self, id: String, hash: String) -> StoreResult<bool> {
+        in_tx!(self, |tx| misc::insert_first_admin_key(&tx, &id, &hash, now_ms())
+            .await?)
     }
 
     async fn list_keys(&self, tenant: Option<String>) -> StoreResult<Vec<ApiKey>> {

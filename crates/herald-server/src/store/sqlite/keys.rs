@@ -48,12 +48,13 @@ pub fn revoke(conn: &Connection, id: &str, now: Millis) -> StoreResult<bool> {
         .map_err(backend)
 }
 
-pub fn count_admin(conn: &Connection) -> StoreResult<u64> {
-    conn.query_row(
-        "SELECT count(*) FROM api_keys WHERE tenant IS NULL AND revoked_at IS NULL",
-        [],
-        |r| r.get::<_, i64>(0),
+/// One statement, run by the single writer: the check and the insert cannot interleave.
+pub fn insert_first_admin(conn: &Connection, id: &str, hash: &str, now: Millis) -> StoreResult<bool> {
+    conn.prepare_cached(
+        "INSERT INTO api_keys (id, hash, tenant, created_at) SELECT ?1, ?2, NULL, ?3 \
+         WHERE NOT EXISTS (SELECT 1 FROM api_keys WHERE tenant IS NULL AND revoked_at IS NULL)",
     )
-    .map(|n| n as u64)
+    .and_then(|mut st| st.execute(params![id, hash, now]))
+    .map(|n| n > 0)
     .map_err(backend)
 }

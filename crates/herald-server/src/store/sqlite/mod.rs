@@ -107,8 +107,10 @@ impl Store for SqliteStore {
         self.readers.read(move |c| keys::find(c, &hash)).await
     }
 
-    async fn count_admin_keys(&self) -> StoreResult<u64> {
-        self.readers.read(keys::count_admin).await
+    async fn insert_first_admin_key(&self, id: String, hash: String) -> StoreResult<bool> {
+        self.writer
+            .write(move |c| keys::insert_first_admin(c, &id, &hash, now_ms()))
+            .await
     }
 
     async fn list_keys(&self, tenant: Option<String>) -> StoreResult<Vec<ApiKey>> {
