@@ -195,6 +195,17 @@ pub fn payload(seq: u64) -> Value {
 }
 
 /// Creates an endpoint; returns its id.
+/// A publish request to a node, with the admin key.
+pub fn publish_request(http: &reqwest::Client, base: &str, body: &Value) -> reqwest::RequestBuilder {
+    http.post(format!("{base}/v1/events")).bearer_auth(KEY).json(body)
+}
+
+/// Publishes one event; anything but 202 fails the benchmark.
+pub async fn publish(http: &reqwest::Client, base: &str, body: &Value) {
+    let r = publish_request(http, base, body).send().await.unwrap();
+    assert_eq!(r.status(), 202, "{body}");
+}
+
 pub async fn create_endpoint(http: &reqwest::Client, base: &str, body: Value) -> String {
     let r = http
         .post(format!("{base}/v1/endpoints"))
@@ -274,14 +285,7 @@ impl OpenLoop<'_> {
             let body = json!({"type": self.event_type, "payload": payload(seq)});
             tasks.push(tokio::spawn(async move {
                 sent_at.lock().unwrap().insert(seq, at);
-                let r = h
-                    .post(format!("{b}/v1/events"))
-                    .bearer_auth(KEY)
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status(), 202);
+                publish(&h, &b, &body).await;
             }));
         }
         for t in tasks {
@@ -361,15 +365,7 @@ pub async fn deliver_burst(
                 if n >= first + total {
                     break;
                 }
-                let body = json!({"type": t, "payload": payload(n)});
-                let r = h
-                    .post(format!("{b}/v1/events"))
-                    .bearer_auth(KEY)
-                    .json(&body)
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status(), 202);
+                publish(&h, &b, &json!({"type": t, "payload": payload(n)})).await;
             }
         }));
     }

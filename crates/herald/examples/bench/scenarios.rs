@@ -21,9 +21,7 @@ pub async fn publish_rates(run: &Run<'_>, node: &Node, report: &mut Report) -> (
         let baseline = closed_loop(workers, secs, move |n| h.post(&u).json(&payload(n))).await;
         let (h, b) = (run.http.clone(), node.base.clone());
         let rate = closed_loop(workers, secs, move |n| {
-            h.post(format!("{b}/v1/events"))
-                .bearer_auth(KEY)
-                .json(&json!({"type": "none.x", "payload": payload(n)}))
+            publish_request(&h, &b, &json!({"type": "none.x", "payload": payload(n)}))
         })
         .await;
         report.compare(
@@ -304,14 +302,7 @@ async fn publish_n(http: &reqwest::Client, base: &str, event_type: &str, n: u64)
                 if i >= n {
                     break;
                 }
-                let r = h
-                    .post(format!("{b}/v1/events"))
-                    .bearer_auth(KEY)
-                    .json(&json!({"type": t, "payload": payload(50_000_000 + i)}))
-                    .send()
-                    .await
-                    .unwrap();
-                assert_eq!(r.status(), 202);
+                publish(&h, &b, &json!({"type": t, "payload": payload(50_000_000 + i)})).await;
             }
         }));
     }
@@ -351,9 +342,8 @@ pub async fn many_endpoints(run: &Run<'_>, report: &mut Report, publish16: f64) 
     }
     let (h, b) = (run.http.clone(), node.base.clone());
     let rate = closed_loop(16, Duration::from_secs(run.scale.closed_loop_s), move |i| {
-        h.post(format!("{b}/v1/events"))
-            .bearer_auth(KEY)
-            .json(&json!({"type": format!("many.t{}", i as usize % n), "payload": payload(60_000_000 + i)}))
+        let body = json!({"type": format!("many.t{}", i as usize % n), "payload": payload(60_000_000 + i)});
+        publish_request(&h, &b, &body)
     })
     .await;
     report.compare(
