@@ -29,6 +29,11 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    #[error(
+        "the store's secrets cannot be opened with the configured HERALD_ENCRYPTION_KEY ({0}): \
+         start with the key the store was sealed with (older keys go in HERALD_OLD_ENCRYPTION_KEYS)"
+    )]
+    WrongKey(crate::seal::SealError),
 }
 
 /// Opens the configured store, sealing secrets with the configured keys.
@@ -40,7 +45,11 @@ async fn open_sealed(config: &Config) -> Result<SealedStore, ServeError> {
     if !config.keyring.seals() {
         tracing::warn!("HERALD_ENCRYPTION_KEY is not set: endpoint and source secrets are stored in clear");
     }
-    Ok(SealedStore::new(open_raw(config).await?, config.keyring.clone()))
+    let store = SealedStore::new(open_raw(config).await?, config.keyring.clone());
+    match store.check_keys().await {
+        Err(StoreError::Sealed(e)) => Err(ServeError::WrongKey(e)),
+        other => other.map(|()| store).map_err(ServeError::from),
+    }
 }
 
 /// Re-seals every stored secret under the current key (`herald rotate-key`); returns how

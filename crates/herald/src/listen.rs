@@ -1,17 +1,28 @@
 //! `herald listen`: local development without a tunnel. It creates (or reuses) a pull
 //! endpoint, long-polls it, forwards each delivery to a local URL with the original body
 //! and herald's signature headers, and acks only after the local handler answers 2xx.
+//!
+//! Each delivery is forwarded by its own task (up to [`IN_FLIGHT`] at once), so one the
+//! local handler keeps refusing holds up no other. Every try is signed afresh (a new
+//! `webhook-timestamp`, so a Standard Webhooks receiver never sees a stale one), and the
+//! leases of deliveries still being worked on are extended until they are acked.
 
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use base64::Engine;
 use clap::Args;
 use herald_server::domain::{now_ms, rfc3339, type_matches};
+use herald_signing::{standard_signature_header, StandardKey};
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::client::{Api, ClientError, Conn};
+
+/// Deliveries forwarded at once.
+const IN_FLIGHT: usize = 20;
 
 #[derive(Args)]
 pub struct ListenArgs {
@@ -27,6 +38,9 @@ pub struct ListenArgs {
     /// Tenant of the endpoint to create.
     #[arg(long)]
     tenant: Option<String>,
+    /// How long each polled delivery is leased (ms); renewed while it is being worked on.
+    #[arg(long = "lease-ms", default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(1000..=3_600_000), hide = true)]
+    lease_ms: u64,
     #[command(flatten)]
     conn: Conn,
 }
@@ -70,7 +84,7 @@ impl Routes {
     }
 }
 
-async fn endpoint(api: &Api, args: &ListenArgs, routes: &Routes) -> anyhow::Result<String> {
+async fn endpoint(api: &Api, args: &ListenArgs, routes: &Routes) -> anyhow::Result<(String, String)> {
     if let Some(id) = &args.endpoint {
         let ep = api
             .call(Method::GET, &format!("/v1/endpoints/{id}"), None)
@@ -82,11 +96,9 @@ async fn endpoint(api: &Api, args: &ListenArgs, routes: &Routes) -> anyhow::Resu
         let secret = api
             .call(Method::GET, &format!("/v1/endpoints/{id}/secret"), None)
             .await?;
-        println!(
-            "Resuming pull endpoint {id}; verify signatures with secret {}",
-            secret["secret"].as_str().unwrap_or("?")
-        );
-        return Ok(id.clone());
+        let secret = secret["secret"].as_str().unwrap_or_default().to_string();
+        println!("Resuming pull endpoint {id}; verify signatures with secret {secret}");
+        return Ok((id.clone(), secret));
     }
     let patterns = if args.events.is_empty() {
         routes.patterns()
@@ -102,36 +114,76 @@ async fn endpoint(api: &Api, args: &ListenArgs, routes: &Routes) -> anyhow::Resu
         .as_str()
         .context("herald answered without an endpoint id")?
         .to_string();
+    let secret = ep["secret"].as_str().unwrap_or_default().to_string();
     println!("Created pull endpoint {id} for {patterns:?}");
-    println!(
-        "Verify signatures with secret {}",
-        ep["secret"].as_str().unwrap_or("?")
-    );
+    println!("Verify signatures with secret {secret}");
     println!("Next time, add --endpoint {id} to also get what is published while you are away.");
-    Ok(id)
+    Ok((id, secret))
+}
+
+/// What every forwarding task shares.
+struct Listener {
+    api: Api,
+    local: reqwest::Client,
+    routes: Routes,
+    endpoint: String,
+    /// The endpoint's newest secret, read again after each poll (it may be rotated).
+    secret: Mutex<String>,
+    /// Deliveries being forwarded: their leases are renewed until they are acked.
+    working: Mutex<HashSet<String>>,
+    lease: Duration,
 }
 
 pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
     let api = Api::new(&args.conn)?;
     let routes = Routes::parse(&args.forward_to)?;
-    let id = endpoint(&api, &args, &routes).await?;
+    let (endpoint, secret) = endpoint(&api, &args, &routes).await?;
     for (p, u) in &routes.0 {
         println!("Forwarding {} → {u}", p.as_deref().unwrap_or("*"));
     }
     let local = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()?;
+    let listener = Arc::new(Listener {
+        api,
+        local,
+        routes,
+        endpoint,
+        secret: Mutex::new(secret),
+        working: Mutex::default(),
+        lease: Duration::from_millis(args.lease_ms),
+    });
+    tokio::spawn(renew_leases(listener.clone()));
+    poll_loop(listener).await
+}
+
+/// Polls for as many deliveries as there is room for, and hands each to its own task.
+async fn poll_loop(l: Arc<Listener>) -> anyhow::Result<()> {
+    let room = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
     let mut backoff = Duration::from_secs(1);
     loop {
-        let poll = json!({"max": 20, "wait_ms": 25000, "lease_ms": 120000});
-        match api
-            .call(Method::POST, &format!("/v1/endpoints/{id}/poll"), Some(&poll))
-            .await
-        {
+        let first = room.clone().acquire_owned().await?;
+        let max = 1 + room.available_permits();
+        let poll = json!({"max": max, "wait_ms": 25000, "lease_ms": l.lease.as_millis() as u64});
+        let path = format!("/v1/endpoints/{}/poll", l.endpoint);
+        match l.api.call(Method::POST, &path, Some(&poll)).await {
             Ok(batch) => {
                 backoff = Duration::from_secs(1);
-                for item in batch["data"].as_array().cloned().unwrap_or_default() {
-                    forward(&api, &local, &routes, &id, &item).await;
+                let items = batch["data"].as_array().cloned().unwrap_or_default();
+                if !items.is_empty() {
+                    refresh_secret(&l).await;
+                }
+                let mut first = Some(first);
+                for item in items {
+                    let permit = match first.take() {
+                        Some(p) => p,
+                        None => room.clone().acquire_owned().await?,
+                    };
+                    let l = l.clone();
+                    tokio::spawn(async move {
+                        forward(&l, &item).await;
+                        drop(permit);
+                    });
                 }
             }
             Err(ClientError::Unauthorized) => return Err(ClientError::Unauthorized.into()),
@@ -145,28 +197,80 @@ pub async fn run(args: ListenArgs) -> anyhow::Result<()> {
     }
 }
 
+async fn refresh_secret(l: &Listener) {
+    let path = format!("/v1/endpoints/{}/secret", l.endpoint);
+    if let Ok(v) = l.api.call(Method::GET, &path, None).await {
+        if let Some(s) = v["secret"].as_str() {
+            *l.secret.lock().unwrap() = s.to_string();
+        }
+    }
+}
+
+/// Extends the leases of the deliveries being forwarded, three times per lease.
+async fn renew_leases(l: Arc<Listener>) {
+    loop {
+        tokio::time::sleep(l.lease / 3).await;
+        let ids: Vec<String> = l.working.lock().unwrap().iter().cloned().collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let body = json!({"ids": ids, "lease_ms": l.lease.as_millis() as u64});
+        let path = format!("/v1/endpoints/{}/lease", l.endpoint);
+        if let Err(e) = l.api.call(Method::POST, &path, Some(&body)).await {
+            eprintln!("cannot extend the leases ({e}); retrying");
+        }
+    }
+}
+
+/// The delivery's headers, with a signature made now when it is signed the Standard
+/// Webhooks way (the other scheme signs only the body, which does not change).
+fn fresh_headers(l: &Listener, item: &Value, body: &[u8]) -> Vec<(String, String)> {
+    let mut headers: Vec<(String, String)> = item["headers"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .filter_map(|(n, v)| Some((n.clone(), v.as_str()?.to_string())))
+        .collect();
+    let id = item["event_id"].as_str().unwrap_or_default();
+    let key = StandardKey::parse(&l.secret.lock().unwrap());
+    let signed = headers.iter().any(|(n, _)| n == "webhook-signature");
+    if let (true, Ok(key)) = (signed, key) {
+        let ts = now_ms() / 1000;
+        for (name, value) in headers.iter_mut() {
+            match name.as_str() {
+                "webhook-timestamp" => *value = ts.to_string(),
+                "webhook-signature" => {
+                    *value = standard_signature_header(std::slice::from_ref(&key), id, ts, body)
+                }
+                _ => {}
+            }
+        }
+    }
+    headers
+}
+
 /// Forwards one delivery until the local handler takes it, then acks it.
-async fn forward(api: &Api, local: &reqwest::Client, routes: &Routes, endpoint: &str, item: &Value) {
+async fn forward(l: &Listener, item: &Value) {
     let event_type = item["type"].as_str().unwrap_or("");
     let event_id = item["event_id"].as_str().unwrap_or("?");
-    let Some(url) = routes.pick(event_type) else {
+    let delivery_id = item["delivery_id"].as_str().unwrap_or_default().to_string();
+    let Some(url) = l.routes.pick(event_type) else {
         println!(
             "{}  {event_type}  {event_id}  no --forward-to route matches; skipped",
             rfc3339(now_ms())
         );
-        ack(api, endpoint, item).await;
+        ack(l, item).await;
         return;
     };
     let body = base64::engine::general_purpose::STANDARD
         .decode(item["body_base64"].as_str().unwrap_or(""))
         .unwrap_or_default();
+    l.working.lock().unwrap().insert(delivery_id.clone());
     let mut backoff = Duration::from_secs(1);
     loop {
-        let mut req = local.post(url).body(body.clone());
-        for (name, value) in item["headers"].as_object().into_iter().flatten() {
-            if let Some(v) = value.as_str() {
-                req = req.header(name.as_str(), v);
-            }
+        let mut req = l.local.post(url).body(body.clone());
+        for (name, value) in fresh_headers(l, item, &body) {
+            req = req.header(name, value);
         }
         let started = Instant::now();
         let outcome = req.send().await;
@@ -178,7 +282,8 @@ async fn forward(api: &Api, local: &reqwest::Client, routes: &Routes, endpoint: 
                     "{time}  {event_type}  {event_id}  → {}  {ms:.1} ms",
                     r.status().as_u16()
                 );
-                ack(api, endpoint, item).await;
+                ack(l, item).await;
+                l.working.lock().unwrap().remove(&delivery_id);
                 return;
             }
             Ok(r) => println!(
@@ -196,17 +301,11 @@ async fn forward(api: &Api, local: &reqwest::Client, routes: &Routes, endpoint: 
     }
 }
 
-async fn ack(api: &Api, endpoint: &str, item: &Value) {
+async fn ack(l: &Listener, item: &Value) {
     let body = json!({"ids": [item["delivery_id"]]});
+    let path = format!("/v1/endpoints/{}/ack", l.endpoint);
     for _ in 0..5 {
-        match api
-            .call(
-                Method::POST,
-                &format!("/v1/endpoints/{endpoint}/ack"),
-                Some(&body),
-            )
-            .await
-        {
+        match l.api.call(Method::POST, &path, Some(&body)).await {
             Ok(_) => return,
             Err(e) => {
                 eprintln!("ack failed ({e}); retrying");

@@ -28,6 +28,7 @@ fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Opti
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateEndpoint {
     /// Where to POST deliveries (http or https, no credentials); omit for a pull endpoint.
     #[schema(
@@ -78,6 +79,7 @@ pub enum SignatureName {
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PatchEndpoint {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(
@@ -133,7 +135,11 @@ impl From<&Endpoint> for EndpointView {
             tenant: e.tenant.clone(),
             description: e.description.clone(),
             event_types: e.event_types.clone(),
-            headers: e.headers.clone(),
+            headers: e
+                .headers
+                .iter()
+                .map(|(name, value)| (name.clone(), mask_header(value)))
+                .collect(),
             signature: e.signature.as_str(),
             timeout_ms: e.timeout_ms,
             max_in_flight: e.max_in_flight,
@@ -145,6 +151,31 @@ impl From<&Endpoint> for EndpointView {
             secret: None,
         }
     }
+}
+
+/// How a custom header value is shown: it may be a credential, so never in clear. Long
+/// values keep their last four characters, so one can be told from another.
+pub fn mask_header(value: &str) -> String {
+    let chars: Vec<char> = value.chars().collect();
+    if chars.len() < 12 {
+        return "****".into();
+    }
+    let tail: String = chars[chars.len() - 4..].iter().collect();
+    format!("****{tail}")
+}
+
+/// A PATCH that sends back a header value as it was shown (masked) keeps the stored one,
+/// so reading an endpoint and writing it back changes nothing.
+fn keep_masked(
+    sent: BTreeMap<String, String>,
+    current: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    sent.into_iter()
+        .map(|(name, value)| match current.get(&name) {
+            Some(old) if mask_header(old) == value => (name, old.clone()),
+            _ => (name, value),
+        })
+        .collect()
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -315,7 +346,13 @@ pub async fn update(
             .event_types
             .map(|v| validate_patterns(v.into_iter().map(|p| p.0).collect()))
             .transpose()?,
-        headers: body.headers.map(validate_headers).transpose()?,
+        headers: match body.headers {
+            None => None,
+            Some(sent) => {
+                let current = visible(&state, &scope, &id).await?;
+                Some(validate_headers(keep_masked(sent, &current.headers))?)
+            }
+        },
         timeout_ms: body
             .timeout_ms
             .map(|v| range("timeout_ms", v, 10, 300_000))

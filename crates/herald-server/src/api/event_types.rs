@@ -87,6 +87,7 @@ fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Opti
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateType {
     #[schema(
         required = true,
@@ -102,6 +103,7 @@ pub struct CreateType {
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PatchType {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(max_length = 1024)]

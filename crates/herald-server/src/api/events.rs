@@ -18,6 +18,7 @@ use crate::domain::{
 use crate::store::EventQuery;
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct PublishBody<'a> {
     #[serde(rename = "type")]
     event_type: Option<String>,
@@ -30,6 +31,7 @@ struct PublishBody<'a> {
 /// `POST /v1/events` as documented (the handler reads [`PublishBody`], which keeps the
 /// payload's raw bytes).
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 #[allow(dead_code)]
 pub struct PublishRequest {
     /// A dotted type such as `ticket.created` (`herald.` is reserved).

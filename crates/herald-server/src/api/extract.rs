@@ -4,7 +4,6 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -18,19 +17,53 @@ use crate::domain::Scope;
 /// is a 422 whose message starts with the field's path; an oversized body is a 413.
 pub struct ApiJson<T>(pub T);
 
-/// Reads the raw body, mapping the size limit to 413.
+/// Room for the JSON envelope around a payload of the maximum size, in API bodies.
+pub const ENVELOPE_ALLOWANCE: usize = 64 * 1024;
+
+/// Reads an API request's JSON body: at most `--max-payload` plus room for the envelope.
 pub async fn body_bytes(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
-    let read = tokio::time::timeout(state.config.read_timeout, Bytes::from_request(req, state));
+    read_limited(req, state, state.config.max_payload + ENVELOPE_ALLOWANCE).await
+}
+
+/// Reads the raw body, refusing (413) one over `limit` bytes. A declared
+/// `Content-Length` over the limit is refused before anything is read, so a client
+/// that sent `Expect: 100-continue` gets the 413 instead of `100 Continue`.
+pub async fn read_limited(req: Request, state: &AppState, limit: usize) -> Result<Bytes, ApiError> {
+    let too_large = || ApiError::too_large(state.config.max_payload);
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let read = tokio::time::timeout(
+        state.config.read_timeout,
+        axum::body::to_bytes(req.into_body(), limit),
+    );
     let body = read
         .await
         .map_err(|_| ApiError::request_timeout(state.config.read_timeout))?;
-    body.map_err(|rej| {
-        if rej.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::too_large(state.config.max_payload)
+    body.map_err(|e| {
+        if is_length_limit(&e) {
+            too_large()
         } else {
-            ApiError::malformed(format!("cannot read the request body: {rej}"))
+            ApiError::malformed(format!("cannot read the request body: {e}"))
         }
     })
+}
+
+/// Whether reading a body failed on its length limit (found by type in the error chain).
+fn is_length_limit(e: &axum::Error) -> bool {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 /// Parses JSON, telling syntax errors (400) from field errors (422).
@@ -50,6 +83,10 @@ pub fn parse_json<'de, T: Deserialize<'de>>(bytes: &'de [u8]) -> Result<T, ApiEr
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let result: Result<T, _> = serde_path_to_error::deserialize(de);
     result.map_err(|e| {
+        // Bodies deny unknown fields; name the first one (serde's message names the struct).
+        if let Some(field) = super::known_fields::first_unknown::<T>(bytes) {
+            return ApiError::invalid(&field, super::known_fields::unknown_message::<T>());
+        }
         let path = e.path().to_string();
         let inner = e.into_inner();
         match inner.classify() {
@@ -83,22 +120,26 @@ pub fn hash_key(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
+/// The key of `Authorization: Bearer <key>`, if the header carries one.
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let header = parts
+        .headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(ApiError::unauthorized)?;
+    header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|k| !k.is_empty())
+        .ok_or_else(ApiError::unauthorized)
+}
+
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(ApiError::unauthorized)?;
-        let key = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .ok_or_else(ApiError::unauthorized)?;
-        let hash = hash_key(key);
+        let hash = hash_key(bearer(parts)?);
         let caller = authenticate(state, &hash).await?;
         if let Some(limit) = &state.limits.per_key {
             limit.check(state.store.as_ref(), &hash).await?;
@@ -107,15 +148,51 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+fn is_fixed_admin(state: &AppState, hash: &str) -> bool {
+    state
+        .admin_hash
+        .as_ref()
+        .is_some_and(|admin| bool::from(admin.as_bytes().ct_eq(hash.as_bytes())))
+}
+
 async fn authenticate(state: &AppState, hash: &str) -> Result<Caller, ApiError> {
-    if let Some(admin) = &state.admin_hash {
-        if bool::from(admin.as_bytes().ct_eq(hash.as_bytes())) {
-            return Ok(Caller(Scope::Admin));
-        }
+    if is_fixed_admin(state, hash) {
+        return Ok(Caller(Scope::Admin));
     }
     match state.store.find_key(hash.to_string()).await? {
         Some(k) => Ok(Caller(k.tenant.map_or(Scope::Admin, Scope::Tenant))),
         None => Err(ApiError::unauthorized()),
+    }
+}
+
+/// The key a request was made with, for what outlives the request (an SSE stream): it
+/// checks again and again that the key is live, so revoking a key ends what it opened.
+/// Use it beside [`Caller`], which authenticates.
+#[derive(Clone)]
+pub struct CallerKey {
+    hash: String,
+    /// `HERALD_ADMIN_KEY`, which lives in the configuration and cannot be revoked.
+    fixed: bool,
+}
+
+impl CallerKey {
+    /// False once the key is revoked. A store that cannot answer is not a revocation
+    /// (the stream's own reads fail then).
+    pub async fn is_live(&self, state: &AppState) -> bool {
+        if self.fixed {
+            return true;
+        }
+        !matches!(state.store.find_key(self.hash.clone()).await, Ok(None))
+    }
+}
+
+impl FromRequestParts<AppState> for CallerKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let hash = hash_key(bearer(parts)?);
+        let fixed = is_fixed_admin(state, &hash);
+        Ok(CallerKey { hash, fixed })
     }
 }
 

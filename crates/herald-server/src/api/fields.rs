@@ -15,10 +15,13 @@ use crate::domain::{valid_type_pattern, SignatureScheme};
 /// judged by the SSRF guard at every send.
 pub fn validate_url(raw: &str) -> ApiResult<String> {
     // Only characters a URL may carry unencoded (RFC 3986); others must be %-encoded.
-    if !raw
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"-._~:/?#[]@!$&'()*+,;=%".contains(&b))
-    {
+    // Non-ASCII letters are fine: an internationalized host becomes punycode, a path
+    // character is %-encoded by the parser.
+    if !raw.chars().all(|c| {
+        !c.is_ascii() && !c.is_control() && !c.is_whitespace()
+            || c.is_ascii_alphanumeric()
+            || "-._~:/?#[]@!$&'()*+,;=%".contains(c)
+    }) {
         return Err(ApiError::invalid(
             "url",
             "contains characters that must be %-encoded (spaces, quotes, <, >, …)",
@@ -35,10 +38,13 @@ pub fn validate_url(raw: &str) -> ApiResult<String> {
             "must not carry credentials; use `headers` instead",
         ));
     }
-    if url.host().is_none() {
+    if url.host_str().is_none_or(str::is_empty) {
         return Err(ApiError::invalid("url", "must have a host"));
     }
-    if raw.len() > 2048 {
+    if url.port() == Some(0) {
+        return Err(ApiError::invalid("url", "port 0 cannot be connected to"));
+    }
+    if url.as_str().len() > 2048 {
         return Err(ApiError::invalid("url", "must be at most 2048 characters"));
     }
     Ok(url.to_string())

@@ -11,7 +11,7 @@ use axum::Json;
 use serde_json::json;
 
 use super::error::ApiError;
-use super::extract::body_bytes;
+use super::extract::read_limited;
 use super::AppState;
 use crate::domain::{new_id, now_ms, NewEvent, Scope};
 use crate::ingest::source::Source;
@@ -78,11 +78,6 @@ pub async fn receive(
         Ok(None) => return ApiError::not_found("source").into_response(),
         Err(e) => return ApiError::from(e).into_response(),
     };
-    if let Some(limit) = &state.limits.per_source {
-        if let Err(e) = limit.check(state.store.as_ref(), &source.id).await {
-            return e.into_response();
-        }
-    }
     let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
     let ip = client_ip(peer.ip(), forwarded, &state.config.trusted_proxies);
     let mut log = Log {
@@ -92,7 +87,20 @@ pub async fn receive(
         headers: serde_json::to_string(&redacted_headers(&source, &headers)).expect("strings serialize"),
         body_size: 0,
     };
-    let body = match body_bytes(req, &state).await {
+    if let Some(limit) = &state.limits.per_source {
+        if let Err(mut e) = limit.check(state.store.as_ref(), &source.id).await {
+            let Some(skipped) = state.limits.log_rate_refusal(&source.id) else {
+                return e.into_response();
+            };
+            e.message = format!(
+                "rate limited: over --inbound-rate-limit for this source ({}); {skipped} more since the last such entry",
+                e.message
+            );
+            return log.refuse(e, None).await;
+        }
+    }
+    // The inbound body is the payload itself: `--max-payload` exactly, no envelope.
+    let body = match read_limited(req, &state, state.config.max_payload).await {
         Ok(b) => b,
         Err(e) => return log.refuse(e, None).await,
     };

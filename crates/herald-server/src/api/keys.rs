@@ -26,10 +26,34 @@ fn admin_only(scope: &Scope) -> ApiResult<()> {
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateKey {
-    /// The tenant the key is limited to; without one, an admin key.
+    /// The tenant the key is limited to. Required unless `admin` is true.
     #[schema(pattern = r"^[A-Za-z0-9_.:@-]{1,128}$")]
     tenant: Option<String>,
+    /// `true` mints an admin key (every tenant, key management); only when asked this way.
+    admin: Option<bool>,
+}
+
+/// Whom the new key serves: an admin key only when asked for explicitly, so a script with
+/// an unset tenant variable (`{}` or `"tenant": null`) gets a refusal, not admin rights.
+fn key_tenant(body: &CreateKey) -> ApiResult<Option<String>> {
+    match (body.admin, &body.tenant) {
+        (Some(true), None) => Ok(None),
+        (Some(true), Some(_)) => Err(ApiError::invalid(
+            "admin",
+            "an admin key has no tenant; give either `tenant` or `\"admin\": true`",
+        )),
+        (_, None) => Err(ApiError::invalid(
+            "tenant",
+            "is required (the tenant the key is limited to); to mint an admin key send `{\"admin\": true}`",
+        )),
+        (_, Some(t)) if !valid_tenant(t) => Err(ApiError::invalid(
+            "tenant",
+            "must be 1-128 characters of letters, digits, `_`, `-`, `.`, `:`, `@`",
+        )),
+        (_, Some(t)) => Ok(Some(t.clone())),
+    }
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -62,23 +86,16 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateKey>,
 ) -> ApiResult<(StatusCode, Json<KeyView>)> {
     admin_only(&scope)?;
-    if let Some(t) = &body.tenant {
-        if !valid_tenant(t) {
-            return Err(ApiError::invalid(
-                "tenant",
-                "must be 1-128 characters of letters, digits, `_`, `-`, `.`, `:`, `@`",
-            ));
-        }
-    }
+    let tenant = key_tenant(&body)?;
     let key = generate_key();
     let id = new_id("key");
     state
         .store
-        .insert_key(id.clone(), hash_key(&key), body.tenant.clone())
+        .insert_key(id.clone(), hash_key(&key), tenant.clone())
         .await?;
     let view = KeyView {
         id,
-        tenant: body.tenant,
+        tenant,
         created_at: rfc3339(now_ms()),
         revoked_at: None,
         key: Some(key),

@@ -64,13 +64,45 @@ impl Limit {
 pub struct Limits {
     pub per_key: Option<Limit>,
     pub per_source: Option<Limit>,
+    /// Per source: when a rate-limited request was last logged, and how many were not
+    /// logged since (a flood must not turn into as many writes).
+    refusals_logged: std::sync::Mutex<std::collections::HashMap<String, (std::time::Instant, u64)>>,
 }
+
+/// Rate-limited requests of one source are logged at most this often.
+const REFUSAL_LOG_EVERY: Duration = Duration::from_secs(1);
 
 impl Limits {
     pub fn new(per_key: Option<u32>, per_source: Option<u32>) -> Limits {
         Limits {
             per_key: per_key.and_then(|r| Limit::per_second("key", r)),
             per_source: per_source.and_then(|r| Limit::per_second("source", r)),
+            refusals_logged: Default::default(),
+        }
+    }
+
+    /// Whether to log this rate-limited request of `source`: `Some(n)` with the number of
+    /// its rate-limited requests left out of the log since the last entry.
+    pub fn log_rate_refusal(&self, source: &str) -> Option<u64> {
+        let mut seen = self.refusals_logged.lock().unwrap_or_else(|p| p.into_inner());
+        let now = std::time::Instant::now();
+        if seen.len() > 10_000 {
+            seen.retain(|_, (at, _)| now.duration_since(*at) < REFUSAL_LOG_EVERY);
+        }
+        match seen.get_mut(source) {
+            Some((at, skipped)) if now.duration_since(*at) < REFUSAL_LOG_EVERY => {
+                *skipped += 1;
+                None
+            }
+            Some((at, skipped)) => {
+                let n = std::mem::take(skipped);
+                *at = now;
+                Some(n)
+            }
+            None => {
+                seen.insert(source.to_string(), (now, 0));
+                Some(0)
+            }
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod extract;
 mod fields;
 mod inbound;
 pub mod keys;
+mod known_fields;
 pub mod limits;
 pub mod openapi;
 mod operations;
@@ -63,9 +64,6 @@ impl AppState {
     }
 }
 
-/// Room for the JSON envelope around a payload of the maximum size.
-const ENVELOPE_ALLOWANCE: usize = 64 * 1024;
-
 pub fn router(state: AppState, with_api: bool) -> Router {
     let mut api = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(healthz))
@@ -80,6 +78,7 @@ pub fn router(state: AppState, with_api: bool) -> Router {
             .routes(routes!(operations::recover))
             .routes(routes!(pull::poll))
             .routes(routes!(pull::ack))
+            .routes(routes!(pull::lease))
             .routes(routes!(pull::stream))
             .routes(routes!(events::publish, events::list))
             .routes(routes!(events::get))
@@ -108,7 +107,7 @@ pub fn router(state: AppState, with_api: bool) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn(request_id))
         .layer(DefaultBodyLimit::max(
-            state.config.max_payload + ENVELOPE_ALLOWANCE,
+            state.config.max_payload + extract::ENVELOPE_ALLOWANCE,
         ))
         .with_state(state)
 }

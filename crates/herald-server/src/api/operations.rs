@@ -35,6 +35,7 @@ async fn optional_body<T: for<'de> Deserialize<'de> + Default>(
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RotateBody {
     /// How long the old secret keeps signing [default: 86400].
     #[schema(minimum = 0, maximum = 2592000)]
@@ -89,6 +90,7 @@ pub async fn rotate(
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RecoverBody {
     /// Re-queue deliveries created at or after this time.
     #[schema(required = true, nullable = false, format = DateTime)]
@@ -131,6 +133,7 @@ pub async fn recover(
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ReplayBody {
     endpoint_id: Option<String>,
 }

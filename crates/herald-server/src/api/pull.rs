@@ -18,7 +18,7 @@ use serde_json::value::RawValue;
 
 use super::endpoints::ListView;
 use super::error::{ApiError, ApiResult};
-use super::extract::{ApiJson, ApiQuery, Caller};
+use super::extract::{ApiJson, ApiQuery, Caller, CallerKey};
 use super::AppState;
 use crate::delivery::attempt::signed_headers;
 use crate::domain::{now_ms, rfc3339, Endpoint, Millis, Scope};
@@ -84,6 +84,7 @@ async fn pull_endpoint(state: &AppState, scope: &Scope, id: &str) -> ApiResult<E
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PollBody {
     /// Most deliveries to return [default: 10].
     #[schema(minimum = 1, maximum = 100)]
@@ -156,6 +157,7 @@ pub async fn poll(
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct AckBody {
     /// The delivery ids to acknowledge.
     #[serde(default, deserialize_with = "present")]
@@ -215,6 +217,47 @@ pub async fn ack(
     Ok(Json(AckView { acked }))
 }
 
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeaseBody {
+    /// Deliveries this consumer polled and is still working on.
+    #[schema(max_items = 1000)]
+    ids: Vec<String>,
+    /// The new lease, from now [default: 30000].
+    #[schema(minimum = 100, maximum = 3600000)]
+    #[serde(default, deserialize_with = "super::whole::opt")]
+    lease_ms: Option<u64>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct LeaseView {
+    /// How many of the ids were still leased and now run to the new lease.
+    extended: usize,
+}
+
+#[utoipa::path(post, path = "/v1/endpoints/{id}/lease", tag = "pull", summary = "Extend the lease of polled deliveries still being worked on", params(("id" = String, Path, description = "The object's id")), request_body = LeaseBody, responses((status = 200, body = LeaseView)))]
+pub async fn lease(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<LeaseBody>,
+) -> ApiResult<Json<LeaseView>> {
+    if body.ids.len() > 1000 {
+        return Err(ApiError::invalid("ids", "at most 1000 ids"));
+    }
+    let lease = body.lease_ms.unwrap_or(30_000);
+    if !(100..=3_600_000).contains(&lease) {
+        return Err(ApiError::invalid("lease_ms", "must be between 100 and 3600000"));
+    }
+    pull_endpoint(&state, &scope, &id).await?;
+    let extended = state
+        .store
+        .pull_extend(&scope, &id, body.ids, now_ms() + lease as i64)
+        .await?
+        .ok_or_else(|| ApiError::not_found("endpoint"))?;
+    Ok(Json(LeaseView { extended }))
+}
+
 #[derive(Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StreamParams {
@@ -223,18 +266,35 @@ pub struct StreamParams {
     after: Option<String>,
 }
 
+/// How often an open stream checks that its key was not revoked.
+const KEY_CHECK_EVERY: Duration = Duration::from_secs(1);
+
 struct Tail {
     state: AppState,
     scope: Scope,
+    key: CallerKey,
+    key_checked: tokio::time::Instant,
     endpoint: Arc<Endpoint>,
     cursor: i64,
     buffer: VecDeque<PulledDelivery>,
 }
 
 impl Tail {
+    /// False once the stream's key is revoked (checked at most every [`KEY_CHECK_EVERY`]).
+    async fn key_is_live(&mut self) -> bool {
+        if self.key_checked.elapsed() < KEY_CHECK_EVERY {
+            return true;
+        }
+        self.key_checked = tokio::time::Instant::now();
+        self.key.is_live(&self.state).await
+    }
+
     /// The next SSE event, waiting for new deliveries; `None` ends the stream.
     async fn next(&mut self) -> Option<SseEvent> {
         loop {
+            if !self.key_is_live().await {
+                return None;
+            }
             if let Some(p) = self.buffer.pop_front() {
                 self.cursor = p.cursor;
                 let view = view(&self.endpoint, p, now_ms()).ok()?;
@@ -251,6 +311,11 @@ impl Tail {
                 .await
                 .ok()?;
             if !batch.is_empty() {
+                // Nothing new goes out under a key revoked since the last look.
+                self.key_checked = tokio::time::Instant::now();
+                if !self.key.is_live(&self.state).await {
+                    return None;
+                }
                 // Re-read the endpoint per batch so rotated secrets sign what follows.
                 let ep = self
                     .state
@@ -269,8 +334,9 @@ impl Tail {
             tokio::select! {
                 _ = notified => {}
                 _ = stopping.changed() => return None,
-                // A safety net in case a wake-up was missed (e.g. a retry became due).
-                _ = tokio::time::sleep(Duration::from_secs(5)) => {}
+                // A safety net in case a wake-up was missed (e.g. a retry became due), and
+                // the next look at the key.
+                _ = tokio::time::sleep(KEY_CHECK_EVERY) => {}
             }
         }
     }
@@ -280,6 +346,7 @@ impl Tail {
 pub async fn stream(
     State(state): State<AppState>,
     Caller(scope): Caller,
+    key: CallerKey,
     Path(id): Path<String>,
     headers: HeaderMap,
     ApiQuery(p): ApiQuery<StreamParams>,
@@ -297,12 +364,17 @@ pub async fn stream(
             .parse::<i64>()
             .map_err(|_| ApiError::invalid("Last-Event-ID", "is not a cursor of this stream"))?,
     };
-    if cursor > 0 {
-        state.store.stream_ack_upto(&id, cursor).await?;
+    if cursor > 0 && state.store.stream_ack_upto(&id, cursor).await?.is_none() {
+        return Err(ApiError::invalid(
+            "Last-Event-ID",
+            "is beyond the last position of this stream: it was never issued, so nothing was acknowledged",
+        ));
     }
     let tail = Tail {
         state,
         scope,
+        key,
+        key_checked: tokio::time::Instant::now(),
         endpoint: Arc::new(endpoint),
         cursor,
         buffer: VecDeque::new(),

@@ -11,7 +11,7 @@ use super::endpoints::{owning_tenant, ListView};
 use super::error::{ApiError, ApiResult};
 use super::extract::{page_limit, ApiJson, ApiQuery, Caller};
 use super::AppState;
-use crate::domain::{new_id, now_ms, rfc3339, valid_event_type};
+use crate::domain::{new_id, now_ms, rfc3339, valid_event_type, OPERATIONAL_PREFIX};
 use crate::ingest::source::{
     default_event_type, Dedupe, Extract, Source, SourcePatch, SourceSpec, VerifyConfig,
 };
@@ -32,6 +32,7 @@ pub struct VerifyBody {
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DedupeBody {
     key: Option<String>,
     #[serde(default, deserialize_with = "super::whole::opt")]
@@ -39,6 +40,7 @@ pub struct DedupeBody {
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateSource {
     #[schema(required = true, nullable = false, pattern = r"\S", max_length = 200)]
     name: Option<String>,
@@ -55,6 +57,7 @@ fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Opti
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PatchSource {
     #[schema(nullable = false, pattern = r"\S", max_length = 200)]
     name: Option<String>,
@@ -170,6 +173,10 @@ fn validate_type_rule(spec: &str) -> ApiResult<Extract> {
             "event_type",
             format!("`{spec}` is not header:NAME, json:/pointer or const:TYPE"),
         )),
+        Some(Extract::Const(t)) if t.starts_with(OPERATIONAL_PREFIX) => Err(ApiError::invalid(
+            "event_type",
+            "the `herald.` prefix is reserved for herald's own events",
+        )),
         Some(e) => Ok(e),
     }
 }
@@ -179,6 +186,10 @@ fn validate_prefix(p: Option<String>) -> ApiResult<Option<String>> {
         Some(p) if !valid_event_type(&format!("{p}x")) => Err(ApiError::invalid(
             "type_prefix",
             "must be letters, digits, `_`, `-`, `:` and dots, e.g. `stripe.`",
+        )),
+        Some(p) if format!("{p}x").starts_with(OPERATIONAL_PREFIX) => Err(ApiError::invalid(
+            "type_prefix",
+            "the `herald.` prefix is reserved for herald's own events",
         )),
         p => Ok(p),
     }

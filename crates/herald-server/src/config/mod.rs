@@ -11,7 +11,7 @@ use serde::Deserialize;
 mod parse;
 
 use parse::{duration_setting, optional_duration, parse_cidr, parse_network};
-pub use parse::{parse_schedule, parse_size, redact_url};
+pub use parse::{max_duration, parse_schedule, parse_size, redact_url};
 
 /// Settings as given by one layer; `None` means "not set here".
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -283,8 +283,15 @@ impl Config {
         if s.admin_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
             return Err(bad("HERALD_ADMIN_KEY", "must not be blank"));
         }
-        let max_retry_after = duration_setting("max_retry_after", s.max_retry_after.as_deref(), "1h")?;
-        let lease = duration_setting("lease", s.lease.as_deref(), "5m")?;
+        let max_retry_after = duration_setting(
+            "--max-retry-after / HERALD_MAX_RETRY_AFTER",
+            s.max_retry_after.as_deref(),
+            "1h",
+        )?;
+        let lease = duration_setting("--lease / HERALD_LEASE", s.lease.as_deref(), "5m")?;
+        if lease < Duration::from_secs(1) {
+            return Err(bad("--lease / HERALD_LEASE", "must be at least 1s"));
+        }
         let auto_disable_after = optional_duration(
             "--auto-disable-after / HERALD_AUTO_DISABLE_AFTER",
             s.auto_disable_after.as_deref(),
@@ -363,6 +370,52 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations_are_bounded_and_errors_name_the_setting() {
+        let refused = |settings: Settings, name: &str| {
+            let e = Config::from_settings(settings).unwrap_err().to_string();
+            assert!(e.contains(name), "{e}");
+        };
+        refused(
+            Settings {
+                retry_schedule: Some("5s,3650000d".into()),
+                ..Default::default()
+            },
+            "--retry-schedule",
+        );
+        refused(
+            Settings {
+                lease: Some("100000000000000000000s".into()),
+                ..Default::default()
+            },
+            "--lease",
+        );
+        for (field, name) in [
+            ("max_retry_after", "--max-retry-after"),
+            ("retention", "--retention"),
+            ("auto_disable_after", "--auto-disable-after"),
+            ("read_timeout", "--read-timeout"),
+            ("header_timeout", "--header-timeout"),
+        ] {
+            let mut s = Settings::default();
+            let far = Some("36500d".to_string());
+            match field {
+                "max_retry_after" => s.max_retry_after = far,
+                "retention" => s.retention = far,
+                "auto_disable_after" => s.auto_disable_after = far,
+                "read_timeout" => s.read_timeout = far,
+                _ => s.header_timeout = far,
+            }
+            refused(s, name);
+        }
+        let ok = Settings {
+            retry_schedule: Some("5s,30d".into()),
+            retention: Some("3650d".into()),
+            ..Default::default()
+        };
+        assert!(Config::from_settings(ok).is_ok());
+    }
 
     #[test]
     fn defaults_follow_the_design() {

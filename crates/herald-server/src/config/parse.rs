@@ -7,14 +7,49 @@ use ipnet::IpNet;
 
 use super::{bad, ConfigError};
 
+const DAY: u64 = 86_400;
+
+/// The longest a duration setting may be, by setting: long enough for any real use, short
+/// enough that every instant herald computes from it stays a valid date.
+pub fn max_duration(setting: &str) -> Duration {
+    let secs = match setting {
+        s if s.starts_with("--retry-schedule") => 30 * DAY,
+        s if s.starts_with("--retention") => 3650 * DAY,
+        s if s.starts_with("--auto-disable-after") => 365 * DAY,
+        s if s.starts_with("--header-timeout") || s.starts_with("--read-timeout") => 3600,
+        s if s.starts_with("--lease") => DAY,
+        _ => 7 * DAY,
+    };
+    Duration::from_secs(secs)
+}
+
+/// Parses a duration and checks it against the setting's bound; errors name the setting.
+fn bounded(setting: &'static str, v: &str, example: &str) -> Result<Duration, ConfigError> {
+    let d = humantime::parse_duration(v.trim())
+        .map_err(|_| bad(setting, format!("`{v}` is not a duration like {example}")))?;
+    let max = max_duration(setting);
+    if d > max {
+        return Err(bad(
+            setting,
+            format!(
+                "`{v}` is longer than the limit of {}",
+                humantime::format_duration(max)
+            ),
+        ));
+    }
+    Ok(d)
+}
+
 pub(super) fn duration_setting(
     setting: &'static str,
     v: Option<&str>,
     default: &str,
 ) -> Result<Duration, ConfigError> {
-    let v = v.unwrap_or(default);
-    humantime::parse_duration(v.trim())
-        .map_err(|_| bad(setting, format!("`{v}` is not a duration like 30s or 5m")))
+    let d = bounded(setting, v.unwrap_or(default), "30s or 5m")?;
+    if d.is_zero() {
+        return Err(bad(setting, "must be longer than zero"));
+    }
+    Ok(d)
 }
 
 /// A duration, or `off` for none.
@@ -27,12 +62,9 @@ pub(super) fn optional_duration(
     if v.eq_ignore_ascii_case("off") {
         return Ok(None);
     }
-    match humantime::parse_duration(v) {
-        Ok(d) if !d.is_zero() => Ok(Some(d)),
-        _ => Err(bad(
-            setting,
-            format!("`{v}` is not a duration like 5d or 12h, or `off`"),
-        )),
+    match bounded(setting, v, "5d or 12h, or `off`")? {
+        d if d.is_zero() => Err(bad(setting, "must be longer than zero, or `off`")),
+        d => Ok(Some(d)),
     }
 }
 
@@ -58,14 +90,7 @@ pub fn parse_schedule(s: &str) -> Result<Vec<Duration>, ConfigError> {
     }
     let steps = s
         .split(',')
-        .map(|step| {
-            humantime::parse_duration(step.trim()).map_err(|_| {
-                bad(
-                    setting,
-                    format!("`{}` is not a duration like 5s, 5m or 2h", step.trim()),
-                )
-            })
-        })
+        .map(|step| bounded(setting, step.trim(), "5s, 5m or 2h"))
         .collect::<Result<Vec<_>, _>>()?;
     if steps.len() > 50 {
         return Err(bad(setting, "at most 50 retries"));

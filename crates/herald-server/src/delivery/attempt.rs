@@ -80,7 +80,13 @@ impl Deliverer {
                 }
             }
             Err(SendError::Refused(r)) => {
-                attempt.error = Some(format!("refused by the SSRF guard: {r}"));
+                // The resolved address is for the operator's log, not the attempt log a
+                // tenant reads (it would map the internal network).
+                tracing::warn!(endpoint = %endpoint.id, refused = %r, "delivery refused by the SSRF guard");
+                attempt.error = Some(format!(
+                    "refused by the SSRF guard: the destination is a {} address, which is not allowed (an operator can allow it with --allow-network)",
+                    r.kind
+                ));
                 NextStep::Failed
             }
             Err(e) => {

@@ -250,8 +250,32 @@ pub struct NewEvent {
 }
 
 impl NewEvent {
-    /// An operational event (`herald.…`) that herald publishes about itself.
+    /// The operational events (`herald.…`) herald publishes about something of `tenant`:
+    /// one for the tenant's own endpoints and, for a tenant's, a copy without tenant for
+    /// the operator's endpoints, so an operator subscribed to `herald.*` hears about every
+    /// tenant (events with a tenant otherwise reach only that tenant's endpoints). Both
+    /// payloads name the tenant.
     pub fn operational(
+        event_type: &str,
+        tenant: Option<&str>,
+        payload: serde_json::Value,
+        now: Millis,
+    ) -> Vec<Self> {
+        let mut payload = payload;
+        if let serde_json::Value::Object(fields) = &mut payload {
+            fields.insert("tenant".into(), tenant.into());
+        }
+        let mut audiences = vec![tenant];
+        if tenant.is_some() {
+            audiences.push(None);
+        }
+        audiences
+            .into_iter()
+            .map(|audience| Self::operational_for(event_type, audience, &payload, now))
+            .collect()
+    }
+
+    fn operational_for(
         event_type: &str,
         tenant: Option<&str>,
         payload: &serde_json::Value,

@@ -13,7 +13,7 @@ use ipnet::IpNet;
 use sha2::{Digest, Sha256};
 
 use self::source::{Extract, Source};
-use crate::domain::valid_event_type;
+use crate::domain::{valid_event_type, OPERATIONAL_PREFIX};
 
 /// One request as it arrived.
 pub struct RawRequest<'a> {
@@ -104,6 +104,15 @@ pub fn decide(source: &Source, req: &RawRequest<'_>) -> Result<Accepted, Refusal
     }
     let raw_type = extract(&spec.event_type, req, json.as_ref()).unwrap_or_else(|| "unknown".into());
     let event_type = event_type(spec.type_prefix.as_deref().unwrap_or(""), &raw_type);
+    if event_type.starts_with(OPERATIONAL_PREFIX) {
+        return Err(Refusal {
+            status: 422,
+            code: "reserved_event_type",
+            reason: format!(
+                "event type `{event_type}` is refused: the `herald.` prefix is reserved for herald's own events"
+            ),
+        });
+    }
     let dedupe_key = spec.dedupe.as_ref().map(|d| extract(&d.key, req, json.as_ref()));
     let dedupe_key = match dedupe_key {
         Some(None) => {
@@ -132,7 +141,7 @@ fn slack_challenge(v: &serde_json::Value) -> Option<String> {
 
 fn extract(rule: &Extract, req: &RawRequest<'_>, json: Option<&serde_json::Value>) -> Option<String> {
     match rule {
-        Extract::Header(name) => req.headers.get(name.as_str())?.to_str().ok().map(str::to_string),
+        Extract::Header(name) => header_or_unprefixed(req.headers, name),
         Extract::Json(pointer) => match json?.pointer(pointer)? {
             serde_json::Value::String(s) => Some(s.clone()),
             serde_json::Value::Null => None,
@@ -141,6 +150,17 @@ fn extract(rule: &Extract, req: &RawRequest<'_>, json: Option<&serde_json::Value
         Extract::Body => Some(hex::encode(Sha256::digest(req.body))),
         Extract::Const(c) => Some(c.clone()),
     }
+}
+
+/// The header `name`; for an `X-` name, also the same name without the prefix, which some
+/// providers have moved to (Shopify's `shopify-topic` for `X-Shopify-Topic`).
+fn header_or_unprefixed(headers: &HeaderMap, name: &str) -> Option<String> {
+    let value = headers.get(name).or_else(|| {
+        let prefixed = name.get(..2).is_some_and(|p| p.eq_ignore_ascii_case("x-"));
+        let bare = name.get(2..).filter(|_| prefixed)?;
+        headers.get(bare)
+    })?;
+    value.to_str().ok().map(str::to_string)
 }
 
 /// Makes a provider's name for what happened into a valid event type: characters herald
@@ -210,6 +230,22 @@ mod tests {
         );
         assert_eq!(event_type("", "pull_request"), "pull_request");
         assert_eq!(event_type("gh.", "///"), "gh.unknown");
+    }
+
+    #[test]
+    fn an_x_header_rule_also_reads_the_unprefixed_name() {
+        let mut headers = HeaderMap::new();
+        headers.insert("shopify-topic", "orders/create".parse().unwrap());
+        assert_eq!(
+            header_or_unprefixed(&headers, "X-Shopify-Topic").as_deref(),
+            Some("orders/create")
+        );
+        headers.insert("x-shopify-topic", "orders/paid".parse().unwrap());
+        assert_eq!(
+            header_or_unprefixed(&headers, "X-Shopify-Topic").as_deref(),
+            Some("orders/paid")
+        );
+        assert_eq!(header_or_unprefixed(&headers, "x"), None);
     }
 
     #[test]

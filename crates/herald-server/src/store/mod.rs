@@ -313,8 +313,18 @@ pub trait Store: Send + Sync + 'static {
         endpoint_id: &str,
         ids: Vec<String>,
     ) -> StoreResult<Option<usize>>;
-    /// A stream consumer resuming after `cursor` acks everything up to it.
-    async fn stream_ack_upto(&self, endpoint_id: &str, cursor: i64) -> StoreResult<usize>;
+    /// Extends the leases of deliveries a pull consumer still holds to `lease_until`
+    /// (a consumer working longer than its lease); `None` when it is not visible.
+    async fn pull_extend(
+        &self,
+        scope: &Scope,
+        endpoint_id: &str,
+        ids: Vec<String>,
+        lease_until: Millis,
+    ) -> StoreResult<Option<usize>>;
+    /// A stream consumer resuming after `cursor` acks everything up to it. `None`, acking
+    /// nothing, when `cursor` is beyond the endpoint's last stream position (never issued).
+    async fn stream_ack_upto(&self, endpoint_id: &str, cursor: i64) -> StoreResult<Option<usize>>;
     /// Pending deliveries of an endpoint after `cursor`, in order.
     async fn stream_read(
         &self,

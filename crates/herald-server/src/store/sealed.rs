@@ -87,6 +87,22 @@ impl SealedStore {
         })
     }
 
+    /// Opens the sealed values of the first endpoints and sources, so a store opened with
+    /// a wrong or missing key is refused at start instead of failing every claim later.
+    pub async fn check_keys(&self) -> StoreResult<()> {
+        let query = EndpointQuery {
+            limit: 200,
+            ..Default::default()
+        };
+        for ep in self.inner.list_endpoints(&Scope::Admin, query).await?.items {
+            self.open_endpoint(ep)?;
+        }
+        for source in self.inner.list_sources(&Scope::Admin, None, 200).await?.items {
+            self.open_source(source)?;
+        }
+        Ok(())
+    }
+
     /// Seals every endpoint and source value that is in clear or sealed by an older key
     /// under the current key (`herald rotate-key`); returns how many records changed.
     pub async fn reseal_all(&self) -> StoreResult<usize> {
@@ -302,7 +318,17 @@ impl Store for SealedStore {
         self.inner.pull_ack(scope, endpoint_id, ids).await
     }
 
-    async fn stream_ack_upto(&self, endpoint_id: &str, cursor: i64) -> StoreResult<usize> {
+    async fn pull_extend(
+        &self,
+        scope: &Scope,
+        endpoint_id: &str,
+        ids: Vec<String>,
+        lease_until: Millis,
+    ) -> StoreResult<Option<usize>> {
+        self.inner.pull_extend(scope, endpoint_id, ids, lease_until).await
+    }
+
+    async fn stream_ack_upto(&self, endpoint_id: &str, cursor: i64) -> StoreResult<Option<usize>> {
         self.inner.stream_ack_upto(endpoint_id, cursor).await
     }
 

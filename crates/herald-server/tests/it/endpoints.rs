@@ -178,4 +178,31 @@ store_tests! {
         assert_eq!(s, 422);
         assert_eq!(app.get(&path).await["url"], "https://hooks.example.com/x");
     }
+
+    async fn custom_header_values_are_masked_in_every_read_and_sent_in_full() {
+        let app = spawn_app().await;
+        let rx = Receiver::ok().await;
+        let token = "Bearer sk_live_0123456789abcdef";
+        let ep = app
+            .create_endpoint(json!({"url": rx.url, "headers": {"authorization-token": token, "x-short": "abc"}}))
+            .await;
+        let id = ep["id"].as_str().unwrap();
+        let path = format!("/v1/endpoints/{id}");
+        for shown in [ep.clone(), app.get(&path).await, app.get("/v1/endpoints").await["data"][0].clone()] {
+            let text = shown.to_string();
+            assert!(!text.contains("sk_live") && !text.contains("\"abc\""), "{text}");
+            assert_eq!(shown["headers"]["authorization-token"], "****cdef");
+            assert_eq!(shown["headers"]["x-short"], "****");
+        }
+        // Writing back what was read keeps the stored values; a new value replaces one.
+        let masked = app.get(&path).await["headers"].clone();
+        let mut headers = masked.clone();
+        headers["x-short"] = json!("xyz");
+        let (s, b) = app.call(Method::PATCH, &path, Some(json!({"headers": headers}))).await;
+        assert_eq!(s, 200, "{b}");
+        app.publish(json!({"type": "a.b", "payload": {}})).await;
+        let got = rx.wait_for(1).await;
+        assert_eq!(got[0].header("authorization-token").as_deref(), Some(token));
+        assert_eq!(got[0].header("x-short").as_deref(), Some("xyz"));
+    }
 }

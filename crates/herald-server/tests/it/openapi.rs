@@ -18,6 +18,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("GET", "/v1/endpoints/{id}/stream"),
     ("POST", "/v1/endpoints/{id}/poll"),
     ("POST", "/v1/endpoints/{id}/ack"),
+    ("POST", "/v1/endpoints/{id}/lease"),
     ("POST", "/v1/events"),
     ("GET", "/v1/events"),
     ("GET", "/v1/events/{id}"),

@@ -289,6 +289,58 @@ store_tests! {
         assert_eq!(rx.count(), tries, "a disabled endpoint gets no more tries");
     }
 
+    async fn a_tenants_operational_events_reach_the_operator_and_the_tenant() {
+        let app = spawn_app().await;
+        let operator = ops_receiver(&app).await;
+        let tenant_ops = Receiver::ok().await;
+        app.create_endpoint(json!({"url": tenant_ops.url, "tenant": "acme", "event_types": ["herald.*"]}))
+            .await;
+        let other_ops = Receiver::ok().await;
+        app.create_endpoint(json!({"url": other_ops.url, "tenant": "globex", "event_types": ["herald.*"]}))
+            .await;
+        let gone = Receiver::start(|_| Reply::status(410)).await;
+        let ep = app
+            .create_endpoint(json!({"url": gone.url, "tenant": "acme", "event_types": ["ticket.*"]}))
+            .await;
+        app.publish(json!({"type": "ticket.created", "tenant": "acme", "payload": {}}))
+            .await;
+        let disabled = |rx: &Receiver| {
+            ops_events(rx)
+                .into_iter()
+                .filter(|(t, _)| t == "herald.endpoint.disabled")
+                .map(|(_, body)| body)
+                .collect::<Vec<_>>()
+        };
+        operator.wait_for(1).await;
+        tenant_ops.wait_for(1).await;
+        let (seen_by_operator, seen_by_tenant) = (disabled(&operator), disabled(&tenant_ops));
+        assert_eq!(seen_by_operator.len(), 1, "{seen_by_operator:?}");
+        assert_eq!(seen_by_tenant.len(), 1, "{seen_by_tenant:?}");
+        for body in [&seen_by_operator[0], &seen_by_tenant[0]] {
+            assert_eq!(body["endpoint_id"], ep["id"]);
+            assert_eq!(body["tenant"], "acme");
+        }
+        // The operator's copy is its own event: the tenant cannot see the operator's
+        // endpoints through it, and another tenant hears nothing.
+        let (_, k) = app.call(Method::POST, "/v1/keys", Some(json!({"tenant": "acme"}))).await;
+        let key = k["key"].as_str().unwrap();
+        let (s, listed) = app.call_as(key, Method::GET, "/v1/events?type=herald.endpoint.disabled", None).await;
+        assert_eq!(s, 200);
+        for ev in listed["data"].as_array().unwrap() {
+            let (_, ds) = app
+                .call_as(key, Method::GET, &format!("/v1/events/{}/deliveries", ev["id"].as_str().unwrap()), None)
+                .await;
+            for d in ds["data"].as_array().unwrap() {
+                assert_ne!(d["endpoint_id"].as_str(), None);
+                let (s, _) = app
+                    .call_as(key, Method::GET, &format!("/v1/endpoints/{}", d["endpoint_id"].as_str().unwrap()), None)
+                    .await;
+                assert_eq!(s, 200, "a delivery the tenant sees goes to the tenant's own endpoint");
+            }
+        }
+        assert_eq!(other_ops.count(), 0);
+    }
+
     async fn metrics_move_as_deliveries_happen() {
         let app = spawn_app().await;
         let scrape = || async {

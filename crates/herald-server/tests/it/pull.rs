@@ -101,6 +101,64 @@ async fn open_stream(app: &TestApp, ep: &str, last: Option<&str>) -> reqwest::Re
 }
 
 store_tests! {
+    async fn a_stream_cursor_never_issued_is_refused_and_acknowledges_nothing() {
+        let app = spawn_app().await;
+        let ep = app.create_endpoint(json!({})).await;
+        let id = ep["id"].as_str().unwrap();
+        for n in 0..3 {
+            app.publish(json!({"type": "a.b", "payload": {"n": n}})).await;
+        }
+        let mut stream = open_stream(&app, id, None).await;
+        let got = read_events(&mut stream, 3).await;
+        drop(stream);
+        let last: i64 = got[2].0.parse().unwrap();
+        let url = format!("{}/v1/endpoints/{id}/stream", app.base);
+        for beyond in [last + 1, 999_999_999] {
+            let resp = app
+                .http
+                .get(&url)
+                .bearer_auth(&app.key)
+                .header("last-event-id", beyond.to_string())
+                .send()
+                .await
+                .unwrap();
+            let status = resp.status().as_u16();
+            let body: Value = resp.json().await.unwrap();
+            assert_eq!(status, 422, "{body}");
+            assert!(body["error"]["message"].as_str().unwrap().starts_with("Last-Event-ID"));
+        }
+        // Nothing was acknowledged: all three are still owed and stream again from the start.
+        let mut again = open_stream(&app, id, None).await;
+        let replayed = read_events(&mut again, 3).await;
+        assert_eq!(replayed[2].1["payload"], json!({"n": 2}));
+        drop(again);
+        // A cursor that was issued acknowledges what came before it, as before.
+        let resumed = open_stream(&app, id, Some(&got[1].0)).await;
+        drop(resumed);
+        let items = poll(&app, id, json!({"max": 10})).await;
+        assert_eq!(items.len(), 1, "only the third is left: {items:?}");
+    }
+
+    async fn a_consumer_extends_the_lease_of_what_it_still_works_on() {
+        let app = spawn_app().await;
+        let ep = app.create_endpoint(json!({})).await;
+        let id = ep["id"].as_str().unwrap();
+        app.publish(json!({"type": "a.b", "payload": {}})).await;
+        let items = poll(&app, id, json!({"lease_ms": 300})).await;
+        let dlv = items[0]["delivery_id"].as_str().unwrap();
+        let (s, r) = app
+            .call(Method::POST, &format!("/v1/endpoints/{id}/lease"), Some(json!({"ids": [dlv], "lease_ms": 60000})))
+            .await;
+        assert_eq!((s, r["extended"].as_u64()), (200, Some(1)), "{r}");
+        // Past the first lease, nobody else gets it.
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(poll(&app, id, json!({})).await.is_empty(), "the extended lease held");
+        let (s, r) = app
+            .call(Method::POST, &format!("/v1/endpoints/{id}/lease"), Some(json!({"ids": [dlv], "lease_ms": 5})))
+            .await;
+        assert_eq!(s, 422, "{r}");
+    }
+
     async fn long_poll_leases_redeliver_until_acked() {
         let app = spawn_app().await;
         let ep = app.create_endpoint(json!({"event_types": ["job.*"]})).await;

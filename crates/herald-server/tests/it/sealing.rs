@@ -141,4 +141,24 @@ store_tests! {
             assert!(!after.contains(secret), "{secret} is in the store in clear");
         }
     }
+
+    async fn a_wrong_or_missing_key_is_refused_at_start_naming_the_variable() {
+        let mut settings = test_settings();
+        settings.encryption_key = Some(KEY_A.into());
+        let mut app = spawn_with(settings).await;
+        create_secrets(&app, "http://127.0.0.1:9/").await;
+        app.stop().await;
+        for key in [Some(KEY_B), None] {
+            let mut settings = test_settings();
+            settings.encryption_key = key.map(str::to_string);
+            settings.data_dir = Some(app.dir.path().join("data"));
+            settings.store = app.store.clone();
+            let config = herald_server::Config::from_settings(settings).unwrap();
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let run = herald_server::run(config, listener, std::future::pending());
+            let outcome = tokio::time::timeout(std::time::Duration::from_secs(10), run).await;
+            let error = outcome.expect("refused at once").expect_err("refused").to_string();
+            assert!(error.contains("HERALD_ENCRYPTION_KEY"), "{key:?}: {error}");
+        }
+    }
 }

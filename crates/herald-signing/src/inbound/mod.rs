@@ -104,9 +104,11 @@ fn skew_message(age_s: i64, tolerance_s: i64) -> String {
 /// Verifies an inbound request.
 ///
 /// `secrets` are the source's live secrets, in the form each scheme documents;
-/// `now_unix_s` is the current time and `tolerance_s` the largest accepted distance (either
-/// way) between it and a signed timestamp, for the schemes that sign one (`standard`,
-/// `stripe`, `slack`; [`crate::DEFAULT_TOLERANCE_S`] matches all three providers).
+/// `now_unix_s` is the current time and `tolerance_s` the largest accepted distance between
+/// it and a signed timestamp, for the schemes that sign one (`standard`, `stripe`, `slack`;
+/// [`crate::DEFAULT_TOLERANCE_S`] matches all three providers). As in the providers' own
+/// libraries, `standard` and `slack` apply it either way (too old or too far in the future)
+/// and `stripe` only to old timestamps; a timestamp exactly `tolerance_s` away is accepted.
 ///
 /// ```
 /// use herald_signing::{verify_inbound, InboundRequest, Scheme};
@@ -164,7 +166,7 @@ pub fn validate_secrets(scheme: &Scheme, secrets: &[&str]) -> Result<(), Inbound
         }
         match scheme {
             Scheme::Standard => {
-                crate::StandardKey::parse(secret).map_err(|e| bad_secret(i, &e.to_string()))?;
+                standard::parse_key(secret).map_err(|e| bad_secret(i, &e.to_string()))?;
             }
             Scheme::Basic if !secret.contains(':') => {
                 return Err(bad_secret(i, "it must be `user:password`"));
@@ -230,6 +232,25 @@ pub(crate) fn header<'a>(headers: &[(&'a str, &'a str)], names: &[&str]) -> Resu
     found.ok_or_else(|| InboundError::MissingHeader(names[0].to_ascii_lowercase()))
 }
 
+/// Finds the header read under the first of `names` that the request carries, for the
+/// providers whose libraries read one header name and fall back to another (Svix:
+/// `svix-id` before `webhook-id`; Shopify: `shopify-hmac-sha256` before
+/// `x-shopify-hmac-sha256`). The names after the one found are not read at all. A name sent
+/// twice is refused as a duplicate; none present → `missing` is reported.
+pub(crate) fn preferred_header<'a>(
+    headers: &[(&'a str, &'a str)],
+    names: &[&str],
+    missing: &str,
+) -> Result<Found<'a>, InboundError> {
+    for name in names {
+        match header(headers, &[*name]) {
+            Err(InboundError::MissingHeader(_)) => continue,
+            found => return found,
+        }
+    }
+    Err(InboundError::MissingHeader(missing.to_ascii_lowercase()))
+}
+
 /// Parses a unix-seconds timestamp carried by `header`.
 pub(crate) fn parse_timestamp(raw: &str, header: &Found<'_>) -> Result<i64, InboundError> {
     let raw = raw.trim();
@@ -246,6 +267,16 @@ pub(crate) fn check_tolerance(timestamp: i64, now: i64, tolerance_s: i64) -> Res
             age_s: now.saturating_sub(timestamp),
             tolerance_s,
         });
+    }
+    Ok(())
+}
+
+/// Refuses a timestamp more than `tolerance_s` seconds old; one from the future is accepted
+/// whatever its distance (Stripe's rule: its libraries check the age only).
+pub(crate) fn check_age(timestamp: i64, now: i64, tolerance_s: i64) -> Result<(), InboundError> {
+    let age_s = now.saturating_sub(timestamp);
+    if age_s > tolerance_s {
+        return Err(InboundError::TimestampOutOfTolerance { age_s, tolerance_s });
     }
     Ok(())
 }
@@ -313,6 +344,44 @@ mod tests {
         assert!(check_tolerance(i64::MAX, i64::MIN, 300).is_err());
         let shown = check_tolerance(1000, 699, 300).unwrap_err().to_string();
         assert!(shown.contains("301 s in the future"), "{shown}");
+    }
+
+    #[test]
+    fn preferred_header_reads_the_first_name_present() {
+        let both = [("Webhook-Id", "w"), ("SVIX-ID", "s")];
+        let f = preferred_header(&both, &["svix-id", "webhook-id"], "webhook-id").unwrap();
+        assert_eq!((f.name, f.value), ("SVIX-ID", "s"));
+        let fallback = [("webhook-id", "w")];
+        let f = preferred_header(&fallback, &["svix-id", "webhook-id"], "webhook-id").unwrap();
+        assert_eq!(f.value, "w");
+        assert_eq!(
+            preferred_header(&[], &["svix-id", "webhook-id"], "Webhook-Id").unwrap_err(),
+            InboundError::MissingHeader("webhook-id".into())
+        );
+        // A duplicate of the name read is refused; one of a name not read is not looked at.
+        let dup = [("svix-id", "a"), ("Svix-Id", "b"), ("webhook-id", "w")];
+        assert_eq!(
+            preferred_header(&dup, &["svix-id", "webhook-id"], "webhook-id").unwrap_err(),
+            InboundError::DuplicateHeader("svix-id".into())
+        );
+        let dup_unread = [("svix-id", "s"), ("webhook-id", "a"), ("webhook-id", "b")];
+        let f = preferred_header(&dup_unread, &["svix-id", "webhook-id"], "webhook-id").unwrap();
+        assert_eq!(f.value, "s");
+    }
+
+    #[test]
+    fn age_check_accepts_the_future_and_the_exact_edge() {
+        assert_eq!(check_age(1000, 1300, 300), Ok(()));
+        assert_eq!(check_age(1000, 0, 300), Ok(()));
+        assert_eq!(check_age(i64::MAX, i64::MIN, 300), Ok(()));
+        assert_eq!(
+            check_age(1000, 1301, 300),
+            Err(InboundError::TimestampOutOfTolerance {
+                age_s: 301,
+                tolerance_s: 300
+            })
+        );
+        assert!(check_age(i64::MIN, i64::MAX, 300).is_err());
     }
 
     #[test]

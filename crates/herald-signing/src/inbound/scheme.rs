@@ -6,24 +6,32 @@ use std::str::FromStr;
 /// How an inbound request proves where it comes from.
 ///
 /// Header names are matched case-insensitively. A header listed below that is sent twice
-/// is refused. "Tolerance" means the signed timestamp must be within `tolerance_s` of now.
+/// is refused. "Tolerance" means the signed timestamp must be within `tolerance_s` of now
+/// (a timestamp exactly `tolerance_s` away is accepted).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scheme {
     /// Standard Webhooks (also Svix): `webhook-id`, `webhook-timestamp`,
-    /// `webhook-signature` (or the same with `svix-`); signature `v1,` +
+    /// `webhook-signature` (or the same with `svix-`; each value is read from its `svix-`
+    /// header when there is one, as the Svix libraries do); signature `v1,` +
     /// base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}")), space-separated entries;
-    /// secrets `whsec_<base64 key>`. Tolerance applies.
+    /// secrets `whsec_<base64 key>`, the `whsec_` being optional. Tolerance applies, either
+    /// way.
     Standard,
     /// Stripe: `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>…][,v0=…]`; each `v1` is
     /// hex(HMAC-SHA256(secret as UTF-8, "{t}.{body}")), `v0` is ignored; secrets are the
-    /// `whsec_…` strings as Stripe shows them (used whole, not decoded). Tolerance applies.
+    /// `whsec_…` strings as Stripe shows them (used whole, not decoded). Tolerance applies
+    /// to the age only: as in Stripe's libraries, a timestamp from the future is accepted.
     Stripe,
     /// GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>`.
     Github,
-    /// Shopify: `X-Shopify-Hmac-Sha256: <base64 HMAC-SHA256(secret, body)>`.
+    /// Shopify: `X-Shopify-Hmac-Sha256: <base64 HMAC-SHA256(secret, body)>`, or the same
+    /// in `Shopify-Hmac-Sha256` (newer deliveries drop the `X-` of every header; when both
+    /// are sent the unprefixed one is checked, as Shopify's library does). Servers reading
+    /// Shopify's other headers (`X-Shopify-Topic`, `X-Shopify-Webhook-Id`, …) should also
+    /// try them without the `X-`.
     Shopify,
     /// Slack: `X-Slack-Signature: v0=<hex HMAC-SHA256(secret, "v0:{ts}:{body}")>` with
-    /// `X-Slack-Request-Timestamp: <ts>`. Tolerance applies.
+    /// `X-Slack-Request-Timestamp: <ts>`. Tolerance applies, either way.
     Slack,
     /// A generic HMAC of the body in one header; see [`HmacSpec`].
     Hmac(HmacSpec),
@@ -160,14 +168,16 @@ pub fn parse_scheme(name: &str) -> Result<Scheme, UnknownName> {
 
 /// The headers that carry a scheme's signature or credentials: the ones a server should
 /// redact before storing or showing a request. Names are in lower case, except a generic
-/// HMAC header, given as configured; compare them case-insensitively. (The other headers a
-/// scheme reads, ids and timestamps, are not secret.)
+/// HMAC header, given as configured; compare them case-insensitively. Every name a scheme
+/// may read its signature from is listed (`svix-signature` and `webhook-signature`;
+/// `x-shopify-hmac-sha256` and `shopify-hmac-sha256`). (The other headers a scheme reads,
+/// ids and timestamps, are not secret.)
 pub fn signature_headers(scheme: &Scheme) -> Vec<&str> {
     match scheme {
         Scheme::Standard => vec!["webhook-signature", "svix-signature"],
         Scheme::Stripe => vec!["stripe-signature"],
         Scheme::Github => vec!["x-hub-signature-256"],
-        Scheme::Shopify => vec!["x-shopify-hmac-sha256"],
+        Scheme::Shopify => super::shopify::HEADERS.to_vec(),
         Scheme::Slack => vec!["x-slack-signature"],
         Scheme::Hmac(spec) => vec![spec.header.as_str()],
         Scheme::Basic | Scheme::Bearer => vec!["authorization"],
@@ -288,6 +298,12 @@ mod tests {
     #[test]
     fn signature_headers_name_what_to_redact() {
         assert_eq!(signature_headers(&Scheme::Stripe), ["stripe-signature"]);
+        let mut shopify = signature_headers(&Scheme::Shopify);
+        shopify.sort_unstable();
+        assert_eq!(shopify, ["shopify-hmac-sha256", "x-shopify-hmac-sha256"]);
+        let mut standard = signature_headers(&Scheme::Standard);
+        standard.sort_unstable();
+        assert_eq!(standard, ["svix-signature", "webhook-signature"]);
         assert_eq!(Scheme::Bearer.signature_headers(), ["authorization"]);
         let spec = HmacSpec {
             header: "X-Custom-Sig".into(),

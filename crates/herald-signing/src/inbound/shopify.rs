@@ -1,15 +1,75 @@
 //! Shopify: `X-Shopify-Hmac-Sha256: <base64 HMAC-SHA256(secret, body)>`, the secret being
 //! the app's client secret (or the webhook signing secret shown in the admin).
+//!
+//! Shopify's newer deliveries name their headers without the `X-` (`shopify-hmac-sha256`,
+//! `shopify-topic`, `shopify-webhook-id`, …). Both names of the signature header are read;
+//! when a request carries both, `shopify-hmac-sha256` is the one checked, as in Shopify's
+//! own library (`@shopify/shopify-api`). The other headers are not read here.
 
 use super::hmac::{decode, sha256};
-use super::{header, match_any, InboundError, InboundRequest, SigEncoding, Verified};
+use super::{match_any, preferred_header, InboundError, InboundRequest, SigEncoding, Verified};
 
-pub(super) const HEADER: &str = "x-shopify-hmac-sha256";
+/// The signature header's names, in the order Shopify's library prefers them.
+pub(super) const HEADERS: [&str; 2] = ["shopify-hmac-sha256", "x-shopify-hmac-sha256"];
+/// The name reported when neither is present.
+const MISSING: &str = "x-shopify-hmac-sha256";
 
 pub(super) fn verify(secrets: &[&str], req: &InboundRequest<'_>) -> Result<Verified, InboundError> {
-    let found = header(req.headers, &[HEADER])?;
+    let found = preferred_header(req.headers, &HEADERS, MISSING)?;
     let given = decode(SigEncoding::Base64, found.value)
         .filter(|sig| sig.len() == 32)
         .ok_or_else(|| found.malformed())?;
     match_any(secrets, &[given], |secret| sha256(secret, &[req.body]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{verify_inbound, Scheme};
+    use super::*;
+
+    // Valid signatures come from Shopify's documented computation in tests/vectors; these
+    // check which header is read.
+    const SECRET: &str = "hush";
+    const BODY: &[u8] = b"{}";
+
+    fn run(headers: &[(&str, &str)]) -> Result<Verified, InboundError> {
+        let req = InboundRequest { headers, body: BODY };
+        verify_inbound(&Scheme::Shopify, &[SECRET], &req, 0, 300)
+    }
+
+    fn good() -> String {
+        use base64::Engine;
+        super::super::hmac::BASE64.encode(sha256(SECRET, &[BODY]))
+    }
+
+    #[test]
+    fn either_name_is_read_and_the_unprefixed_one_wins() {
+        let good = good();
+        let bad = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
+        let ok = Ok(Verified {
+            secret_index: Some(0),
+        });
+        assert_eq!(run(&[("X-Shopify-Hmac-Sha256", &good)]), ok);
+        assert_eq!(run(&[("Shopify-Hmac-Sha256", &good)]), ok);
+        assert_eq!(
+            run(&[("x-shopify-hmac-sha256", bad), ("shopify-hmac-sha256", &good)]),
+            ok
+        );
+        assert_eq!(
+            run(&[("x-shopify-hmac-sha256", &good), ("shopify-hmac-sha256", bad)]),
+            Err(InboundError::NoMatch)
+        );
+        assert_eq!(
+            run(&[("shopify-topic", "orders/create")]),
+            Err(InboundError::MissingHeader("x-shopify-hmac-sha256".into()))
+        );
+        assert_eq!(
+            run(&[("shopify-hmac-sha256", &good), ("Shopify-Hmac-Sha256", &good)]),
+            Err(InboundError::DuplicateHeader("shopify-hmac-sha256".into()))
+        );
+        assert_eq!(
+            run(&[("shopify-hmac-sha256", "not base64!")]),
+            Err(InboundError::MalformedHeader("shopify-hmac-sha256".into()))
+        );
+    }
 }

@@ -4,10 +4,14 @@
 //! `whsec_…` string used as is (its UTF-8 bytes; Stripe does not decode it). Stripe sends
 //! several `v1` entries while an endpoint's secret is being rolled; `v0` (a test-mode
 //! legacy signature) and unknown entries are ignored.
+//!
+//! As in Stripe's libraries, a `v1` that is not a signature at all (bad hex, wrong length)
+//! simply matches nothing, so another `v1` of the header can still match; and only the age
+//! of `t` is checked: a timestamp from the future is accepted.
 
 use super::hmac::{decode, sha256};
 use super::{
-    check_tolerance, header, match_any, parse_timestamp, InboundError, InboundRequest, SigEncoding, Verified,
+    check_age, header, match_any, parse_timestamp, InboundError, InboundRequest, SigEncoding, Verified,
 };
 
 pub(super) const HEADER: &str = "stripe-signature";
@@ -30,18 +34,19 @@ pub(super) fn verify(
             "t" if timestamp.is_some() => return Err(found.malformed()),
             "t" => timestamp = Some(parse_timestamp(value, &found)?),
             "v1" => {
-                let sig = decode(SigEncoding::Hex, value.trim())
-                    .filter(|sig| sig.len() == 32)
-                    .ok_or_else(|| found.malformed())?;
-                signatures.push(sig);
+                if let Some(sig) = decode(SigEncoding::Hex, value.trim()).filter(|sig| sig.len() == 32) {
+                    signatures.push(sig);
+                }
             }
             _ => {}
         }
     }
     let timestamp = timestamp.ok_or_else(|| found.malformed())?;
-    check_tolerance(timestamp, now, tolerance_s)?;
+    check_age(timestamp, now, tolerance_s)?;
     if signatures.is_empty() {
-        // Only `v0` (or nothing): no signature of the scheme Stripe signs live events with.
+        // Only `v0` (or nothing), or no `v1` that could be a signature: nothing of the
+        // scheme Stripe signs live events with. (Stripe's libraries call the latter a mere
+        // mismatch; either way the request is refused.)
         return Err(found.malformed());
     }
     let signed_prefix = format!("{timestamp}.");
@@ -90,5 +95,15 @@ mod tests {
                 tolerance_s: 300
             })
         ));
+        // Not a signature, but neither is the header malformed while another `v1` is one.
+        assert_eq!(
+            run(&format!("t=1700000000,v1=xyz,v1=abcd,v1={zero}")),
+            Err(InboundError::NoMatch)
+        );
+        // The future is only a mismatch here, never a skew.
+        assert_eq!(
+            run(&format!("t=1800000000,v1={zero}")),
+            Err(InboundError::NoMatch)
+        );
     }
 }

@@ -194,8 +194,10 @@ pub async fn publish_internal(
     payload: serde_json::Value,
     now: Millis,
 ) -> StoreResult<()> {
-    let ev = NewEvent::operational(event_type, tenant, &payload, now);
-    Box::pin(publish(tx, ev)).await.map(|_| ())
+    for ev in NewEvent::operational(event_type, tenant, payload, now) {
+        Box::pin(publish(tx, ev)).await?;
+    }
+    Ok(())
 }
 
 pub async fn get_visible(tx: &Tx<'_>, scope: &Scope, id: &str) -> StoreResult<Option<Event>> {

@@ -169,8 +169,16 @@ async fn listen(
 impl Store for PgStore {
     async fn ready(&self) -> StoreResult<()> {
         let client = self.client().await?;
-        client.simple_query("SELECT 1").await.map_err(pg)?;
-        Ok(())
+        // A standby or a read-only database cannot take a publish: not ready.
+        let row = client
+            .query_one("SELECT current_setting('transaction_read_only') = 'off'", &[])
+            .await
+            .map_err(pg)?;
+        if row.get::<_, bool>(0) {
+            Ok(())
+        } else {
+            Err(StoreError::Commit("the database is read-only".into()))
+        }
     }
 
     fn watch_remote(&self, on_wake: WakeFn, stop: watch::Receiver<bool>) {
@@ -350,7 +358,25 @@ impl Store for PgStore {
             .await?)
     }
 
-    async fn stream_ack_upto(&self, endpoint_id: &str, cursor: i64) -> StoreResult<usize> {
+    async fn pull_extend(
+        &self,
+        scope: &Scope,
+        endpoint_id: &str,
+        ids: Vec<String>,
+        lease_until: Millis,
+    ) -> StoreResult<Option<usize>> {
+        in_tx!(self, |tx| pull::extend(
+            &tx,
+            scope,
+            endpoint_id,
+            &ids,
+            lease_until,
+            now_ms()
+        )
+        .await?)
+    }
+
+    async fn stream_ack_upto(&self, endpoint_id: &str, cursor: i64) -> StoreResult<Option<usize>> {
         in_tx!(self, |tx| pull::ack_upto(&tx, endpoint_id, cursor, now_ms())
             .await?)
     }

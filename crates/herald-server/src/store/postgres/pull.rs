@@ -75,8 +75,50 @@ pub async fn ack(
     Ok(Some(n as usize))
 }
 
-/// A stream consumer that resumes after `cursor` has received everything up to it.
-pub async fn ack_upto(tx: &Tx<'_>, endpoint_id: &str, cursor: i64, now: Millis) -> StoreResult<usize> {
+/// Extends the leases of the endpoint's deliveries that are still being delivered. `None`
+/// when the endpoint is not visible.
+pub async fn extend(
+    tx: &Tx<'_>,
+    scope: &Scope,
+    endpoint_id: &str,
+    ids: &[String],
+    lease_until: Millis,
+    now: Millis,
+) -> StoreResult<Option<usize>> {
+    if endpoints::get_visible(tx, scope, endpoint_id).await?.is_none() {
+        return Ok(None);
+    }
+    let n = exec(
+        tx,
+        "UPDATE deliveries SET lease_until = $3, updated_at = $4 \
+         WHERE id = ANY($1) AND endpoint_id = $2 AND state = 'delivering'",
+        &[&ids, &endpoint_id, &lease_until, &now],
+    )
+    .await?;
+    Ok(Some(n as usize))
+}
+
+/// A stream consumer that resumes after `cursor` has received everything up to it; `None`
+/// when the endpoint's stream never reached that position.
+pub async fn ack_upto(
+    tx: &Tx<'_>,
+    endpoint_id: &str,
+    cursor: i64,
+    now: Millis,
+) -> StoreResult<Option<usize>> {
+    let last = query(
+        tx,
+        "SELECT stream_pos FROM endpoints WHERE id = $1",
+        &[&endpoint_id],
+    )
+    .await?;
+    let last: i64 = match last.first() {
+        Some(row) => get(row, 0)?,
+        None => 0,
+    };
+    if cursor > last {
+        return Ok(None);
+    }
     let n = exec(
         tx,
         "UPDATE deliveries SET state = 'succeeded', lease_until = NULL, next_attempt_at = NULL, \
@@ -85,7 +127,7 @@ pub async fn ack_upto(tx: &Tx<'_>, endpoint_id: &str, cursor: i64, now: Millis) 
         &[&endpoint_id, &cursor, &now],
     )
     .await?;
-    Ok(n as usize)
+    Ok(Some(n as usize))
 }
 
 /// The next pending deliveries of the endpoint after `cursor`, in stream order.

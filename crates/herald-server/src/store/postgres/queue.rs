@@ -9,7 +9,7 @@ use serde_json::json;
 use super::db::{self, exec, get, query, query_opt, Tx, ENDPOINT_COLUMNS, EVENT_COLUMNS};
 use super::endpoints;
 use super::events::publish_internal;
-use crate::domain::{rfc3339, Endpoint, Event, Millis};
+use crate::domain::{rfc3339, Endpoint, Event, Millis, OPERATIONAL_PREFIX};
 use crate::store::{AttemptRecord, ClaimRequest, Job, NextStep, QueueStats, StoreError, StoreResult};
 
 /// Puts deliveries whose lease ran out back in the queue (their worker died).
@@ -192,7 +192,7 @@ pub async fn after_failure(tx: &Tx<'_>, rec: &AttemptRecord, now: Millis) -> Sto
     let tenant = tenant.as_deref();
     let exhausted = matches!(rec.next, NextStep::Failed | NextStep::EndpointGone);
     // Failures of operational events are not reported again, so they cannot feed a loop.
-    if exhausted && !rec.event_type.starts_with("herald.") {
+    if exhausted && !rec.event_type.starts_with(OPERATIONAL_PREFIX) {
         let payload = json!({
             "delivery_id": rec.attempt.delivery_id, "event_id": rec.event_id, "event_type": rec.event_type,
             "endpoint_id": rec.endpoint_id, "last_status": rec.attempt.status_code, "last_error": rec.attempt.error,

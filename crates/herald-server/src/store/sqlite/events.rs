@@ -192,8 +192,10 @@ pub fn publish_internal(
     payload: serde_json::Value,
     now: Millis,
 ) -> StoreResult<()> {
-    let ev = NewEvent::operational(event_type, tenant, &payload, now);
-    publish(conn, ev).map(|_| ())
+    for ev in NewEvent::operational(event_type, tenant, payload, now) {
+        publish(conn, ev)?;
+    }
+    Ok(())
 }
 
 pub fn get(conn: &Connection, scope: &Scope, id: &str) -> StoreResult<Option<Event>> {

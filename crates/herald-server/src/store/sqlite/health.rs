@@ -8,7 +8,7 @@ use serde_json::json;
 use super::endpoints;
 use super::events::publish_internal;
 use super::writer::backend;
-use crate::domain::{rfc3339, Millis};
+use crate::domain::{rfc3339, Millis, OPERATIONAL_PREFIX};
 use crate::store::{AttemptRecord, NextStep, StoreResult};
 
 struct Health {
@@ -51,7 +51,7 @@ pub fn after_attempt(conn: &Connection, rec: &AttemptRecord, now: Millis) -> Sto
     let tenant = ep.tenant.as_deref();
     let exhausted = matches!(rec.next, NextStep::Failed | NextStep::EndpointGone);
     // Failures of operational events are not reported again, so they cannot feed a loop.
-    if exhausted && !rec.event_type.starts_with("herald.") {
+    if exhausted && !rec.event_type.starts_with(OPERATIONAL_PREFIX) {
         let payload = json!({
             "delivery_id": rec.attempt.delivery_id, "event_id": rec.event_id, "event_type": rec.event_type,
             "endpoint_id": rec.endpoint_id, "last_status": rec.attempt.status_code, "last_error": rec.attempt.error,

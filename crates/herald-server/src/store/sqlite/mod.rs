@@ -39,6 +39,52 @@ use crate::ingest::source::{Source, SourcePatch};
 
 const READERS: usize = 4;
 
+/// Creates the data directory readable by its owner only (0700); an existing one keeps
+/// its mode (the operator chose it).
+fn private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
+/// Opens (creating if needed) a file readable and writable by its owner only (0600).
+fn private_file(path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).read(true).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(path)?;
+    restrict(path)?;
+    Ok(file)
+}
+
+/// Makes an existing file 0600 (one written by an older herald under umask 022).
+fn restrict(path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        match std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            other => return other,
+        }
+    }
+    let _ = path;
+    Ok(())
+}
+
+/// A file that is not a database, or a damaged one, is `Corrupt` (found by SQLite's code).
+fn corrupt_or_backend(e: rusqlite::Error) -> StoreError {
+    use rusqlite::ErrorCode::{DatabaseCorrupt, NotADatabase};
+    match e.sqlite_error_code() {
+        Some(DatabaseCorrupt | NotADatabase) => StoreError::Corrupt(format!(
+            "the embedded store's file is damaged or not a herald database ({e}); restore it from a backup"
+        )),
+        _ => backend(e),
+    }
+}
+
 pub struct SqliteStore {
     writer: Writer,
     readers: Arc<Readers>,
@@ -50,15 +96,26 @@ impl SqliteStore {
     /// Opens (creating if needed) the store in `data_dir` and brings its schema up to date.
     pub fn open(data_dir: &Path) -> StoreResult<SqliteStore> {
         let io = |e: std::io::Error| StoreError::Backend(Box::new(e));
-        std::fs::create_dir_all(data_dir).map_err(io)?;
-        let lock = File::create(data_dir.join("herald.lock")).map_err(io)?;
+        private_dir(data_dir).map_err(io)?;
+        let lock = private_file(&data_dir.join("herald.lock")).map_err(io)?;
         if lock.try_lock().is_err() {
             return Err(StoreError::Locked);
         }
         let path = data_dir.join("herald.db");
-        let mut conn = Connection::open(&path).map_err(backend)?;
-        schema::configure(&conn).map_err(backend)?;
-        schema::migrate(&mut conn).map_err(backend)?;
+        // SQLite gives its -wal and -shm files the database file's mode.
+        private_file(&path).map_err(io)?;
+        for side in ["herald.db-wal", "herald.db-shm"] {
+            restrict(&data_dir.join(side)).map_err(io)?;
+        }
+        let mut conn = Connection::open(&path).map_err(corrupt_or_backend)?;
+        schema::configure(&conn).map_err(corrupt_or_backend)?;
+        if let Err(found) = schema::quick_check(&conn).map_err(corrupt_or_backend)? {
+            return Err(StoreError::Corrupt(format!(
+                "{} failed SQLite's quick check ({found}); restore it from a backup",
+                path.display()
+            )));
+        }
+        schema::migrate(&mut conn).map_err(corrupt_or_backend)?;
         conn.pragma_update(
             None,
             "wal_autocheckpoint",
@@ -94,7 +151,19 @@ impl Store for SqliteStore {
         self.readers
             .read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend))
             .await?;
-        self.writer.write(|_| Ok(())).await
+        // A real write: a store that can no longer write (read-only file, full disk) is
+        // not ready.
+        self.writer
+            .write(|c| {
+                c.prepare_cached(
+                    "INSERT INTO readiness (id, checked_at) VALUES (1, ?1) \
+                     ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
+                )
+                .and_then(|mut st| st.execute([now_ms()]))
+                .map(drop)
+                .map_err(backend)
+            })
+            .await
     }
 
     async fn insert_key(&self, id: String, hash: String, tenant: Option<String>) -> StoreResult<()> {
@@ -276,7 +345,20 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn stream_ack_upto(&self, endpoint_id: &str, cursor: i64) -> StoreResult<usize> {
+    async fn pull_extend(
+        &self,
+        scope: &Scope,
+        endpoint_id: &str,
+        ids: Vec<String>,
+        lease_until: Millis,
+    ) -> StoreResult<Option<usize>> {
+        let (scope, id) = (scope.clone(), endpoint_id.to_string());
+        self.writer
+            .write(move |c| pull::extend(c, &scope, &id, &ids, lease_until, now_ms()))
+            .await
+    }
+
+    async fn stream_ack_upto(&self, endpoint_id: &str, cursor: i64) -> StoreResult<Option<usize>> {
         let id = endpoint_id.to_string();
         self.writer
             .write(move |c| pull::ack_upto(c, &id, cursor, now_ms()))

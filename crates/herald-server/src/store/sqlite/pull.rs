@@ -108,14 +108,56 @@ pub fn ack(
     Ok(Some(n))
 }
 
-/// A stream consumer that resumes after `cursor` has received everything up to it.
-pub fn ack_upto(conn: &Connection, endpoint_id: &str, cursor: i64, now: Millis) -> StoreResult<usize> {
+/// Extends the leases of the endpoint's deliveries that are still being delivered. `None`
+/// when the endpoint is not visible.
+pub fn extend(
+    conn: &Connection,
+    scope: &Scope,
+    endpoint_id: &str,
+    ids: &[String],
+    lease_until: Millis,
+    now: Millis,
+) -> StoreResult<Option<usize>> {
+    if !owns(conn, scope, endpoint_id)? {
+        return Ok(None);
+    }
+    let mut st = conn
+        .prepare_cached(
+            "UPDATE deliveries SET lease_until = ?3, updated_at = ?4 \
+             WHERE id = ?1 AND endpoint_id = ?2 AND state = 'delivering'",
+        )
+        .map_err(backend)?;
+    let mut n = 0;
+    for id in ids {
+        n += st
+            .execute(params![id, endpoint_id, lease_until, now])
+            .map_err(backend)?;
+    }
+    Ok(Some(n))
+}
+
+/// A stream consumer that resumes after `cursor` has received everything up to it; `None`
+/// when no delivery of the endpoint ever had that position.
+pub fn ack_upto(
+    conn: &Connection,
+    endpoint_id: &str,
+    cursor: i64,
+    now: Millis,
+) -> StoreResult<Option<usize>> {
+    let last: i64 = conn
+        .prepare_cached("SELECT coalesce(max(pos), 0) FROM deliveries WHERE endpoint_id = ?1 AND pos > 0")
+        .and_then(|mut st| st.query_row(params![endpoint_id], |r| r.get(0)))
+        .map_err(backend)?;
+    if cursor > last {
+        return Ok(None);
+    }
     conn.prepare_cached(
         "UPDATE deliveries SET state = 'succeeded', lease_until = NULL, next_attempt_at = NULL, \
          attempts = attempts + 1, last_attempt_at = ?3, updated_at = ?3 \
          WHERE endpoint_id = ?1 AND pos > 0 AND pos <= ?2 AND state IN ('pending', 'delivering')",
     )
     .and_then(|mut st| st.execute(params![endpoint_id, cursor, now]))
+    .map(Some)
     .map_err(backend)
 }
 

@@ -147,7 +147,23 @@ ALTER TABLE deliveries ADD COLUMN pos INTEGER NOT NULL DEFAULT 0;
 UPDATE deliveries SET pos = rowid WHERE endpoint_id IN (SELECT id FROM endpoints WHERE url IS NULL);
 CREATE INDEX deliveries_stream ON deliveries (endpoint_id, pos) WHERE pos > 0;
 "#,
+    r#"
+-- One row the readiness check writes, so /readyz knows the store can still write.
+CREATE TABLE readiness (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at INTEGER NOT NULL);
+"#,
 ];
+
+/// SQLite's own consistency check (`PRAGMA quick_check`): `Err` with what it found.
+pub fn quick_check(conn: &Connection) -> rusqlite::Result<Result<(), String>> {
+    let found: Vec<String> = conn
+        .prepare("PRAGMA quick_check(5)")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(match found.as_slice() {
+        [ok] if ok == "ok" => Ok(()),
+        problems => Err(problems.join("; ")),
+    })
+}
 
 /// Brings the schema up to date, one transaction per migration.
 pub fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
