@@ -59,6 +59,42 @@ async fn populate(app: &TestApp, key: &str, rx: &Receiver) -> Owned {
 }
 
 store_tests! {
+    async fn a_caller_chosen_event_id_is_unique_per_tenant() {
+        let app = spawn_app().await;
+        let (acme, globex) = (mint(&app, "acme").await, mint(&app, "globex").await);
+        let (rx_a, rx_g) = (Receiver::ok().await, Receiver::ok().await);
+        for (key, rx) in [(&acme, &rx_a), (&globex, &rx_g)] {
+            let (s, _) = app
+                .call_as(key, Method::POST, "/v1/endpoints", Some(json!({"url": rx.url})))
+                .await;
+            assert_eq!(s, 201);
+        }
+        let app = &app;
+        let publish = |key: String, n: u32| async move {
+            let body = json!({"type": "order.paid", "id": "order-1", "payload": {"n": n}});
+            app.call_as(&key, Method::POST, "/v1/events", Some(body)).await
+        };
+        let (s, a) = publish(acme.clone(), 1).await;
+        assert_eq!((s, a["id"].as_str()), (202, Some("order-1")), "{a}");
+        let (s, g) = publish(globex.clone(), 2).await;
+        assert_eq!(s, 202, "another tenant's id is no conflict and reveals nothing: {g}");
+        assert_eq!(g["id"], "order-1");
+        assert_eq!(publish(acme.clone(), 1).await.0, 200, "the same request again is a repeat");
+        assert_eq!(publish(acme.clone(), 3).await.0, 409, "another body under the tenant's own id");
+        for (key, n) in [(&acme, 1), (&globex, 2)] {
+            let (s, ev) = app.call_as(key, Method::GET, "/v1/events/order-1", None).await;
+            assert_eq!((s, ev["payload"]["n"].as_u64()), (200, Some(n)), "{ev}");
+            let (s, ds) = app.call_as(key, Method::GET, "/v1/events/order-1/deliveries", None).await;
+            assert_eq!((s, ds["data"].as_array().unwrap().len()), (200, 1), "{ds}");
+        }
+        for (rx, n) in [(&rx_a, 1), (&rx_g, 2)] {
+            let got = rx.wait_for(1).await;
+            assert_eq!(got[0].header("webhook-id").as_deref(), Some("order-1"));
+            let body: Value = serde_json::from_slice(&got[0].body).unwrap();
+            assert_eq!(body["n"], n, "each tenant's endpoint gets its own event");
+        }
+    }
+
     async fn a_tenant_key_never_sees_or_touches_another_tenants_data() {
         let app = spawn_app().await;
         let rx = Receiver::ok().await;

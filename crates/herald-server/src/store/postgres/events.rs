@@ -17,8 +17,9 @@ async fn earlier(tx: &Tx<'_>, ev: &NewEvent) -> StoreResult<Option<PublishOutcom
     if ev.caller_id {
         found = query_opt(
             tx,
-            "SELECT request_hash, id, type, deliveries FROM events WHERE id = $1",
-            &[&ev.id],
+            "SELECT request_hash, id, type, deliveries FROM events \
+             WHERE id = $1 AND coalesce(tenant, '') = coalesce($2, '')",
+            &[&ev.id, &ev.tenant],
         )
         .await?;
     }
@@ -201,8 +202,12 @@ pub async fn publish_internal(
 }
 
 pub async fn get_visible(tx: &Tx<'_>, scope: &Scope, id: &str) -> StoreResult<Option<Event>> {
-    let sql =
-        format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = $1 AND ($2::TEXT IS NULL OR tenant = $2)");
+    // Ids are unique per tenant; an admin asking for one that several tenants used gets the
+    // operator's own event first, then the oldest.
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE id = $1 AND ($2::TEXT IS NULL OR tenant = $2) \
+         ORDER BY tenant IS NOT NULL, seq LIMIT 1"
+    );
     query_opt(tx, &sql, &[&id, &scope.tenant()])
         .await?
         .as_ref()
@@ -235,11 +240,14 @@ pub async fn list(tx: &Tx<'_>, scope: &Scope, q: &EventQuery) -> StoreResult<Pag
 }
 
 pub async fn deliveries(tx: &Tx<'_>, scope: &Scope, event_id: &str) -> StoreResult<Option<Vec<Delivery>>> {
-    if get_visible(tx, scope, event_id).await?.is_none() {
+    let Some(event) = get_visible(tx, scope, event_id).await? else {
         return Ok(None);
-    }
-    let sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE event_id = $1 ORDER BY id");
-    let rows = query(tx, &sql, &[&event_id]).await?;
+    };
+    let sql = format!(
+        "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE event_id = $1 \
+         AND tenant IS NOT DISTINCT FROM $2 ORDER BY id"
+    );
+    let rows = query(tx, &sql, &[&event_id, &event.tenant]).await?;
     all(&rows, db::delivery).map(Some)
 }
 

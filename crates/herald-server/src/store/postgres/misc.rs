@@ -165,24 +165,31 @@ pub async fn update_type(
 /// they owe nothing.
 pub async fn purge(tx: &Tx<'_>, cutoff: Millis, limit: usize) -> StoreResult<Purged> {
     let limit = limit as i64;
-    let ids: Vec<String> = query(
+    let rows = query(
         tx,
         "DELETE FROM events WHERE seq IN (SELECT seq FROM events e WHERE e.created_at < $1 AND NOT EXISTS \
-         (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state IN ('pending', 'delivering')) \
-         ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING id",
+         (SELECT 1 FROM deliveries d WHERE d.event_id = e.id \
+             AND coalesce(d.tenant, '') = coalesce(e.tenant, '') AND d.state IN ('pending', 'delivering')) \
+         ORDER BY seq LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING id, coalesce(tenant, '')",
         &[&cutoff, &limit],
     )
-    .await?
-    .iter()
-    .map(|r| get(r, 0))
-    .collect::<StoreResult<_>>()?;
+    .await?;
+    let ids: Vec<String> = rows.iter().map(|r| get(r, 0)).collect::<StoreResult<_>>()?;
+    let tenants: Vec<String> = rows.iter().map(|r| get(r, 1)).collect::<StoreResult<_>>()?;
+    let owned = "SELECT d.id FROM deliveries d JOIN UNNEST($1::TEXT[], $2::TEXT[]) AS k(id, tenant) \
+                 ON d.event_id = k.id AND coalesce(d.tenant, '') = k.tenant";
     let mut attempts = exec(
         tx,
-        "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id = ANY($1))",
-        &[&ids],
+        &format!("DELETE FROM attempts WHERE delivery_id IN ({owned})"),
+        &[&ids, &tenants],
     )
     .await? as usize;
-    exec(tx, "DELETE FROM deliveries WHERE event_id = ANY($1)", &[&ids]).await?;
+    exec(
+        tx,
+        &format!("DELETE FROM deliveries WHERE id IN ({owned})"),
+        &[&ids, &tenants],
+    )
+    .await?;
     attempts += exec(
         tx,
         "DELETE FROM attempts WHERE id IN (SELECT id FROM attempts WHERE attempted_at < $1 LIMIT $2)",

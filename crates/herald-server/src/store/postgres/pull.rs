@@ -44,8 +44,9 @@ pub async fn claim(
          leased AS ( \
              UPDATE deliveries d SET state = 'delivering', lease_until = $3, attempts = attempts + 1, \
              last_attempt_at = $2, updated_at = $2 FROM picked WHERE d.id = picked.id \
-             RETURNING d.pos, d.id, d.attempts, d.event_id) \
-         SELECT l.pos, l.id, l.attempts, {} FROM leased l JOIN events e ON e.id = l.event_id ORDER BY l.pos",
+             RETURNING d.pos, d.id, d.attempts, d.event_id, d.tenant) \
+         SELECT l.pos, l.id, l.attempts, {} FROM leased l \
+         JOIN events e ON e.id = l.event_id AND coalesce(e.tenant, '') = coalesce(l.tenant, '') ORDER BY l.pos",
         event_columns_of("e")
     );
     let rows = query(tx, &sql, &[&endpoint_id, &now, &lease_until, &(max as i64)]).await?;
@@ -138,7 +139,8 @@ pub async fn read_after(
     limit: usize,
 ) -> StoreResult<Vec<PulledDelivery>> {
     let sql = format!(
-        "SELECT d.pos, d.id, d.attempts, {} FROM deliveries d JOIN events e ON e.id = d.event_id \
+        "SELECT d.pos, d.id, d.attempts, {} FROM deliveries d \
+         JOIN events e ON e.id = d.event_id AND coalesce(e.tenant, '') = coalesce(d.tenant, '') \
          WHERE d.endpoint_id = $1 AND d.pos > $2 AND d.state = 'pending' ORDER BY d.pos LIMIT $3",
         event_columns_of("e")
     );

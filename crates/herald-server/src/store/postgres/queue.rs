@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::db::{self, exec, get, query, query_opt, Tx, ENDPOINT_COLUMNS, EVENT_COLUMNS};
+use super::db::{self, exec, get, query, query_opt, Tx, ENDPOINT_COLUMNS};
 use super::endpoints;
 use super::events::publish_internal;
 use crate::domain::{rfc3339, Endpoint, Event, Millis, OPERATIONAL_PREFIX};
@@ -22,6 +22,33 @@ async fn expire_leases(tx: &Tx<'_>, now: Millis) -> StoreResult<u64> {
         &[&now],
     )
     .await
+}
+
+/// An event as a delivery names it: its id and its tenant (`""` for none); ids are
+/// unique per tenant.
+type EventKey = (String, String);
+
+/// The events of a claimed batch, each loaded once.
+async fn load_events<'a>(
+    tx: &Tx<'_>,
+    keys: impl Iterator<Item = &'a EventKey>,
+) -> StoreResult<HashMap<EventKey, Arc<Event>>> {
+    let (ids, tenants): (Vec<&str>, Vec<&str>) = keys.map(|(i, t)| (i.as_str(), t.as_str())).unzip();
+    let sql = format!(
+        "SELECT {} FROM events e JOIN UNNEST($1::TEXT[], $2::TEXT[]) AS k(id, tenant) \
+         ON e.id = k.id AND coalesce(e.tenant, '') = k.tenant",
+        db::event_columns_of("e")
+    );
+    query(tx, &sql, &[&ids, &tenants])
+        .await?
+        .iter()
+        .map(|r| {
+            db::event(r).map(|e| {
+                let key = (e.id.clone(), e.tenant.clone().unwrap_or_default());
+                (key, Arc::new(e))
+            })
+        })
+        .collect()
 }
 
 pub async fn claim(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
@@ -58,7 +85,7 @@ pub async fn claim(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
                  SELECT id FROM ranked WHERE rn <= room ORDER BY next_attempt_at LIMIT $4) \
              FOR UPDATE SKIP LOCKED) \
          UPDATE deliveries SET state = 'delivering', lease_until = $1, updated_at = $2 FROM due \
-         WHERE deliveries.id = due.id RETURNING deliveries.id, event_id, endpoint_id, round_attempts",
+         WHERE deliveries.id = due.id RETURNING deliveries.id, event_id, endpoint_id, round_attempts, tenant",
         &[
             &req.lease_until,
             &req.now,
@@ -70,17 +97,14 @@ pub async fn claim(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
     .await?;
     let claimed = rows
         .iter()
-        .map(|r| Ok((get(r, 0)?, get(r, 1)?, get(r, 2)?, get::<i64>(r, 3)? as u32)))
-        .collect::<StoreResult<Vec<(String, String, String, u32)>>>()?;
+        .map(|r| {
+            let key: EventKey = (get(r, 1)?, get::<Option<String>>(r, 4)?.unwrap_or_default());
+            Ok((get(r, 0)?, key, get(r, 2)?, get::<i64>(r, 3)? as u32))
+        })
+        .collect::<StoreResult<Vec<(String, EventKey, String, u32)>>>()?;
     // Everything the batch needs in two queries, each event and endpoint loaded once.
-    let event_ids: Vec<&str> = claimed.iter().map(|c| c.1.as_str()).collect();
+    let events = load_events(tx, claimed.iter().map(|c| &c.1)).await?;
     let endpoint_ids: Vec<&str> = claimed.iter().map(|c| c.2.as_str()).collect();
-    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ANY($1)");
-    let events: HashMap<String, Arc<Event>> = query(tx, &sql, &[&event_ids])
-        .await?
-        .iter()
-        .map(|r| db::event(r).map(|e| (e.id.clone(), Arc::new(e))))
-        .collect::<StoreResult<_>>()?;
     let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE id = ANY($1)");
     let endpoints: HashMap<String, Arc<Endpoint>> = query(tx, &sql, &[&endpoint_ids])
         .await?
@@ -92,7 +116,7 @@ pub async fn claim(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
         let event = events
             .get(&event_id)
             .cloned()
-            .ok_or_else(|| StoreError::Corrupt(format!("delivery refers to missing event {event_id}")))?;
+            .ok_or_else(|| StoreError::Corrupt(format!("delivery refers to missing event {}", event_id.0)))?;
         let endpoint = endpoints.get(&endpoint_id).cloned().ok_or_else(|| {
             StoreError::Corrupt(format!("claimed delivery of missing endpoint {endpoint_id}"))
         })?;

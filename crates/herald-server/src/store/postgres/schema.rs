@@ -148,6 +148,13 @@ CREATE UNLOGGED TABLE rate_limits (
     tat BIGINT NOT NULL
 );
 "#,
+    r#"
+-- A caller-chosen event id is unique per tenant, not across tenants.
+ALTER TABLE events DROP CONSTRAINT events_id_key;
+CREATE UNIQUE INDEX events_by_id ON events (id, (coalesce(tenant, '')));
+CREATE INDEX deliveries_by_event_tenant ON deliveries (event_id, tenant);
+DROP INDEX deliveries_by_event;
+"#,
 ];
 
 /// Applies the migrations this database has not seen yet; returns how many ran.

@@ -50,8 +50,9 @@ pub fn publish(conn: &Connection, ev: NewEvent) -> StoreResult<PublishOutcome> {
     if ev.caller_id {
         let found = earlier(
             conn,
-            "SELECT request_hash, id, type, deliveries FROM events WHERE id = ?1",
-            params![ev.id],
+            "SELECT request_hash, id, type, deliveries FROM events \
+             WHERE id = ?1 AND coalesce(tenant, '') = coalesce(?2, '')",
+            params![ev.id, ev.tenant],
         )?;
         if let Some(outcome) = repeat_or_conflict(found, &ev.request_hash) {
             return Ok(outcome);
@@ -199,7 +200,12 @@ pub fn publish_internal(
 }
 
 pub fn get(conn: &Connection, scope: &Scope, id: &str) -> StoreResult<Option<Event>> {
-    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2)");
+    // Ids are unique per tenant; an admin asking for one that several tenants used gets the
+    // operator's own event first, then the oldest.
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2) \
+         ORDER BY tenant IS NOT NULL, seq LIMIT 1"
+    );
     conn.prepare_cached(&sql)
         .and_then(|mut st| st.query_row(params![id, scope.tenant()], rows::event).optional())
         .map_err(backend)
@@ -232,12 +238,16 @@ pub fn list(conn: &Connection, scope: &Scope, q: &EventQuery) -> StoreResult<Pag
 }
 
 pub fn deliveries(conn: &Connection, scope: &Scope, event_id: &str) -> StoreResult<Option<Vec<Delivery>>> {
-    if get(conn, scope, event_id)?.is_none() {
+    let Some(event) = get(conn, scope, event_id)? else {
         return Ok(None);
-    }
-    let sql = format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE event_id = ?1 ORDER BY id");
+    };
+    let sql =
+        format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE event_id = ?1 AND tenant IS ?2 ORDER BY id");
     conn.prepare_cached(&sql)
-        .and_then(|mut st| st.query_map(params![event_id], rows::delivery)?.collect())
+        .and_then(|mut st| {
+            st.query_map(params![event_id, event.tenant], rows::delivery)?
+                .collect()
+        })
         .map(Some)
         .map_err(backend)
 }

@@ -52,26 +52,24 @@ pub fn claim(
     )
     .and_then(|mut st| st.execute(params![endpoint_id, now]))
     .map_err(backend)?;
-    let claimed: Vec<(i64, String, u32, String)> = conn
+    let claimed: Vec<(i64, String, u32, String, Option<String>)> = conn
         .prepare_cached(
             "UPDATE deliveries SET state = 'delivering', lease_until = ?3, attempts = attempts + 1, \
              last_attempt_at = ?2, updated_at = ?2 WHERE rowid IN ( \
                  SELECT rowid FROM deliveries WHERE endpoint_id = ?1 AND state = 'pending' AND next_attempt_at <= ?2 \
                  ORDER BY pos LIMIT ?4) \
-             RETURNING pos, id, attempts, event_id",
+             RETURNING pos, id, attempts, event_id, tenant",
         )
         .and_then(|mut st| {
             st.query_map(params![endpoint_id, now, lease_until, max as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u32, r.get(3)?))
+                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u32, r.get(3)?, r.get(4)?))
             })?
             .collect()
         })
         .map_err(backend)?;
-    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1");
-    let mut load = conn.prepare_cached(&sql).map_err(backend)?;
     let mut out = Vec::with_capacity(claimed.len());
-    for (cursor, delivery_id, attempts, event_id) in claimed {
-        let event = load.query_row(params![event_id], rows::event).map_err(backend)?;
+    for (cursor, delivery_id, attempts, event_id, tenant) in claimed {
+        let event = super::queue::load_event(conn, &event_id, tenant.as_deref())?;
         out.push(PulledDelivery {
             cursor,
             delivery_id,
@@ -169,7 +167,7 @@ pub fn read_after(
     limit: usize,
 ) -> StoreResult<Vec<PulledDelivery>> {
     let sql = format!(
-        "SELECT d.pos, d.id, d.attempts, {} FROM deliveries d JOIN events e ON e.id = d.event_id \
+        "SELECT d.pos, d.id, d.attempts, {} FROM deliveries d JOIN events e ON e.id = d.event_id AND e.tenant IS d.tenant \
          WHERE d.endpoint_id = ?1 AND d.pos > ?2 AND d.state = 'pending' ORDER BY d.pos LIMIT ?3",
         event_columns_prefixed()
     );

@@ -34,31 +34,31 @@ pub fn release_all_leases(conn: &Connection, now: Millis) -> StoreResult<usize> 
 pub fn claim(conn: &Connection, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
     expire_leases(conn, req.now)?;
     let exclude = serde_json::to_string(&req.exclude_endpoints).expect("strings serialize");
-    let claimed: Vec<(String, String, String, u32)> = conn
+    let claimed: Vec<(String, EventKey, String, u32)> = conn
         .prepare_cached(
             "UPDATE deliveries SET state = 'delivering', lease_until = ?1, updated_at = ?2 \
              WHERE id IN (SELECT d.id FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id \
                  WHERE d.state = 'pending' AND d.next_attempt_at <= ?2 AND e.disabled = 0 AND e.url IS NOT NULL \
                  AND d.endpoint_id NOT IN (SELECT value FROM json_each(?3)) \
                  ORDER BY d.next_attempt_at LIMIT ?4) \
-             RETURNING id, event_id, endpoint_id, round_attempts",
+             RETURNING id, event_id, tenant, endpoint_id, round_attempts",
         )
         .and_then(|mut st| {
             st.query_map(
                 params![req.lease_until, req.now, exclude, req.limit as i64],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get::<_, i64>(3)? as u32)),
+                |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?), r.get(3)?, r.get::<_, i64>(4)? as u32)),
             )?
             .collect()
         })
         .map_err(backend)?;
-    let mut events: HashMap<String, Arc<Event>> = HashMap::new();
+    let mut events: HashMap<EventKey, Arc<Event>> = HashMap::new();
     let mut eps: HashMap<String, Arc<Endpoint>> = HashMap::new();
     let mut jobs = Vec::with_capacity(claimed.len());
     for (delivery_id, event_id, endpoint_id, attempts) in claimed {
         let event = match events.get(&event_id) {
             Some(e) => e.clone(),
             None => {
-                let e = Arc::new(load_event(conn, &event_id)?);
+                let e = Arc::new(load_event(conn, &event_id.0, event_id.1.as_deref())?);
                 events.insert(event_id, e.clone());
                 e
             }
@@ -83,10 +83,13 @@ pub fn claim(conn: &Connection, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
     Ok(jobs)
 }
 
-fn load_event(conn: &Connection, id: &str) -> StoreResult<Event> {
-    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1");
+/// An event as a delivery names it: ids are unique per tenant.
+type EventKey = (String, Option<String>);
+
+pub(super) fn load_event(conn: &Connection, id: &str, tenant: Option<&str>) -> StoreResult<Event> {
+    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1 AND tenant IS ?2");
     conn.prepare_cached(&sql)
-        .and_then(|mut st| st.query_row(params![id], rows::event).optional())
+        .and_then(|mut st| st.query_row(params![id, tenant], rows::event).optional())
         .map_err(backend)?
         .ok_or_else(|| StoreError::Corrupt(format!("delivery refers to missing event {id}")))
 }

@@ -8,27 +8,32 @@ use crate::domain::Millis;
 use crate::store::{Purged, StoreResult};
 
 pub fn purge(conn: &Connection, cutoff: Millis, limit: usize) -> StoreResult<Purged> {
-    let ids: Vec<String> = conn
+    let ids: Vec<(String, Option<String>)> = conn
         .prepare_cached(
             "DELETE FROM events WHERE seq IN (SELECT seq FROM events e WHERE e.created_at < ?1 AND NOT EXISTS \
-             (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.state IN ('pending', 'delivering')) \
-             ORDER BY seq LIMIT ?2) RETURNING id",
+             (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.tenant IS e.tenant \
+                 AND d.state IN ('pending', 'delivering')) \
+             ORDER BY seq LIMIT ?2) RETURNING id, tenant",
         )
-        .and_then(|mut st| st.query_map(params![cutoff, limit as i64], |r| r.get(0))?.collect())
+        .and_then(|mut st| {
+            st.query_map(params![cutoff, limit as i64], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        })
         .map_err(backend)?;
     let mut attempts = 0;
     {
         let mut drop_attempts = conn
             .prepare_cached(
-                "DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE event_id = ?1)",
+                "DELETE FROM attempts WHERE delivery_id IN \
+                 (SELECT id FROM deliveries WHERE event_id = ?1 AND tenant IS ?2)",
             )
             .map_err(backend)?;
         let mut drop_deliveries = conn
-            .prepare_cached("DELETE FROM deliveries WHERE event_id = ?1")
+            .prepare_cached("DELETE FROM deliveries WHERE event_id = ?1 AND tenant IS ?2")
             .map_err(backend)?;
-        for id in &ids {
-            attempts += drop_attempts.execute(params![id]).map_err(backend)?;
-            drop_deliveries.execute(params![id]).map_err(backend)?;
+        for (id, tenant) in &ids {
+            attempts += drop_attempts.execute(params![id, tenant]).map_err(backend)?;
+            drop_deliveries.execute(params![id, tenant]).map_err(backend)?;
         }
     }
     let by_age = |sql: &str| {

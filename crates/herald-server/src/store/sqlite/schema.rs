@@ -151,6 +151,36 @@ CREATE INDEX deliveries_stream ON deliveries (endpoint_id, pos) WHERE pos > 0;
 -- One row the readiness check writes, so /readyz knows the store can still write.
 CREATE TABLE readiness (id INTEGER PRIMARY KEY CHECK (id = 1), checked_at INTEGER NOT NULL);
 "#,
+    r#"
+-- A caller-chosen event id is unique per tenant, not across tenants: the table is rebuilt
+-- without the column's global UNIQUE (SQLite cannot drop it in place).
+CREATE TABLE events_by_tenant_id (
+    seq INTEGER PRIMARY KEY,
+    id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    tenant TEXT,
+    payload BLOB NOT NULL,
+    content_type TEXT NOT NULL,
+    idempotency_key TEXT,
+    request_hash TEXT NOT NULL,
+    deliveries INTEGER NOT NULL,
+    created_at INTEGER NOT NULL,
+    source_id TEXT,
+    headers TEXT
+);
+INSERT INTO events_by_tenant_id (seq, id, type, tenant, payload, content_type, idempotency_key,
+    request_hash, deliveries, created_at, source_id, headers)
+    SELECT seq, id, type, tenant, payload, content_type, idempotency_key, request_hash, deliveries,
+    created_at, source_id, headers FROM events;
+DROP TABLE events;
+ALTER TABLE events_by_tenant_id RENAME TO events;
+CREATE UNIQUE INDEX events_by_id ON events (id, coalesce(tenant, ''));
+CREATE UNIQUE INDEX events_by_idempotency_key ON events (coalesce(tenant, ''), idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+CREATE INDEX events_by_tenant ON events (tenant, seq);
+CREATE INDEX deliveries_by_event_tenant ON deliveries (event_id, tenant);
+DROP INDEX deliveries_by_event;
+"#,
 ];
 
 /// SQLite's own consistency check (`PRAGMA quick_check`): `Err` with what it found.
