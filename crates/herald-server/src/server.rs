@@ -40,6 +40,8 @@ pub async fn serve(
     builder
         .timer(TokioTimer::new())
         .header_read_timeout(options.header_timeout)
+        // Above the API's own limits (`api::request_limits`), which answer in JSON.
+        .max_headers(4 * crate::api::MAX_HEADERS)
         .keep_alive(true);
     tokio::pin!(shutdown);
     loop {

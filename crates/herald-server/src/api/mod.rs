@@ -105,6 +105,7 @@ pub fn router(state: AppState, with_api: bool) -> Router {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn(request_limits))
         .layer(axum::middleware::from_fn(request_id))
         .layer(DefaultBodyLimit::max(
             state.config.max_payload + extract::ENVELOPE_ALLOWANCE,
@@ -173,6 +174,37 @@ async fn request_id(
     });
     resp.headers_mut().insert("x-request-id", value);
     resp
+}
+
+/// Most headers a request may carry.
+pub const MAX_HEADERS: usize = 100;
+/// Longest request target (path and query) and total size of the headers.
+const MAX_URI: usize = 8 * 1024;
+const MAX_HEADER_BYTES: usize = 64 * 1024;
+
+/// Refuses requests over the protocol limits in the API's error shape (the HTTP parser's
+/// own, higher limits answer with empty bodies).
+async fn request_limits(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+    let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
+    if target > MAX_URI {
+        return ApiError::with_status(
+            axum::http::StatusCode::URI_TOO_LONG,
+            "uri_too_long",
+            format!("the request target is longer than {MAX_URI} bytes"),
+        )
+        .into_response();
+    }
+    let headers = req.headers();
+    let bytes: usize = headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 4).sum();
+    if headers.len() > MAX_HEADERS || bytes > MAX_HEADER_BYTES {
+        return ApiError::with_status(
+            axum::http::StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "headers_too_large",
+            format!("at most {MAX_HEADERS} headers of {MAX_HEADER_BYTES} bytes in all"),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 async fn not_found(method: Method, uri: Uri) -> ApiError {

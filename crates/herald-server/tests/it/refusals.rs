@@ -196,4 +196,31 @@ store_tests! {
         assert!(error.contains("SSRF") && error.contains("private"), "{error}");
         assert!(!error.contains("10.11.12.13"), "{error}");
     }
+
+    async fn requests_over_the_protocol_limits_answer_in_the_error_shape() {
+        let app = spawn_app().await;
+        let long = format!("{}/v1/events?type={}", app.base, "a".repeat(9000));
+        let resp = app.http.get(&long).bearer_auth(&app.key).send().await.unwrap();
+        assert_eq!(resp.status(), 414);
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "uri_too_long");
+        let mut req = app.http.get(format!("{}/v1/events", app.base)).bearer_auth(&app.key);
+        for i in 0..150 {
+            req = req.header(format!("x-h-{i}"), "v");
+        }
+        let resp = req.send().await.unwrap();
+        assert_eq!(resp.status(), 431);
+        let body: Value = resp.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "headers_too_large");
+        let resp = app
+            .http
+            .get(format!("{}/v1/events", app.base))
+            .bearer_auth(&app.key)
+            .header("x-big", "b".repeat(70 * 1024))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 431);
+        assert!(resp.text().await.unwrap().contains("\"error\""));
+    }
 }
