@@ -11,7 +11,6 @@ fn main() {
     println!("cargo::rustc-check-cfg=cfg(herald_pg)");
     println!("cargo::rerun-if-env-changed=DATABASE_URL");
     println!("cargo::rerun-if-env-changed=CI");
-    println!("cargo::rerun-if-changed=build.rs");
     let configured = std::env::var("DATABASE_URL").is_ok_and(|u| !u.is_empty());
     let local: SocketAddr = ([127, 0, 0, 1], 5432).into();
     let reachable = configured || TcpStream::connect_timeout(&local, Duration::from_millis(300)).is_ok();

@@ -51,13 +51,13 @@ pub struct CreateEndpoint {
     #[schema(value_type = Option<SignatureName>)]
     signature: Option<String>,
     #[schema(minimum = 10, maximum = 300000)]
-    #[serde(default, deserialize_with = "super::whole::opt")]
+    #[serde(default, deserialize_with = "super::integers::opt")]
     timeout_ms: Option<u64>,
     #[schema(minimum = 1, maximum = 1000)]
-    #[serde(default, deserialize_with = "super::whole::opt")]
+    #[serde(default, deserialize_with = "super::integers::opt")]
     max_in_flight: Option<u32>,
     #[schema(minimum = 1, maximum = 100000)]
-    #[serde(default, deserialize_with = "super::whole::opt")]
+    #[serde(default, deserialize_with = "super::integers::opt")]
     rate_limit_per_s: Option<u32>,
     disabled: Option<bool>,
 }
@@ -94,12 +94,12 @@ pub struct PatchEndpoint {
     event_types: Option<Vec<TypePattern>>,
     headers: Option<BTreeMap<String, String>>,
     #[schema(minimum = 10, maximum = 300000)]
-    #[serde(default, deserialize_with = "super::whole::opt")]
+    #[serde(default, deserialize_with = "super::integers::opt")]
     timeout_ms: Option<u64>,
     #[schema(minimum = 1, maximum = 1000)]
-    #[serde(default, deserialize_with = "super::whole::opt")]
+    #[serde(default, deserialize_with = "super::integers::opt")]
     max_in_flight: Option<u32>,
-    #[serde(default, deserialize_with = "super::whole::nullable")]
+    #[serde(default, deserialize_with = "super::integers::nullable")]
     #[schema(minimum = 1, maximum = 100000)]
     rate_limit_per_s: Option<Option<u32>>,
     disabled: Option<bool>,

@@ -95,18 +95,19 @@ pub fn parse_publish(bytes: &[u8], max_payload: usize) -> ApiResult<ParsedPublis
     })
 }
 
-/// Identifies what was asked, so a retry can be told from another request with the same key.
-fn request_hash(ev: &NewEvent) -> String {
+/// Identifies what was asked (the caller's own id, if any, not a generated one), so a retry
+/// can be told from another request with the same key.
+fn request_hash(event_type: &str, tenant: Option<&str>, caller_id: Option<&str>, payload: &[u8]) -> String {
     let mut h = Sha256::new();
     for part in [
-        ev.event_type.as_bytes(),
-        ev.tenant.as_deref().unwrap_or("").as_bytes(),
-        ev.id.as_bytes(),
+        event_type.as_bytes(),
+        tenant.unwrap_or("").as_bytes(),
+        caller_id.unwrap_or("").as_bytes(),
     ] {
         h.update((part.len() as u64).to_le_bytes());
         h.update(part);
     }
-    h.update(&ev.payload);
+    h.update(payload);
     hex::encode(h.finalize())
 }
 
@@ -143,24 +144,20 @@ pub async fn publish(
         }
     }
     let tenant = owning_tenant(&scope, tenant)?;
-    let mut event = NewEvent {
+    let payload = payload.get().as_bytes().to_vec();
+    let event = NewEvent {
+        request_hash: request_hash(&event_type, tenant.as_deref(), id.as_deref(), &payload),
         caller_id: id.is_some(),
-        id: id.unwrap_or_default(),
+        id: id.unwrap_or_else(|| new_id("evt")),
         event_type,
         tenant,
-        payload: payload.get().as_bytes().to_vec(),
+        payload,
         content_type: "application/json".into(),
         idempotency_key,
-        request_hash: String::new(),
         created_at: now_ms(),
         source_id: None,
         headers: None,
     };
-    // The hash covers what the caller sent (its own id, if any), not a generated id.
-    event.request_hash = request_hash(&event);
-    if !event.caller_id {
-        event.id = new_id("evt");
-    }
     match state.store.publish(event).await? {
         PublishOutcome::Created(summary) => {
             state.metrics.event_published();

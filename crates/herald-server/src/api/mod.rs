@@ -7,6 +7,7 @@ mod events;
 pub mod extract;
 mod fields;
 mod inbound;
+mod integers;
 pub mod keys;
 mod known_fields;
 pub mod limits;
@@ -14,7 +15,6 @@ pub mod openapi;
 mod operations;
 mod pull;
 mod sources;
-mod whole;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -184,7 +184,10 @@ const MAX_HEADER_BYTES: usize = 64 * 1024;
 
 /// Refuses requests over the protocol limits in the API's error shape (the HTTP parser's
 /// own, higher limits answer with empty bodies).
-async fn request_limits(req: axum::extract::Request, next: axum::middleware::Next) -> axum::response::Response {
+async fn request_limits(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
     let target = req.uri().path_and_query().map_or(0, |p| p.as_str().len());
     if target > MAX_URI {
         return ApiError::with_status(

@@ -39,7 +39,7 @@ async fn optional_body<T: for<'de> Deserialize<'de> + Default>(
 pub struct RotateBody {
     /// How long the old secret keeps signing [default: 86400].
     #[schema(minimum = 0, maximum = 2592000)]
-    #[serde(default, deserialize_with = "super::whole::opt")]
+    #[serde(default, deserialize_with = "super::integers::opt")]
     grace_period_s: Option<u64>,
     /// The new secret [default: generated].
     #[schema(pattern = r"^whsec_([A-Za-z0-9+/]{4}){8,21}$")]

@@ -88,15 +88,15 @@ async fn pull_endpoint(state: &AppState, scope: &Scope, id: &str) -> ApiResult<E
 pub struct PollBody {
     /// Most deliveries to return [default: 10].
     #[schema(minimum = 1, maximum = 100)]
-    #[serde(default, deserialize_with = "super::whole::opt")]
+    #[serde(default, deserialize_with = "super::integers::opt")]
     max: Option<usize>,
     /// How long to wait when nothing is due [default: 0].
     #[schema(minimum = 0, maximum = 30000)]
-    #[serde(default, deserialize_with = "super::whole::opt")]
+    #[serde(default, deserialize_with = "super::integers::opt")]
     wait_ms: Option<u64>,
     /// How long the returned deliveries stay leased [default: 30000].
     #[schema(minimum = 100, maximum = 3600000)]
-    #[serde(default, deserialize_with = "super::whole::opt")]
+    #[serde(default, deserialize_with = "super::integers::opt")]
     lease_ms: Option<u64>,
 }
 
@@ -225,7 +225,7 @@ pub struct LeaseBody {
     ids: Vec<String>,
     /// The new lease, from now [default: 30000].
     #[schema(minimum = 100, maximum = 3600000)]
-    #[serde(default, deserialize_with = "super::whole::opt")]
+    #[serde(default, deserialize_with = "super::integers::opt")]
     lease_ms: Option<u64>,
 }
 

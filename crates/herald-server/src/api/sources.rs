@@ -27,7 +27,7 @@ pub struct VerifyBody {
     algorithm: Option<String>,
     encoding: Option<String>,
     prefix: Option<String>,
-    #[serde(default, deserialize_with = "super::whole::opt")]
+    #[serde(default, deserialize_with = "super::integers::opt")]
     tolerance_s: Option<i64>,
 }
 
@@ -35,7 +35,7 @@ pub struct VerifyBody {
 #[serde(deny_unknown_fields)]
 pub struct DedupeBody {
     key: Option<String>,
-    #[serde(default, deserialize_with = "super::whole::opt")]
+    #[serde(default, deserialize_with = "super::integers::opt")]
     window_s: Option<u64>,
 }
 

@@ -6,13 +6,16 @@
 
 mod db;
 mod endpoints;
+mod event_types;
 mod events;
-mod misc;
+mod keys;
 mod publisher;
 mod pull;
 mod queue;
+mod rate;
 mod recorder;
 mod recovery;
+mod retention;
 mod schema;
 mod sources;
 mod tls;
@@ -187,12 +190,12 @@ impl Store for PgStore {
 
     async fn take_shared_rate(&self, key: &str, per_s: u32, burst: u32) -> StoreResult<Option<RateDecision>> {
         let client = self.client().await?;
-        let gcra = misc::Gcra::new(per_s, burst);
+        let gcra = rate::Gcra::new(per_s, burst);
         gcra.take(&client, key, now_ms() * 1000).await.map(Some)
     }
 
     async fn insert_key(&self, id: String, hash: String, tenant: Option<String>) -> StoreResult<()> {
-        in_tx!(self, |tx| misc::insert_key(
+        in_tx!(self, |tx| keys::insert_key(
             &tx,
             &id,
             &hash,
@@ -203,20 +206,20 @@ impl Store for PgStore {
     }
 
     async fn find_key(&self, hash: String) -> StoreResult<Option<ApiKey>> {
-        in_tx!(self, |tx| misc::find_key(&tx, &hash).await?)
+        in_tx!(self, |tx| keys::find_key(&tx, &hash).await?)
     }
 
     async fn insert_first_admin_key(&self, id: String, hash: String) -> StoreResult<bool> {
-        in_tx!(self, |tx| misc::insert_first_admin_key(&tx, &id, &hash, now_ms())
+        in_tx!(self, |tx| keys::insert_first_admin_key(&tx, &id, &hash, now_ms())
             .await?)
     }
 
     async fn list_keys(&self, tenant: Option<String>) -> StoreResult<Vec<ApiKey>> {
-        in_tx!(self, |tx| misc::list_keys(&tx, tenant.as_deref()).await?)
+        in_tx!(self, |tx| keys::list_keys(&tx, tenant.as_deref()).await?)
     }
 
     async fn revoke_key(&self, id: &str) -> StoreResult<bool> {
-        in_tx!(self, |tx| misc::revoke_key(&tx, id, now_ms()).await?)
+        in_tx!(self, |tx| keys::revoke_key(&tx, id, now_ms()).await?)
     }
 
     async fn create_endpoint(&self, endpoint: Endpoint) -> StoreResult<()> {
@@ -392,23 +395,24 @@ impl Store for PgStore {
     }
 
     async fn purge_before(&self, cutoff: Millis, limit: usize) -> StoreResult<Purged> {
-        in_tx!(self, |tx| misc::purge(&tx, cutoff, limit).await?)
+        in_tx!(self, |tx| retention::purge(&tx, cutoff, limit).await?)
     }
 
     async fn create_event_type(&self, event_type: EventType) -> StoreResult<bool> {
-        in_tx!(self, |tx| misc::insert_type(&tx, &event_type).await?)
+        in_tx!(self, |tx| event_types::insert_type(&tx, &event_type).await?)
     }
 
     async fn get_event_type(&self, name: &str) -> StoreResult<Option<EventType>> {
-        in_tx!(self, |tx| misc::get_type(&tx, name).await?)
+        in_tx!(self, |tx| event_types::get_type(&tx, name).await?)
     }
 
     async fn list_event_types(&self, include_archived: bool) -> StoreResult<Vec<EventType>> {
-        in_tx!(self, |tx| misc::list_types(&tx, include_archived).await?)
+        in_tx!(self, |tx| event_types::list_types(&tx, include_archived).await?)
     }
 
     async fn update_event_type(&self, name: &str, patch: EventTypePatch) -> StoreResult<Option<EventType>> {
-        in_tx!(self, |tx| misc::update_type(&tx, name, patch, now_ms()).await?)
+        in_tx!(self, |tx| event_types::update_type(&tx, name, patch, now_ms())
+            .await?)
     }
 
     async fn create_source(&self, source: Source) -> StoreResult<()> {
