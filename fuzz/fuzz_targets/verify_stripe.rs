@@ -3,11 +3,13 @@
 //! Input: a choice byte, then lines `secret`, `Stripe-Signature` value, `now`; the rest is
 //! the body.
 //!
-//! Checks: no panic; an accepted request carries a `t` within the tolerance and a `v1`
-//! equal to hex(HMAC-SHA256(secret, "t.body")) computed here; a header signed here (with
-//! `v0`, unknown entries and a stale `v1` around the right one, any hex case, optional
-//! spaces) verifies, names the right secret of a rotation, and fails on a changed body or
-//! outside the tolerance.
+//! Checks: no panic; an accepted request carries one `t` at most the tolerance old (Stripe
+//! checks the age only: any future `t` is fine) and a `v1` equal to
+//! hex(HMAC-SHA256(secret, "t.body")) computed here; a header signed here (with `v0`,
+//! unknown entries, a stale `v1` and `v1` entries that are no signature at all — bad hex,
+//! too short, too long — around the right one, any hex case, optional spaces) verifies,
+//! names the right secret of a rotation, verifies at the edge of the tolerance and at any
+//! time before `t`, and fails on a changed body or once `t` is more than the tolerance old.
 #![no_main]
 
 use herald_fuzz::{
@@ -51,7 +53,11 @@ fuzz_target!(|data: &[u8]| {
             .collect();
         assert_eq!(ts.len(), 1, "accepted with {} timestamps", ts.len());
         let t = ts[0];
-        assert!(now.abs_diff(t) <= TOL as u64);
+        // The age only, computed without overflow; a negative age (the future) is fine.
+        assert!(
+            i128::from(now) - i128::from(t) <= i128::from(TOL),
+            "accepted a t more than the tolerance old"
+        );
         let expected = hmac_sha256(secret.as_bytes(), &[format!("{t}.").as_bytes(), body]);
         let carried = items
             .iter()
@@ -80,8 +86,9 @@ fuzz_target!(|data: &[u8]| {
     let header = match (choice >> 2) % 4 {
         0 => format!("t={t}{sep}v1={mac}"),
         1 => format!("v1={stale}{sep}t={t}{sep}v1={mac}{sep}v0={stale}"),
-        2 => format!("v0=zz{sep}x=1{sep}noequals{sep}t={t}{sep}v1={mac}"),
-        _ => format!("v1={mac}{sep}t={t}"),
+        2 => format!("v0=zz{sep}x=1{sep}noequals{sep}v1=zz{sep}t={t}{sep}v1={mac}"),
+        // `v1` entries that are no signature (too short, too long) are skipped, not fatal.
+        _ => format!("v1={}{sep}v1={mac}{sep}t={t}{sep}v1={mac}00", &mac[..32]),
     };
     assert_eq!(
         run(&[&other, &secret], &header, body, at),
@@ -90,9 +97,26 @@ fuzz_target!(|data: &[u8]| {
         }),
         "{header}"
     );
-    let late = run(&[&secret], &header, body, t - TOL - 1);
+    let ok = Ok(Verified {
+        secret_index: Some(0),
+    });
+    // At the edge of the tolerance, and from the future however far (the clock at zero or
+    // far before `t`): accepted.
+    for clock in [
+        t + TOL,
+        t - TOL - 1,
+        t - TOL - 1 - i64::from(choice) * 86_400,
+        0,
+        i64::MIN,
+    ] {
+        assert_eq!(run(&[&secret], &header, body, clock), ok, "now {clock}: {header}");
+    }
+    let late = run(&[&secret], &header, body, t + TOL + 1);
     assert!(
-        matches!(late, Err(InboundError::TimestampOutOfTolerance { .. })),
+        matches!(
+            late,
+            Err(InboundError::TimestampOutOfTolerance { tolerance_s: TOL, .. })
+        ),
         "{late:?}"
     );
     if let Some(changed) = tampered(body, choice) {

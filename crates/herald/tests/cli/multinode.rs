@@ -41,7 +41,10 @@ async fn succeeded_attempts(base: &str) -> f64 {
 }
 
 #[tokio::test]
-#[cfg_attr(not(herald_pg), ignore = "no PostgreSQL: set DATABASE_URL or start one on 127.0.0.1:5432")]
+#[cfg_attr(
+    not(herald_pg),
+    ignore = "no PostgreSQL: set DATABASE_URL or start one on 127.0.0.1:5432"
+)]
 async fn three_nodes_share_the_work_and_a_killed_node_loses_nothing() {
     let store = fresh_store().await;
     // Each request takes 20 ms at the receiver, so the killed node has attempts in flight.
