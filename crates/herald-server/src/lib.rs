@@ -6,7 +6,7 @@ pub mod app;
 pub mod config;
 pub mod delivery;
 pub mod domain;
-pub mod ids;
+
 pub mod ingest;
 pub mod metrics;
 pub mod retention;

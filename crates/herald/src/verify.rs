@@ -5,7 +5,7 @@ use std::io::Read;
 
 use anyhow::Context;
 use clap::Args;
-use herald_server::ingest::source::VerifyConfig;
+use herald_server::domain::source::VerifyConfig;
 use herald_signing::{verify_inbound, InboundRequest};
 
 #[derive(Args)]

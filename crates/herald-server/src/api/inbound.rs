@@ -13,9 +13,9 @@ use serde_json::json;
 use super::error::ApiError;
 use super::extract::read_limited;
 use super::AppState;
+use crate::domain::source::Source;
 use crate::domain::{new_id, now_ms, NewEvent, Scope};
-use crate::ingest::source::Source;
-use crate::ingest::{client_ip, decide, redacted_headers, Accepted, RawRequest};
+use crate::ingest::{client_ip, decide, redacted_headers, Accepted, RawRequest, RefusalKind};
 use crate::store::{InboundEvent, IngestOutcome, RequestRecord};
 
 /// Bytes of a refused request's body kept in the log.
@@ -62,6 +62,17 @@ impl Log<'_> {
         }
         tracing::info!(source = %self.source.id, status = err.status.as_u16(), reason = %err.message, "inbound request refused");
         err.into_response()
+    }
+}
+
+/// How each kind of refusal is answered.
+fn answer(kind: RefusalKind) -> (StatusCode, &'static str) {
+    match kind {
+        RefusalKind::SenderNotAllowed => (StatusCode::FORBIDDEN, "forbidden"),
+        RefusalKind::Misconfigured => (StatusCode::INTERNAL_SERVER_ERROR, "misconfigured"),
+        RefusalKind::BadSignature => (StatusCode::UNAUTHORIZED, "unauthorized"),
+        RefusalKind::ReservedType => (StatusCode::UNPROCESSABLE_ENTITY, "reserved_event_type"),
+        RefusalKind::MissingDedupeKey => (StatusCode::BAD_REQUEST, "malformed_request"),
     }
 }
 
@@ -113,9 +124,9 @@ pub async fn receive(
     };
     let (event_type, dedupe_key) = match decide(&source, &raw) {
         Err(r) => {
-            let status = StatusCode::from_u16(r.status).unwrap_or(StatusCode::BAD_REQUEST);
+            let (status, code) = answer(r.kind);
             return log
-                .refuse(ApiError::with_status(status, r.code, r.reason), Some(&body))
+                .refuse(ApiError::with_status(status, code, r.reason), Some(&body))
                 .await;
         }
         Ok(Accepted::Challenge(challenge)) => {

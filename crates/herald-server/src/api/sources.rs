@@ -11,10 +11,10 @@ use super::endpoints::{owning_tenant, ListView};
 use super::error::{ApiError, ApiResult};
 use super::extract::{page_limit, ApiJson, ApiQuery, Caller};
 use super::AppState;
-use crate::domain::{new_id, now_ms, rfc3339, valid_event_type, OPERATIONAL_PREFIX};
-use crate::ingest::source::{
+use crate::domain::source::{
     default_event_type, Dedupe, Extract, Source, SourcePatch, SourceSpec, VerifyConfig,
 };
+use crate::domain::{new_id, now_ms, rfc3339, valid_event_type, OPERATIONAL_PREFIX};
 use crate::store::RequestRecord;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -248,7 +248,7 @@ fn view(s: Source, url: String) -> SourceView {
         verify: VerifyView {
             tolerance_s: v
                 .tolerance_s
-                .unwrap_or(crate::ingest::source::DEFAULT_TOLERANCE_S),
+                .unwrap_or(crate::domain::source::DEFAULT_TOLERANCE_S),
             scheme: v.scheme,
             secrets_count: v.secrets.len(),
             header: v.header,

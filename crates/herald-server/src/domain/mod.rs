@@ -6,7 +6,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+mod ids;
 mod names;
+pub mod source;
 
 pub use names::{
     type_matches, valid_event_type, valid_key, valid_tenant, valid_type_pattern, OPERATIONAL_PREFIX,
@@ -63,7 +65,7 @@ pub fn parse_rfc3339(s: &str) -> Option<Millis> {
     Some(ms - offset_min * 60_000)
 }
 
-pub use crate::ids::new_id;
+pub use self::ids::new_id;
 
 /// The tenant an API caller may see: everything (admin) or one tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]

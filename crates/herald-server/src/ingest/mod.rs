@@ -2,8 +2,6 @@
 //! (over the raw bytes, before any parsing) → event type and de-duplication key. The API
 //! stores what it decides; nothing here does IO.
 
-pub mod source;
-
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
@@ -12,7 +10,7 @@ use herald_signing::{signature_headers, verify_inbound, InboundRequest};
 use ipnet::IpNet;
 use sha2::{Digest, Sha256};
 
-use self::source::{Extract, Source};
+use crate::domain::source::{Extract, Source};
 use crate::domain::{valid_event_type, OPERATIONAL_PREFIX};
 
 /// One request as it arrived.
@@ -27,9 +25,24 @@ pub struct RawRequest<'a> {
 /// Why a request is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
-    pub status: u16,
-    pub code: &'static str,
+    pub kind: RefusalKind,
+    /// For the request log and the sender: names headers and rules, never a secret.
     pub reason: String,
+}
+
+/// What kind of refusal; the API decides how each is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// The sender's address is outside `allow_ips`.
+    SenderNotAllowed,
+    /// The source's own settings cannot verify anything.
+    Misconfigured,
+    /// The signature or credential is missing, malformed or does not match.
+    BadSignature,
+    /// The request would make a `herald.` event.
+    ReservedType,
+    /// The de-duplication key the source needs is absent.
+    MissingDedupeKey,
 }
 
 /// What to do with a request that passed the checks.
@@ -74,14 +87,12 @@ pub fn decide(source: &Source, req: &RawRequest<'_>) -> Result<Accepted, Refusal
     };
     if !spec.allow_ips.is_empty() && !spec.allow_ips.iter().any(|n| n.contains(&ip)) {
         return Err(Refusal {
-            status: 403,
-            code: "forbidden",
+            kind: RefusalKind::SenderNotAllowed,
             reason: format!("sender {ip} is not in allow_ips"),
         });
     }
     let scheme = spec.verify.scheme().map_err(|(field, e)| Refusal {
-        status: 500,
-        code: "misconfigured",
+        kind: RefusalKind::Misconfigured,
         reason: format!("{field}: {e}"),
     })?;
     let pairs = header_pairs(req.headers);
@@ -91,8 +102,7 @@ pub fn decide(source: &Source, req: &RawRequest<'_>) -> Result<Accepted, Refusal
         body: req.body,
     };
     verify_inbound(&scheme, &secrets, &inbound, req.now_s, spec.verify.tolerance()).map_err(|e| Refusal {
-        status: 401,
-        code: "unauthorized",
+        kind: RefusalKind::BadSignature,
         reason: format!("signature check failed: {e}"),
     })?;
     // Verified: only now is the body parsed, and only if a rule needs it.
@@ -106,8 +116,7 @@ pub fn decide(source: &Source, req: &RawRequest<'_>) -> Result<Accepted, Refusal
     let event_type = event_type(spec.type_prefix.as_deref().unwrap_or(""), &raw_type);
     if event_type.starts_with(OPERATIONAL_PREFIX) {
         return Err(Refusal {
-            status: 422,
-            code: "reserved_event_type",
+            kind: RefusalKind::ReservedType,
             reason: format!(
                 "event type `{event_type}` is refused: the `herald.` prefix is reserved for herald's own events"
             ),
@@ -117,8 +126,7 @@ pub fn decide(source: &Source, req: &RawRequest<'_>) -> Result<Accepted, Refusal
     let dedupe_key = match dedupe_key {
         Some(None) => {
             return Err(Refusal {
-                status: 400,
-                code: "malformed_request",
+                kind: RefusalKind::MissingDedupeKey,
                 reason: format!(
                     "the de-duplication key {} is missing from the request",
                     spec.dedupe.as_ref().unwrap().key.to_spec()

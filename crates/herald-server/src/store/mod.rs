@@ -15,11 +15,11 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::watch;
 
+use crate::domain::source::{Source, SourcePatch};
 use crate::domain::{
     Attempt, Delivery, Endpoint, EndpointPatch, EndpointSecret, Event, EventType, EventTypePatch, Millis,
     NewEvent, Page, PublishOutcome, PublishSummary, Scope,
 };
-use crate::ingest::source::{Source, SourcePatch};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

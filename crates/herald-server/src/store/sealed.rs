@@ -12,11 +12,11 @@ use super::{
     PullRequest, PulledDelivery, Purged, QueueStats, RateDecision, ReplayOutcome, RequestRecord,
     RetryOutcome, Store, StoreError, StoreResult, WakeFn,
 };
+use crate::domain::source::{Source, SourcePatch, VerifyConfig};
 use crate::domain::{
     Attempt, Delivery, Endpoint, EndpointPatch, EndpointSecret, Event, EventType, EventTypePatch, Millis,
     NewEvent, Page, PublishOutcome, Scope,
 };
-use crate::ingest::source::{Source, SourcePatch, VerifyConfig};
 use crate::seal::Keyring;
 
 pub struct SealedStore {

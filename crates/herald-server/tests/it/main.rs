@@ -40,6 +40,7 @@ mod delivery;
 mod endpoints;
 mod event_types;
 mod inbound;
+mod layers;
 mod multinode;
 mod openapi;
 mod operations;

@@ -34,11 +34,11 @@ use super::{
     PullRequest, PulledDelivery, Purged, QueueStats, RateDecision, ReplayOutcome, RequestRecord,
     RetryOutcome, Store, StoreError, StoreResult, WakeFn,
 };
+use crate::domain::source::{Source, SourcePatch};
 use crate::domain::{
     now_ms, Attempt, Delivery, Endpoint, EndpointPatch, EndpointSecret, Event, EventType, EventTypePatch,
     Millis, NewEvent, Page, PublishOutcome, Scope,
 };
-use crate::ingest::source::{Source, SourcePatch};
 
 /// Connections per node.
 const POOL_SIZE: usize = 16;

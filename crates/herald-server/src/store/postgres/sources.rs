@@ -4,8 +4,8 @@ use tokio_postgres::Row;
 
 use super::db::{exec, get, query, query_opt, to_json, Tx};
 use super::events;
+use crate::domain::source::{Source, SourcePatch};
 use crate::domain::{Millis, Page, PublishOutcome, Scope};
-use crate::ingest::source::{Source, SourcePatch};
 use crate::store::{InboundEvent, IngestOutcome, RequestRecord, StoreError, StoreResult};
 
 const SOURCE_COLUMNS: &str = "id, tenant, name, spec, created_at, updated_at";

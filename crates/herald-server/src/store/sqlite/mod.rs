@@ -31,11 +31,11 @@ use super::{
     PullRequest, PulledDelivery, Purged, QueueStats, ReplayOutcome, RequestRecord, RetryOutcome, Store,
     StoreError, StoreResult,
 };
+use crate::domain::source::{Source, SourcePatch};
 use crate::domain::{
     now_ms, Attempt, Delivery, Endpoint, EndpointPatch, EndpointSecret, Event, EventType, EventTypePatch,
     Millis, NewEvent, Page, PublishOutcome, Scope,
 };
-use crate::ingest::source::{Source, SourcePatch};
 
 const READERS: usize = 4;
 

@@ -5,8 +5,8 @@ use rusqlite::{params, Connection, OptionalExtension, Row};
 use super::events;
 use super::rows::to_json;
 use super::writer::backend;
+use crate::domain::source::{Source, SourcePatch};
 use crate::domain::{Millis, Page, PublishOutcome, Scope};
-use crate::ingest::source::{Source, SourcePatch};
 use crate::store::{InboundEvent, IngestOutcome, RequestRecord, StoreError, StoreResult};
 
 const SOURCE_COLUMNS: &str = "id, tenant, name, spec, created_at, updated_at";

@@ -5,7 +5,7 @@ use herald_signing::{parse_scheme, validate_secrets, HmacSpec, Scheme};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::Millis;
+use super::Millis;
 
 /// How requests to a source are verified. Secrets are never shown by the API.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
