@@ -6,6 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
+pub mod health;
 mod ids;
 mod names;
 pub mod source;

@@ -88,29 +88,7 @@ pub struct Job {
     pub endpoint: std::sync::Arc<Endpoint>,
 }
 
-/// What happens to a delivery after an attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum NextStep {
-    Succeeded,
-    RetryAt(Millis),
-    /// Retries exhausted, or the attempt can never succeed.
-    Failed,
-    /// The endpoint answered 410 Gone: fail this delivery, disable the endpoint and fail
-    /// its other pending deliveries.
-    EndpointGone,
-}
-
-/// The result of one attempt, to record.
-#[derive(Debug, Clone)]
-pub struct AttemptRecord {
-    pub attempt: Attempt,
-    pub endpoint_id: String,
-    pub event_id: String,
-    pub event_type: String,
-    pub next: NextStep,
-    /// Disable the endpoint if every attempt has failed since before this instant.
-    pub disable_failing_since_before: Option<Millis>,
-}
+pub use crate::domain::health::{AttemptRecord, NextStep};
 
 /// What a manual retry of one delivery did.
 #[derive(Debug, Clone)]

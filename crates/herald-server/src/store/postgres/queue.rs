@@ -4,12 +4,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde_json::json;
-
 use super::db::{self, exec, get, query, query_opt, Tx, ENDPOINT_COLUMNS};
 use super::endpoints;
 use super::events::publish_internal;
-use crate::domain::{rfc3339, Endpoint, Event, Millis, OPERATIONAL_PREFIX};
+use crate::domain::health::{self, Effect, Standing};
+use crate::domain::{Endpoint, Event, Millis};
 use crate::store::{AttemptRecord, ClaimRequest, Job, NextStep, QueueStats, StoreError, StoreResult};
 
 /// Puts deliveries whose lease ran out back in the queue (their worker died).
@@ -184,8 +183,8 @@ pub fn state_after(next: &NextStep) -> (&'static str, Option<Millis>) {
     }
 }
 
-/// Tracks since when an endpoint has been failing, disables it on 410 or after failing
-/// too long, and reports exhausted deliveries and disables as operational events.
+/// Notes since when an endpoint has been failing and applies what `domain::health`
+/// decides follows a failure.
 async fn after_attempt(tx: &Tx<'_>, rec: &AttemptRecord, now: Millis) -> StoreResult<()> {
     if rec.next == NextStep::Succeeded {
         exec(
@@ -211,36 +210,25 @@ pub async fn after_failure(tx: &Tx<'_>, rec: &AttemptRecord, now: Millis) -> Sto
     else {
         return Ok(()); // deleted meanwhile
     };
-    let (tenant, disabled, failing_since): (Option<String>, bool, Option<Millis>) =
-        (get(&row, 0)?, get(&row, 1)?, get(&row, 2)?);
-    let tenant = tenant.as_deref();
-    let exhausted = matches!(rec.next, NextStep::Failed | NextStep::EndpointGone);
-    // Failures of operational events are not reported again, so they cannot feed a loop.
-    if exhausted && !rec.event_type.starts_with(OPERATIONAL_PREFIX) {
-        let payload = json!({
-            "delivery_id": rec.attempt.delivery_id, "event_id": rec.event_id, "event_type": rec.event_type,
-            "endpoint_id": rec.endpoint_id, "last_status": rec.attempt.status_code, "last_error": rec.attempt.error,
-        });
-        publish_internal(tx, "herald.delivery.failed", tenant, payload, now).await?;
-    }
-    let reason = if rec.next == NextStep::EndpointGone {
-        let reason = "the endpoint answered 410 Gone";
-        endpoints::disable(tx, &rec.endpoint_id, reason, now).await?;
-        endpoints::fail_pending(tx, &rec.endpoint_id, "endpoint gone (410)", now).await?;
-        Some(reason.to_string())
-    } else {
-        match (disabled, failing_since, rec.disable_failing_since_before) {
-            (false, Some(since), Some(cutoff)) if since <= cutoff => {
-                let reason = format!("every attempt has failed since {}", rfc3339(since));
-                endpoints::disable(tx, &rec.endpoint_id, &reason, now).await?;
-                Some(reason)
-            }
-            _ => None,
-        }
+    let standing = Standing {
+        tenant: get(&row, 0)?,
+        disabled: get(&row, 1)?,
+        failing_since: get(&row, 2)?,
     };
-    if let Some(reason) = reason.filter(|_| !disabled) {
-        let payload = json!({"endpoint_id": rec.endpoint_id, "reason": reason, "disabled_at": rfc3339(now)});
-        publish_internal(tx, "herald.endpoint.disabled", tenant, payload, now).await?;
+    for effect in health::after_failure(rec, &standing, now) {
+        match effect {
+            Effect::Publish {
+                event_type,
+                tenant,
+                payload,
+            } => publish_internal(tx, event_type, tenant.as_deref(), payload, now).await?,
+            Effect::Disable { reason, fail_pending } => {
+                endpoints::disable(tx, &rec.endpoint_id, &reason, now).await?;
+                if let Some(error) = fail_pending {
+                    endpoints::fail_pending(tx, &rec.endpoint_id, error, now).await?;
+                }
+            }
+        }
     }
     Ok(())
 }

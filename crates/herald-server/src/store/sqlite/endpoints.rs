@@ -173,13 +173,6 @@ pub fn disable(conn: &Connection, id: &str, reason: &str, now: Millis) -> StoreR
     Ok(())
 }
 
-/// Disables an endpoint that answered 410 Gone and fails what it still owed.
-pub fn disable_gone(conn: &Connection, id: &str, now: Millis) -> StoreResult<()> {
-    disable(conn, id, "the endpoint answered 410 Gone", now)?;
-    fail_pending(conn, id, "endpoint gone (410)", now)?;
-    Ok(())
-}
-
 thread_local! {
     /// The writer thread's subscriber index per tenant. Only the writer thread publishes
     /// and changes endpoints, so the index lives there; every endpoint change (and any

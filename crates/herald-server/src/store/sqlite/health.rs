@@ -1,27 +1,20 @@
-//! Endpoint health after each attempt: track since when an endpoint has been failing,
-//! disable it on 410 or after failing too long, and report exhausted deliveries and
-//! disables as operational events (`herald.…`) in the same transaction.
+//! Endpoint health after each attempt: notes since when an endpoint has been failing, and
+//! applies what `domain::health` decides follows a failure, in the same transaction.
 
 use rusqlite::{params, Connection, OptionalExtension};
-use serde_json::json;
 
 use super::endpoints;
 use super::events::publish_internal;
 use super::writer::backend;
-use crate::domain::{rfc3339, Millis, OPERATIONAL_PREFIX};
+use crate::domain::health::{after_failure, Effect, Standing};
+use crate::domain::Millis;
 use crate::store::{AttemptRecord, NextStep, StoreResult};
 
-struct Health {
-    tenant: Option<String>,
-    disabled: bool,
-    failing_since: Option<Millis>,
-}
-
-fn load(conn: &Connection, endpoint_id: &str) -> StoreResult<Option<Health>> {
+fn load(conn: &Connection, endpoint_id: &str) -> StoreResult<Option<Standing>> {
     conn.prepare_cached("SELECT tenant, disabled, failing_since FROM endpoints WHERE id = ?1")
         .and_then(|mut st| {
             st.query_row(params![endpoint_id], |r| {
-                Ok(Health {
+                Ok(Standing {
                     tenant: r.get(0)?,
                     disabled: r.get(1)?,
                     failing_since: r.get(2)?,
@@ -45,35 +38,23 @@ pub fn after_attempt(conn: &Connection, rec: &AttemptRecord, now: Millis) -> Sto
     if succeeded {
         return Ok(());
     }
-    let Some(ep) = load(conn, &rec.endpoint_id)? else {
+    let Some(standing) = load(conn, &rec.endpoint_id)? else {
         return Ok(()); // deleted meanwhile
     };
-    let tenant = ep.tenant.as_deref();
-    let exhausted = matches!(rec.next, NextStep::Failed | NextStep::EndpointGone);
-    // Failures of operational events are not reported again, so they cannot feed a loop.
-    if exhausted && !rec.event_type.starts_with(OPERATIONAL_PREFIX) {
-        let payload = json!({
-            "delivery_id": rec.attempt.delivery_id, "event_id": rec.event_id, "event_type": rec.event_type,
-            "endpoint_id": rec.endpoint_id, "last_status": rec.attempt.status_code, "last_error": rec.attempt.error,
-        });
-        publish_internal(conn, "herald.delivery.failed", tenant, payload, now)?;
-    }
-    let reason = if rec.next == NextStep::EndpointGone {
-        endpoints::disable_gone(conn, &rec.endpoint_id, now)?;
-        Some("the endpoint answered 410 Gone".to_string())
-    } else {
-        match (ep.disabled, ep.failing_since, rec.disable_failing_since_before) {
-            (false, Some(since), Some(cutoff)) if since <= cutoff => {
-                let reason = format!("every attempt has failed since {}", rfc3339(since));
+    for effect in after_failure(rec, &standing, now) {
+        match effect {
+            Effect::Publish {
+                event_type,
+                tenant,
+                payload,
+            } => publish_internal(conn, event_type, tenant.as_deref(), payload, now)?,
+            Effect::Disable { reason, fail_pending } => {
                 endpoints::disable(conn, &rec.endpoint_id, &reason, now)?;
-                Some(reason)
+                if let Some(error) = fail_pending {
+                    endpoints::fail_pending(conn, &rec.endpoint_id, error, now)?;
+                }
             }
-            _ => None,
         }
-    };
-    if let Some(reason) = reason.filter(|_| !ep.disabled) {
-        let payload = json!({"endpoint_id": rec.endpoint_id, "reason": reason, "disabled_at": rfc3339(now)});
-        publish_internal(conn, "herald.endpoint.disabled", tenant, payload, now)?;
     }
     Ok(())
 }
