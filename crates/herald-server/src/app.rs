@@ -12,7 +12,7 @@ use crate::delivery::attempt::Deliverer;
 use crate::delivery::client::HttpClient;
 use crate::delivery::guard::Guard;
 use crate::delivery::Dispatcher;
-use crate::domain::new_id;
+use crate::domain::{new_id, Secret};
 use crate::metrics::Metrics;
 use crate::store::postgres::PgStore;
 use crate::store::sealed::SealedStore;
@@ -72,7 +72,7 @@ async fn open_raw(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
                 .map_err(|_| ServeError::Unsupported("the store could not be opened"))??;
             Ok(Arc::new(store))
         }
-        StoreConfig::Postgres { url } => Ok(Arc::new(PgStore::connect(url).await?)),
+        StoreConfig::Postgres { url } => Ok(Arc::new(PgStore::connect(url.expose()).await?)),
     }
 }
 
@@ -81,14 +81,14 @@ async fn open_raw(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
 pub async fn migrate(config: &Config) -> Result<Option<usize>, ServeError> {
     match &config.store {
         StoreConfig::Embedded { .. } => open_raw(config).await.map(|_| None),
-        StoreConfig::Postgres { url } => Ok(Some(PgStore::migrate(url).await?)),
+        StoreConfig::Postgres { url } => Ok(Some(PgStore::migrate(url.expose()).await?)),
     }
 }
 
 /// Without `HERALD_ADMIN_KEY`, the first start mints an admin key, prints it once on
 /// stdout, and keeps only its hash.
 async fn bootstrap_admin_key(store: &dyn Store, config: &Config) -> Result<Option<String>, ServeError> {
-    if let Some(key) = &config.admin_key {
+    if let Some(key) = config.admin_key.as_ref().map(Secret::expose) {
         if key.len() < 16 {
             tracing::warn!(
                 "HERALD_ADMIN_KEY is shorter than 16 characters: fine for a laptop, weak anywhere else"

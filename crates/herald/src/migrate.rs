@@ -23,9 +23,9 @@ pub struct StoreArgs {
 pub fn key_settings() -> Settings {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
     Settings {
-        encryption_key: var("HERALD_ENCRYPTION_KEY"),
+        encryption_key: var("HERALD_ENCRYPTION_KEY").map(Into::into),
         old_encryption_keys: var("HERALD_OLD_ENCRYPTION_KEYS")
-            .map(|v| v.split(',').map(|k| k.trim().to_string()).collect()),
+            .map(|v| v.split(',').map(|k| k.trim().into()).collect()),
         ..Default::default()
     }
 }
@@ -33,7 +33,7 @@ pub fn key_settings() -> Settings {
 impl StoreArgs {
     fn config(self) -> anyhow::Result<Config> {
         Ok(Config::from_settings(Settings {
-            store: self.store,
+            store: self.store.map(Into::into),
             data_dir: self.data_dir,
             encryption_key_file: self.encryption_key_file,
             ..key_settings()

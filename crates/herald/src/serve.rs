@@ -90,11 +90,14 @@ impl ServeArgs {
         Settings {
             listen: self.listen.clone(),
             data_dir: self.data_dir.clone(),
-            store: self.store.clone(),
+            store: self.store.clone().map(Into::into),
             allow_networks: (!self.allow_network.is_empty()).then(|| self.allow_network.clone()),
             retry_schedule: self.retry_schedule.clone(),
             role: self.role.clone(),
-            admin_key: std::env::var("HERALD_ADMIN_KEY").ok().filter(|k| !k.is_empty()),
+            admin_key: std::env::var("HERALD_ADMIN_KEY")
+                .ok()
+                .filter(|k| !k.is_empty())
+                .map(Into::into),
             max_payload: self.max_payload.clone(),
             max_retry_after: self.max_retry_after.clone(),
             lease: self.lease.clone(),

@@ -8,6 +8,8 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::Deserialize;
 
+use crate::domain::Secret;
+
 mod parse;
 
 use parse::{duration_setting, optional_duration, parse_cidr, parse_network};
@@ -19,11 +21,11 @@ pub use parse::{max_duration, parse_schedule, parse_size, redact_url};
 pub struct Settings {
     pub listen: Option<String>,
     pub data_dir: Option<PathBuf>,
-    pub store: Option<String>,
+    pub store: Option<Secret>,
     pub allow_networks: Option<Vec<String>>,
     pub retry_schedule: Option<String>,
     pub role: Option<String>,
-    pub admin_key: Option<String>,
+    pub admin_key: Option<Secret>,
     pub max_payload: Option<String>,
     /// Longest delay a `Retry-After` header may impose, e.g. `1h`.
     pub max_retry_after: Option<String>,
@@ -53,10 +55,10 @@ pub struct Settings {
     pub tls_cert: Option<PathBuf>,
     pub tls_key: Option<PathBuf>,
     /// Key that seals secrets at rest (base64, 32 bytes); or read from `encryption_key_file`.
-    pub encryption_key: Option<String>,
+    pub encryption_key: Option<Secret>,
     pub encryption_key_file: Option<PathBuf>,
     /// Earlier keys that may still open sealed values (during `herald rotate-key`).
-    pub old_encryption_keys: Option<Vec<String>>,
+    pub old_encryption_keys: Option<Vec<Secret>>,
 }
 
 impl Settings {
@@ -122,7 +124,7 @@ fn bad(setting: &'static str, message: impl Into<String>) -> ConfigError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreConfig {
     Embedded { data_dir: PathBuf },
-    Postgres { url: String },
+    Postgres { url: Secret },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -159,7 +161,7 @@ pub struct Config {
     pub listen: SocketAddr,
     pub store: StoreConfig,
     pub role: Role,
-    pub admin_key: Option<String>,
+    pub admin_key: Option<Secret>,
     pub max_payload: usize,
     pub delivery: DeliveryConfig,
     /// Age after which events and attempts are deleted; `None` keeps everything.
@@ -187,7 +189,7 @@ fn keyring(s: &Settings) -> Result<crate::seal::Keyring, ConfigError> {
                 "give the key or a key file, not both",
             ))
         }
-        (Some(k), None) => Some(k.clone()),
+        (Some(k), None) => Some(k.expose().to_string()),
         (None, Some(path)) => Some(std::fs::read_to_string(path).map_err(|e| {
             bad(
                 "--encryption-key-file / HERALD_ENCRYPTION_KEY_FILE",
@@ -201,7 +203,7 @@ fn keyring(s: &Settings) -> Result<crate::seal::Keyring, ConfigError> {
         .old_encryption_keys
         .iter()
         .flatten()
-        .map(|k| k.trim().to_string())
+        .map(|k| k.expose().trim().to_string())
         .filter(|k| !k.is_empty())
         .collect();
     crate::seal::Keyring::new(primary.as_deref(), &older).map_err(|e| {
@@ -227,12 +229,12 @@ impl Config {
                 format!("`{listen_s}` is not an address like 127.0.0.1:8787"),
             )
         })?;
-        let store = match s.store.as_deref().filter(|v| !v.is_empty()) {
+        let store = match s.store.as_ref().map(Secret::expose).filter(|v| !v.is_empty()) {
             None | Some("embedded") => StoreConfig::Embedded {
                 data_dir: s.data_dir.unwrap_or_else(|| DEFAULT_DATA_DIR.into()),
             },
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
-                StoreConfig::Postgres { url: url.to_string() }
+                StoreConfig::Postgres { url: url.into() }
             }
             Some(other) => {
                 return Err(bad(
@@ -280,7 +282,7 @@ impl Config {
                 "must be between 1 byte and 64MiB",
             ));
         }
-        if s.admin_key.as_deref().is_some_and(|k| k.trim().is_empty()) {
+        if s.admin_key.as_ref().is_some_and(|k| k.expose().trim().is_empty()) {
             return Err(bad("HERALD_ADMIN_KEY", "must not be blank"));
         }
         let max_retry_after = duration_setting(

@@ -9,6 +9,7 @@ use serde::Serialize;
 pub mod health;
 mod ids;
 mod names;
+mod secret;
 pub mod source;
 
 pub use names::{
@@ -67,6 +68,7 @@ pub fn parse_rfc3339(s: &str) -> Option<Millis> {
 }
 
 pub use self::ids::new_id;
+pub use self::secret::Secret;
 
 /// The tenant an API caller may see: everything (admin) or one tenant.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,14 +124,23 @@ impl SignatureScheme {
 }
 
 /// A signing secret of an endpoint; `expires_at` is set on the old one during a rotation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[derive(Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct EndpointSecret {
     pub secret: String,
     pub expires_at: Option<Millis>,
 }
 
+impl std::fmt::Debug for EndpointSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EndpointSecret")
+            .field("secret", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
+}
+
 /// A subscriber.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Endpoint {
     pub id: String,
     pub tenant: Option<String>,
@@ -147,6 +158,22 @@ pub struct Endpoint {
     pub disabled_reason: Option<String>,
     pub created_at: Millis,
     pub updated_at: Millis,
+}
+
+/// Custom header values may be credentials: `Debug` shows their names only.
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("id", &self.id)
+            .field("tenant", &self.tenant)
+            .field("url", &self.url)
+            .field("event_types", &self.event_types)
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("signature", &self.signature)
+            .field("secrets", &self.secrets)
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Endpoint {

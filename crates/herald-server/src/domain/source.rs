@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use super::Millis;
 
-/// How requests to a source are verified. Secrets are never shown by the API.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// How requests to a source are verified. Secrets are never shown by the API (nor by
+/// `Debug`, which counts them).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerifyConfig {
     pub scheme: String,
     pub secrets: Vec<String>,
@@ -22,6 +23,20 @@ pub struct VerifyConfig {
     pub prefix: Option<String>,
     /// Timestamped schemes: how far the signed time may be from now (default 300 s).
     pub tolerance_s: Option<i64>,
+}
+
+impl std::fmt::Debug for VerifyConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyConfig")
+            .field("scheme", &self.scheme)
+            .field("secrets", &format_args!("<{} redacted>", self.secrets.len()))
+            .field("header", &self.header)
+            .field("algorithm", &self.algorithm)
+            .field("encoding", &self.encoding)
+            .field("prefix", &self.prefix)
+            .field("tolerance_s", &self.tolerance_s)
+            .finish()
+    }
 }
 
 pub const DEFAULT_TOLERANCE_S: i64 = 300;

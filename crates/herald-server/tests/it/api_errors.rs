@@ -419,7 +419,7 @@ async fn postgres_connections_use_tls_as_the_url_asks() {
         let app_name = format!("herald_tls_{}", std::process::id());
         let base = fresh_pg_store().await;
         let mut settings = test_settings();
-        settings.store = Some(format!("{base}&sslmode=require&application_name={app_name}"));
+        settings.store = Some(format!("{base}&sslmode=require&application_name={app_name}").into());
         let app = spawn_with(settings).await;
         let rx = Receiver::ok().await;
         app.create_endpoint(json!({"url": rx.url})).await;
@@ -442,7 +442,7 @@ async fn postgres_connections_use_tls_as_the_url_asks() {
         assert_eq!(all, encrypted, "every connection is encrypted");
 
         let refused = herald_server::Config::from_settings(herald_server::Settings {
-            store: Some(format!("{base}&sslmode=verify-full")),
+            store: Some(format!("{base}&sslmode=verify-full").into()),
             ..Default::default()
         })
         .unwrap();

@@ -91,13 +91,13 @@ pub async fn spawn_with(mut settings: Settings) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     settings.data_dir = Some(dir.path().join("data"));
     if backend() == Backend::Postgres && settings.store.is_none() {
-        settings.store = Some(fresh_pg_store().await);
+        settings.store = Some(fresh_pg_store().await.into());
     }
     start(settings, dir).await
 }
 
 async fn start(settings: Settings, dir: TempDir) -> TestApp {
-    let store = settings.store.clone();
+    let store = settings.store.as_ref().map(|s| s.expose().to_string());
     let config = Config::from_settings(settings).expect("valid test config");
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -147,7 +147,7 @@ impl TestApp {
         self.stop().await;
         let mut settings = settings;
         settings.data_dir = Some(self.dir.path().join("data"));
-        settings.store = self.store.clone();
+        settings.store = self.store.clone().map(Into::into);
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
         start(settings, dir).await
     }

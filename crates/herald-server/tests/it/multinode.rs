@@ -18,7 +18,7 @@ async fn two_nodes() -> (TestApp, TestApp) {
     let mut settings = test_settings();
     settings.api_rate_limit = Some(5); // bursts of 10
     let a = spawn_with(settings.clone()).await;
-    settings.store = a.store.clone();
+    settings.store = a.store.clone().map(Into::into);
     let b = spawn_with(settings).await;
     (a, b)
 }
@@ -28,7 +28,7 @@ async fn one_idempotency_key_makes_one_event_whichever_node_gets_it() {
     run_on(Backend::Postgres, async {
         let mut settings = test_settings();
         let a = spawn_with(settings.clone()).await;
-        settings.store = a.store.clone();
+        settings.store = a.store.clone().map(Into::into);
         let b = spawn_with(settings).await;
         let mut tasks = Vec::new();
         for i in 0..16 {
@@ -68,7 +68,7 @@ async fn a_provider_retry_reaching_two_nodes_at_once_is_one_event() {
     run_on(Backend::Postgres, async {
         let mut settings = test_settings();
         let a = spawn_with(settings.clone()).await;
-        settings.store = a.store.clone();
+        settings.store = a.store.clone().map(Into::into);
         let b = spawn_with(settings).await;
         let agent = Receiver::ok().await;
         a.create_endpoint(json!({"url": agent.url})).await;
@@ -165,7 +165,7 @@ async fn max_in_flight_holds_across_nodes() {
     run_on(Backend::Postgres, async {
         let mut settings = test_settings();
         let a = spawn_with(settings.clone()).await;
-        settings.store = a.store.clone();
+        settings.store = a.store.clone().map(Into::into);
         let b = spawn_with(settings).await;
         let (now, peak, done) = (
             Arc::new(AtomicUsize::new(0)),
@@ -227,7 +227,7 @@ async fn an_endpoint_rate_limit_holds_across_nodes() {
             api.publish(json!({"type": "paced.x", "payload": {"i": i}})).await;
         }
         settings.role = Some("worker".into());
-        settings.store = api.store.clone();
+        settings.store = api.store.clone().map(Into::into);
         let (_w1, _w2) = tokio::join!(spawn_with(settings.clone()), spawn_with(settings));
         let got = rx.wait_for(100).await;
         let span = got[99].at.duration_since(got[0].at);

@@ -119,7 +119,7 @@ store_tests! {
         rotation.encryption_key = Some(KEY_B.into());
         rotation.old_encryption_keys = Some(vec![KEY_A.into()]);
         rotation.data_dir = Some(app.dir.path().join("data"));
-        rotation.store = app.store.clone();
+        rotation.store = app.store.clone().map(Into::into);
         let config = herald_server::Config::from_settings(rotation).unwrap();
         assert_eq!(herald_server::rotate_key(&config).await.unwrap(), 2, "one endpoint and one source");
         assert_eq!(herald_server::rotate_key(&config).await.unwrap(), 0, "nothing left to re-seal");
@@ -150,9 +150,9 @@ store_tests! {
         app.stop().await;
         for key in [Some(KEY_B), None] {
             let mut settings = test_settings();
-            settings.encryption_key = key.map(str::to_string);
+            settings.encryption_key = key.map(Into::into);
             settings.data_dir = Some(app.dir.path().join("data"));
-            settings.store = app.store.clone();
+            settings.store = app.store.clone().map(Into::into);
             let config = herald_server::Config::from_settings(settings).unwrap();
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             let run = herald_server::run(config, listener, std::future::pending());
