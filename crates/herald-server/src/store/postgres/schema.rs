@@ -155,6 +155,11 @@ CREATE UNIQUE INDEX events_by_id ON events (id, (coalesce(tenant, '')));
 CREATE INDEX deliveries_by_event_tenant ON deliveries (event_id, tenant);
 DROP INDEX deliveries_by_event;
 "#,
+    r#"
+-- A delivery's state is one of `DeliveryState`'s.
+ALTER TABLE deliveries ADD CONSTRAINT deliveries_state_known
+    CHECK (state IN ('pending', 'delivering', 'succeeded', 'failed', 'skipped'));
+"#,
 ];
 
 /// Applies the migrations this database has not seen yet; returns how many ran.

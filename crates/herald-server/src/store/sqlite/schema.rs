@@ -181,6 +181,16 @@ CREATE INDEX events_by_tenant ON events (tenant, seq);
 CREATE INDEX deliveries_by_event_tenant ON deliveries (event_id, tenant);
 DROP INDEX deliveries_by_event;
 "#,
+    r#"
+-- A delivery's state is one of `DeliveryState`'s (SQLite cannot add a CHECK to a table in
+-- place; these triggers refuse any other value the same way).
+CREATE TRIGGER deliveries_state_on_insert BEFORE INSERT ON deliveries
+    WHEN NEW.state NOT IN ('pending', 'delivering', 'succeeded', 'failed', 'skipped')
+    BEGIN SELECT RAISE(ABORT, 'invalid delivery state'); END;
+CREATE TRIGGER deliveries_state_on_update BEFORE UPDATE OF state ON deliveries
+    WHEN NEW.state NOT IN ('pending', 'delivering', 'succeeded', 'failed', 'skipped')
+    BEGIN SELECT RAISE(ABORT, 'invalid delivery state'); END;
+"#,
 ];
 
 /// SQLite's own consistency check (`PRAGMA quick_check`): `Err` with what it found.
