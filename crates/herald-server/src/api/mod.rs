@@ -1,5 +1,6 @@
 //! The HTTP API (v1, JSON): routes, auth, and errors as responses.
 
+mod deliveries;
 mod endpoints;
 mod error;
 pub mod event_types;
@@ -87,6 +88,10 @@ pub fn router(state: AppState, with_api: bool) -> Router {
             .routes(routes!(events::delivery))
             .routes(routes!(events::attempts))
             .routes(routes!(operations::retry))
+            .routes(routes!(deliveries::list))
+            .routes(routes!(deliveries::retry))
+            .routes(routes!(deliveries::stats))
+            .routes(routes!(operations::test))
             .routes(routes!(event_types::create, event_types::list))
             .routes(routes!(event_types::get, event_types::update))
             .routes(routes!(sources::create, sources::list))

@@ -185,3 +185,70 @@ pub async fn retry(
         RetryOutcome::NotFound => Err(ApiError::not_found("delivery")),
     }
 }
+
+/// The type of a test delivery when none is given.
+pub const DEFAULT_TEST_TYPE: &str = "webhook.test";
+
+#[derive(Deserialize, Default, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestBody {
+    /// The event type [default: `webhook.test`].
+    #[serde(rename = "type")]
+    #[schema(rename = "type")]
+    event_type: Option<String>,
+    /// Any JSON [default: a small example naming the endpoint].
+    #[schema(value_type = Option<Object>)]
+    payload: Option<Box<serde_json::value::RawValue>>,
+}
+
+#[utoipa::path(post, path = "/v1/endpoints/{id}/test", tag = "endpoints", summary = "Send a signed test delivery to this endpoint only (recorded like any other)", params(("id" = String, Path, description = "The object's id")), request_body = Option<TestBody>, responses((status = 202, body = crate::domain::PublishSummary)))]
+pub async fn test(
+    State(state): State<AppState>,
+    Caller(scope): Caller,
+    Path(id): Path<String>,
+    req: Request,
+) -> ApiResult<(StatusCode, Json<crate::domain::PublishSummary>)> {
+    let body: TestBody = optional_body(req, &state).await?;
+    let ep = visible(&state, &scope, &id).await?;
+    let event_type = body.event_type.unwrap_or_else(|| DEFAULT_TEST_TYPE.into());
+    if !crate::domain::valid_event_type(&event_type)
+        || event_type.starts_with(crate::domain::OPERATIONAL_PREFIX)
+    {
+        return Err(ApiError::invalid(
+            "type",
+            "must be a dotted type such as `ticket.created`, outside the reserved `herald.` prefix",
+        ));
+    }
+    let now = now_ms();
+    let payload = match body.payload {
+        Some(p) if p.get() == "null" => return Err(ApiError::invalid("payload", "must not be null")),
+        Some(p) => p.get().as_bytes().to_vec(),
+        None => serde_json::to_vec(&serde_json::json!({
+            "test": true, "endpoint_id": ep.id, "sent_at": rfc3339(now),
+        }))
+        .expect("JSON values serialize"),
+    };
+    if payload.len() > state.config.max_payload {
+        return Err(ApiError::too_large(state.config.max_payload));
+    }
+    let event = crate::domain::NewEvent {
+        id: crate::domain::new_id("evt"),
+        event_type,
+        tenant: ep.tenant.clone(),
+        payload,
+        content_type: "application/json".into(),
+        idempotency_key: None,
+        caller_id: false,
+        request_hash: String::new(),
+        created_at: now,
+        source_id: None,
+        headers: None,
+    };
+    let summary = state
+        .store
+        .publish_to(event, &ep.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("endpoint"))?;
+    state.work_arrived();
+    Ok((StatusCode::ACCEPTED, Json(summary)))
+}

@@ -17,8 +17,8 @@ use tokio::sync::watch;
 
 use crate::domain::source::{Source, SourcePatch};
 use crate::domain::{
-    Attempt, Delivery, Endpoint, EndpointPatch, EndpointSecret, Event, EventType, EventTypePatch, Millis,
-    NewEvent, Page, PublishOutcome, PublishSummary, Scope,
+    Attempt, Delivery, DeliveryState, Endpoint, EndpointPatch, EndpointSecret, Event, EventType,
+    EventTypePatch, Millis, NewEvent, Page, PublishOutcome, PublishSummary, Scope,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +65,57 @@ pub struct EventQuery {
     pub since: Option<Millis>,
     pub cursor: Option<String>,
     pub limit: usize,
+}
+
+/// Which deliveries a search or a bulk retry covers (every filter optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeliveryFilter {
+    pub state: Option<DeliveryState>,
+    pub endpoint_id: Option<String>,
+    pub event_type: Option<TypeFilter>,
+    /// Deliveries of events received by this inbound source.
+    pub source_id: Option<String>,
+    /// The last response status, inclusive (`5xx` is `(500, 599)`).
+    pub status: Option<(u16, u16)>,
+    /// Created at or after / before these instants.
+    pub since: Option<Millis>,
+    pub until: Option<Millis>,
+}
+
+/// A type pattern as a filter: `ticket.created` exactly, or everything under `ticket.`
+/// (`ticket.*`). The pattern `*` is no filter at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TypeFilter {
+    Exact(String),
+    Prefix(String),
+}
+
+impl TypeFilter {
+    /// The exact type and the prefix, as query parameters.
+    pub fn parts(filter: Option<&TypeFilter>) -> (Option<&str>, Option<&str>) {
+        match filter {
+            Some(TypeFilter::Exact(t)) => (Some(t), None),
+            Some(TypeFilter::Prefix(p)) => (None, Some(p)),
+            None => (None, None),
+        }
+    }
+}
+
+/// A page of the delivery search, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryQuery {
+    pub filter: DeliveryFilter,
+    /// The id of the last delivery of the previous page.
+    pub cursor: Option<String>,
+    pub limit: usize,
+}
+
+/// Deliveries created since an instant, counted: `(endpoint, state, count)` rows, and
+/// the events published in that time.
+#[derive(Debug, Clone, Default)]
+pub struct DeliveryStats {
+    pub events: u64,
+    pub by_endpoint: Vec<(String, DeliveryState, u64)>,
 }
 
 /// What a worker asks for when it claims work.
@@ -276,6 +327,22 @@ pub trait Store: Send + Sync + 'static {
         endpoint_id: Option<String>,
     ) -> StoreResult<ReplayOutcome>;
     async fn retry_delivery(&self, scope: &Scope, delivery_id: &str) -> StoreResult<RetryOutcome>;
+    /// Deliveries matching the filter, newest first, paged by id.
+    async fn search_deliveries(&self, scope: &Scope, query: DeliveryQuery) -> StoreResult<Page<Delivery>>;
+    /// Retries (or with `dry_run` only counts) the finished deliveries matching the filter,
+    /// at most `max` of them, newest first.
+    async fn retry_matching(
+        &self,
+        scope: &Scope,
+        filter: DeliveryFilter,
+        dry_run: bool,
+        max: usize,
+    ) -> StoreResult<usize>;
+    /// Counts of what was published and owed since `since`.
+    async fn delivery_stats(&self, scope: &Scope, since: Millis) -> StoreResult<DeliveryStats>;
+    /// Stores an event owed to one endpoint only (a test delivery), in one transaction;
+    /// `None` when the endpoint is not visible to the event's tenant.
+    async fn publish_to(&self, event: NewEvent, endpoint_id: &str) -> StoreResult<Option<PublishSummary>>;
     async fn queue_stats(&self) -> StoreResult<QueueStats>;
 
     /// Leases due deliveries of a pull endpoint; `None` when it is not visible.

@@ -8,14 +8,14 @@ use async_trait::async_trait;
 use tokio::sync::watch;
 
 use super::{
-    ApiKey, AttemptRecord, ClaimRequest, EndpointQuery, EventQuery, InboundEvent, IngestOutcome, Job,
-    PullRequest, PulledDelivery, Purged, QueueStats, RateDecision, ReplayOutcome, RequestRecord,
-    RetryOutcome, Store, StoreError, StoreResult, WakeFn,
+    ApiKey, AttemptRecord, ClaimRequest, DeliveryFilter, DeliveryQuery, DeliveryStats, EndpointQuery,
+    EventQuery, InboundEvent, IngestOutcome, Job, PullRequest, PulledDelivery, Purged, QueueStats,
+    RateDecision, ReplayOutcome, RequestRecord, RetryOutcome, Store, StoreError, StoreResult, WakeFn,
 };
 use crate::domain::source::{Source, SourcePatch, VerifyConfig};
 use crate::domain::{
     Attempt, Delivery, Endpoint, EndpointPatch, EndpointSecret, Event, EventType, EventTypePatch, Millis,
-    NewEvent, Page, PublishOutcome, Scope,
+    NewEvent, Page, PublishOutcome, PublishSummary, Scope,
 };
 use crate::seal::Keyring;
 
@@ -295,6 +295,28 @@ impl Store for SealedStore {
 
     async fn retry_delivery(&self, scope: &Scope, delivery_id: &str) -> StoreResult<RetryOutcome> {
         self.inner.retry_delivery(scope, delivery_id).await
+    }
+
+    async fn search_deliveries(&self, scope: &Scope, query: DeliveryQuery) -> StoreResult<Page<Delivery>> {
+        self.inner.search_deliveries(scope, query).await
+    }
+
+    async fn retry_matching(
+        &self,
+        scope: &Scope,
+        filter: DeliveryFilter,
+        dry_run: bool,
+        max: usize,
+    ) -> StoreResult<usize> {
+        self.inner.retry_matching(scope, filter, dry_run, max).await
+    }
+
+    async fn delivery_stats(&self, scope: &Scope, since: Millis) -> StoreResult<DeliveryStats> {
+        self.inner.delivery_stats(scope, since).await
+    }
+
+    async fn publish_to(&self, event: NewEvent, endpoint_id: &str) -> StoreResult<Option<PublishSummary>> {
+        self.inner.publish_to(event, endpoint_id).await
     }
 
     async fn queue_stats(&self) -> StoreResult<QueueStats> {

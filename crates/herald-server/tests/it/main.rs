@@ -49,6 +49,7 @@ mod pull;
 mod refusals;
 mod revocation;
 mod sealing;
+mod search;
 mod sources;
 mod ssrf;
 mod startup;

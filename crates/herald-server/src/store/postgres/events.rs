@@ -59,27 +59,7 @@ pub async fn publish(tx: &Tx<'_>, ev: NewEvent) -> StoreResult<PublishOutcome> {
             targets.push(sub.clone())
         }
     }
-    let inserted = query_opt(
-        tx,
-        "INSERT INTO events (id, type, tenant, payload, content_type, idempotency_key, request_hash, \
-         deliveries, created_at, source_id, headers) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-         ON CONFLICT DO NOTHING RETURNING seq",
-        &[
-            &ev.id,
-            &ev.event_type,
-            &ev.tenant,
-            &ev.payload,
-            &ev.content_type,
-            &ev.idempotency_key,
-            &ev.request_hash,
-            &(targets.len() as i64),
-            &ev.created_at,
-            &ev.source_id,
-            &ev.headers,
-        ],
-    )
-    .await?;
-    if inserted.is_none() {
+    if !insert_event(tx, &ev, targets.len()).await? {
         // Another transaction stored the same id or key first and has committed.
         return earlier(tx, &ev)
             .await?
@@ -97,6 +77,32 @@ pub async fn publish(tx: &Tx<'_>, ev: NewEvent) -> StoreResult<PublishOutcome> {
         event_type: ev.event_type,
         deliveries: targets.len() as u32,
     }))
+}
+
+/// The event row, owed to `deliveries` endpoints; false when its id or idempotency key
+/// was taken meanwhile.
+pub async fn insert_event(tx: &Tx<'_>, ev: &NewEvent, deliveries: usize) -> StoreResult<bool> {
+    let inserted = query_opt(
+        tx,
+        "INSERT INTO events (id, type, tenant, payload, content_type, idempotency_key, request_hash, \
+         deliveries, created_at, source_id, headers) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+         ON CONFLICT DO NOTHING RETURNING seq",
+        &[
+            &ev.id,
+            &ev.event_type,
+            &ev.tenant,
+            &ev.payload,
+            &ev.content_type,
+            &ev.idempotency_key,
+            &ev.request_hash,
+            &(deliveries as i64),
+            &ev.created_at,
+            &ev.source_id,
+            &ev.headers,
+        ],
+    )
+    .await?;
+    Ok(inserted.is_some())
 }
 
 /// Delivery rows owed for one event.

@@ -17,6 +17,7 @@ mod recorder;
 mod recovery;
 mod retention;
 mod schema;
+mod search;
 mod sources;
 mod tls;
 
@@ -30,14 +31,14 @@ use tokio_postgres::AsyncMessage;
 
 use self::db::pg;
 use super::{
-    ApiKey, AttemptRecord, ClaimRequest, EndpointQuery, EventQuery, InboundEvent, IngestOutcome, Job,
-    PullRequest, PulledDelivery, Purged, QueueStats, RateDecision, ReplayOutcome, RequestRecord,
-    RetryOutcome, Store, StoreError, StoreResult, WakeFn,
+    ApiKey, AttemptRecord, ClaimRequest, DeliveryFilter, DeliveryQuery, DeliveryStats, EndpointQuery,
+    EventQuery, InboundEvent, IngestOutcome, Job, PullRequest, PulledDelivery, Purged, QueueStats,
+    RateDecision, ReplayOutcome, RequestRecord, RetryOutcome, Store, StoreError, StoreResult, WakeFn,
 };
 use crate::domain::source::{Source, SourcePatch};
 use crate::domain::{
     now_ms, Attempt, Delivery, Endpoint, EndpointPatch, EndpointSecret, Event, EventType, EventTypePatch,
-    Millis, NewEvent, Page, PublishOutcome, Scope,
+    Millis, NewEvent, Page, PublishOutcome, PublishSummary, Scope,
 };
 
 /// Connections per node.
@@ -324,6 +325,36 @@ impl Store for PgStore {
     async fn retry_delivery(&self, scope: &Scope, delivery_id: &str) -> StoreResult<RetryOutcome> {
         in_tx!(self, |tx| recovery::retry(&tx, scope, delivery_id, now_ms())
             .await?)
+    }
+
+    async fn search_deliveries(&self, scope: &Scope, query: DeliveryQuery) -> StoreResult<Page<Delivery>> {
+        in_tx!(self, |tx| search::search(&tx, scope, &query).await?)
+    }
+
+    async fn retry_matching(
+        &self,
+        scope: &Scope,
+        filter: DeliveryFilter,
+        dry_run: bool,
+        max: usize,
+    ) -> StoreResult<usize> {
+        in_tx!(self, |tx| search::retry_matching(
+            &tx,
+            scope,
+            &filter,
+            dry_run,
+            max,
+            now_ms()
+        )
+        .await?)
+    }
+
+    async fn delivery_stats(&self, scope: &Scope, since: Millis) -> StoreResult<DeliveryStats> {
+        in_tx!(self, |tx| search::stats(&tx, scope, since).await?)
+    }
+
+    async fn publish_to(&self, event: NewEvent, endpoint_id: &str) -> StoreResult<Option<PublishSummary>> {
+        in_tx!(self, |tx| search::publish_to(&tx, event, endpoint_id).await?)
     }
 
     async fn queue_stats(&self) -> StoreResult<QueueStats> {

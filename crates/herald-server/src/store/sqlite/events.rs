@@ -79,6 +79,23 @@ pub fn publish(conn: &Connection, ev: NewEvent) -> StoreResult<PublishOutcome> {
             targets.push(Target::of(sub))
         }
     }
+    insert_event(conn, &ev, targets.len())?;
+    let owed = NewDeliveries {
+        event_id: &ev.id,
+        tenant: ev.tenant.as_deref(),
+        now: ev.created_at,
+    };
+    owed.insert(conn, &targets, DeliveryState::Pending)?;
+    owed.insert(conn, &skipped, DeliveryState::Skipped)?;
+    Ok(PublishOutcome::Created(PublishSummary {
+        id: ev.id,
+        event_type: ev.event_type,
+        deliveries: targets.len() as u32,
+    }))
+}
+
+/// The event row, owed to `deliveries` endpoints.
+pub fn insert_event(conn: &Connection, ev: &NewEvent, deliveries: usize) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO events (id, type, tenant, payload, content_type, idempotency_key, request_hash, \
          deliveries, created_at, source_id, headers) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -92,25 +109,14 @@ pub fn publish(conn: &Connection, ev: NewEvent) -> StoreResult<PublishOutcome> {
             ev.content_type,
             ev.idempotency_key,
             ev.request_hash,
-            targets.len() as i64,
+            deliveries as i64,
             ev.created_at,
             ev.source_id,
             ev.headers,
         ])
     })
     .map_err(backend)?;
-    let owed = NewDeliveries {
-        event_id: &ev.id,
-        tenant: ev.tenant.as_deref(),
-        now: ev.created_at,
-    };
-    owed.insert(conn, &targets, DeliveryState::Pending)?;
-    owed.insert(conn, &skipped, DeliveryState::Skipped)?;
-    Ok(PublishOutcome::Created(PublishSummary {
-        id: ev.id,
-        event_type: ev.event_type,
-        deliveries: targets.len() as u32,
-    }))
+    Ok(())
 }
 
 /// An endpoint a delivery is owed to.

@@ -14,6 +14,7 @@ mod recovery;
 mod retention;
 mod rows;
 mod schema;
+mod search;
 mod sources;
 mod writer;
 
@@ -27,14 +28,14 @@ use rusqlite::Connection;
 use self::checkpoint::{Checkpointer, Commits};
 use self::writer::{backend, Readers, Writer};
 use super::{
-    ApiKey, AttemptRecord, ClaimRequest, EndpointQuery, EventQuery, InboundEvent, IngestOutcome, Job,
-    PullRequest, PulledDelivery, Purged, QueueStats, ReplayOutcome, RequestRecord, RetryOutcome, Store,
-    StoreError, StoreResult,
+    ApiKey, AttemptRecord, ClaimRequest, DeliveryFilter, DeliveryQuery, DeliveryStats, EndpointQuery,
+    EventQuery, InboundEvent, IngestOutcome, Job, PullRequest, PulledDelivery, Purged, QueueStats,
+    ReplayOutcome, RequestRecord, RetryOutcome, Store, StoreError, StoreResult,
 };
 use crate::domain::source::{Source, SourcePatch};
 use crate::domain::{
     now_ms, Attempt, Delivery, Endpoint, EndpointPatch, EndpointSecret, Event, EventType, EventTypePatch,
-    Millis, NewEvent, Page, PublishOutcome, Scope,
+    Millis, NewEvent, Page, PublishOutcome, PublishSummary, Scope,
 };
 
 const READERS: usize = 4;
@@ -305,6 +306,38 @@ impl Store for SqliteStore {
         let (scope, id) = (scope.clone(), delivery_id.to_string());
         self.writer
             .write(move |c| recovery::retry(c, &scope, &id, now_ms()))
+            .await
+    }
+
+    async fn search_deliveries(&self, scope: &Scope, query: DeliveryQuery) -> StoreResult<Page<Delivery>> {
+        let scope = scope.clone();
+        self.readers
+            .read(move |c| search::search(c, &scope, &query))
+            .await
+    }
+
+    async fn retry_matching(
+        &self,
+        scope: &Scope,
+        filter: DeliveryFilter,
+        dry_run: bool,
+        max: usize,
+    ) -> StoreResult<usize> {
+        let scope = scope.clone();
+        self.writer
+            .write(move |c| search::retry_matching(c, &scope, &filter, dry_run, max, now_ms()))
+            .await
+    }
+
+    async fn delivery_stats(&self, scope: &Scope, since: Millis) -> StoreResult<DeliveryStats> {
+        let scope = scope.clone();
+        self.readers.read(move |c| search::stats(c, &scope, since)).await
+    }
+
+    async fn publish_to(&self, event: NewEvent, endpoint_id: &str) -> StoreResult<Option<PublishSummary>> {
+        let id = endpoint_id.to_string();
+        self.writer
+            .write(move |c| search::publish_to(c, event, &id))
             .await
     }
 
