@@ -17,7 +17,7 @@ use herald_fuzz::{
     hmac_sha1, hmac_sha256, hmac_sha512, mix_case, tampered, usable_secret, Fields, B64, B64_ANY_PAD,
     B64_NO_PAD,
 };
-use herald_server::ingest::source::VerifyConfig;
+use herald_server::domain::source::VerifyConfig;
 use herald_signing::{
     verify_inbound, HmacAlgorithm, HmacSpec, InboundError, InboundRequest, Scheme, SigEncoding, Verified,
 };

@@ -106,6 +106,26 @@ async fn bootstrap_admin_key(store: &dyn Store, config: &Config) -> Result<Optio
     Ok(None)
 }
 
+/// The API router with `/mcp` beside it (the MCP tools call the API in process, each
+/// request with its own key, which must be valid to reach them).
+fn with_mcp(
+    api: axum::Router,
+    state: AppState,
+    with_api: bool,
+    stop: tokio_util::sync::CancellationToken,
+) -> axum::Router {
+    if !with_api {
+        return api;
+    }
+    let mcp = axum::Router::new()
+        .nest_service("/mcp", crate::mcp::http_service(api.clone(), stop))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            api::extract::require_key,
+        ));
+    api.merge(mcp)
+}
+
 /// Serves the API and runs the delivery workers on `listener` until `shutdown` resolves,
 /// then stops accepting, lets in-flight work finish (or releases it), and returns.
 pub async fn run(
@@ -173,12 +193,19 @@ pub async fn run(
             None
         }
     };
-    let app = api::router(state, with_api);
+    let mcp_stop = tokio_util::sync::CancellationToken::new();
+    let app = with_mcp(
+        api::router(state.clone(), with_api),
+        state,
+        with_api,
+        mcp_stop.clone(),
+    );
     tracing::info!(addr = %listener.local_addr()?, "herald is listening");
     // Open streams end as soon as shutdown starts, so the server can drain.
     let shutdown = async move {
         shutdown.await;
         let _ = stopping_tx.send(true);
+        mcp_stop.cancel();
     };
     let options = crate::server::ServeOptions { header_timeout, tls };
     crate::server::serve(listener, app, options, shutdown).await?;

@@ -8,6 +8,7 @@ pub mod delivery;
 pub mod domain;
 
 pub mod ingest;
+pub mod mcp;
 pub mod metrics;
 pub mod retention;
 pub mod seal;

@@ -3,6 +3,7 @@
 mod client;
 mod listen;
 mod manage;
+mod mcp;
 mod migrate;
 mod serve;
 mod verify;
@@ -32,6 +33,8 @@ enum Command {
     Events(manage::EventsArgs),
     /// Show an event's deliveries.
     Deliveries(manage::DeliveriesArgs),
+    /// Serve herald's MCP tools over stdio (for agent hosts that start a local process).
+    Mcp(mcp::McpArgs),
     /// Apply the store's schema migrations without serving (ahead of a rollout).
     Migrate(migrate::StoreArgs),
     /// Re-seal stored secrets under HERALD_ENCRYPTION_KEY, reading older ones with
@@ -49,6 +52,7 @@ async fn main() {
         Command::Replay(args) => manage::replay(args).await,
         Command::Events(args) => manage::events(args).await,
         Command::Deliveries(args) => manage::deliveries(args).await,
+        Command::Mcp(args) => mcp::run(args).await,
         Command::Migrate(args) => migrate::migrate(args).await,
         Command::RotateKey(args) => migrate::rotate_key(args).await,
     };

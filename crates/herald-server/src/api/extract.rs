@@ -231,3 +231,18 @@ impl<T: DeserializeOwned + Send> FromRequestParts<AppState> for ApiQuery<T> {
             .map_err(|rej| ApiError::malformed(format!("invalid query string: {}", rej.body_text())))
     }
 }
+
+/// Middleware for routes served by another service (`/mcp`): refuses a request without a
+/// valid key (401 in the API's shape) before the service sees it.
+pub async fn require_key(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let (mut parts, body) = req.into_parts();
+    if let Err(e) = Caller::from_request_parts(&mut parts, &state).await {
+        return e.into_response();
+    }
+    next.run(Request::from_parts(parts, body)).await
+}

@@ -34,6 +34,8 @@ pub struct PulledView {
     #[serde(rename = "type")]
     event_type: String,
     tenant: Option<String>,
+    /// The inbound source it came from; `null` when it was published.
+    source_id: Option<String>,
     attempt: u32,
     created_at: String,
     content_type: String,
@@ -63,6 +65,7 @@ fn view(ep: &Endpoint, p: PulledDelivery, now: Millis) -> ApiResult<PulledView> 
         event_id: p.event.id,
         event_type: p.event.event_type,
         tenant: p.event.tenant,
+        source_id: p.event.source_id,
         attempt: p.attempts,
         created_at: rfc3339(p.event.created_at),
         content_type: p.event.content_type,

@@ -17,6 +17,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("retention", 4),
     ("api", 5),
     ("server", 6),
+    ("mcp", 6),
     ("app", 7),
 ];
 

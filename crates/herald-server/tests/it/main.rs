@@ -41,6 +41,7 @@ mod endpoints;
 mod event_types;
 mod inbound;
 mod layers;
+mod mcp;
 mod multinode;
 mod openapi;
 mod operations;

@@ -15,6 +15,7 @@ mod commands;
 mod https;
 mod listen;
 mod maintenance;
+mod mcp;
 mod multinode;
 mod process;
 

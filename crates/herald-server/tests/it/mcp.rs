@@ -1,0 +1,90 @@
+//! `/mcp` (Streamable HTTP) spoken by hand, JSON-RPC over real HTTP, on both stores: a key
+//! is required, the tools are listed with their schemas, results come as
+//! `structuredContent` plus the same JSON as text, consumers are durable and scoped to the
+//! key's tenant, and a revoked key is refused at once.
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::*;
+
+/// One JSON-RPC request to `/mcp`; the response message (from JSON or from the SSE stream).
+async fn rpc(app: &TestApp, key: &str, method: &str, params: Value) -> (u16, Value) {
+    let body = json!({"jsonrpc": "2.0", "id": 7, "method": method, "params": params});
+    let resp = app
+        .http
+        .post(format!("{}/mcp", app.base))
+        .bearer_auth(key)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2025-11-25")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let text = resp.text().await.unwrap();
+    let message = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data:"))
+        .filter_map(|d| serde_json::from_str::<Value>(d.trim()).ok())
+        .find(|m| m["id"] == 7)
+        .or_else(|| serde_json::from_str(&text).ok())
+        .unwrap_or(Value::String(text));
+    (status, message)
+}
+
+async fn tool(app: &TestApp, key: &str, name: &str, args: Value) -> Value {
+    let (status, message) = rpc(app, key, "tools/call", json!({"name": name, "arguments": args})).await;
+    assert_eq!(status, 200, "{message}");
+    let result = &message["result"];
+    assert_ne!(result["isError"], true, "{name}: {result}");
+    let structured = result["structuredContent"].clone();
+    let text: Value = serde_json::from_str(result["content"][0]["text"].as_str().unwrap()).unwrap();
+    assert_eq!(text, structured, "the text content is the same JSON");
+    structured
+}
+
+store_tests! {
+    async fn the_tools_answer_over_streamable_http_with_the_callers_scope() {
+        let app = spawn_app().await;
+        let (status, _) = rpc(&app, "not-a-key", "tools/list", json!({})).await;
+        assert_eq!(status, 401, "a key is required");
+        let (status, init) = rpc(&app, &app.key, "initialize", json!({
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "test", "version": "1"}
+        })).await;
+        assert_eq!(status, 200, "{init}");
+        assert_eq!(init["result"]["serverInfo"]["name"], "herald", "{init}");
+        let (_, list) = rpc(&app, &app.key, "tools/list", json!({})).await;
+        let tools = list["result"]["tools"].as_array().unwrap();
+        assert_eq!(tools.len(), 8, "{list}");
+        for t in tools {
+            assert!(t["inputSchema"].is_object() && t["outputSchema"].is_object(), "{t}");
+            assert!(t["description"].as_str().unwrap().len() > 40, "{t}");
+        }
+
+        let (_, k) = app.call(Method::POST, "/v1/keys", Some(json!({"tenant": "acme"}))).await;
+        let (acme, acme_id) = (k["key"].as_str().unwrap().to_string(), k["id"].as_str().unwrap().to_string());
+        let empty = tool(&app, &acme, "events_wait", json!({"consumer": "inbox", "timeout_ms": 0})).await;
+        assert_eq!(empty["timed_out"], true);
+        app.publish(json!({"type": "ticket.created", "payload": {"for": "nobody"}})).await;
+        let published = tool(&app, &acme, "publish", json!({"type": "ticket.created", "payload": {"for": "acme"}})).await;
+        let got = tool(&app, &acme, "events_wait", json!({"consumer": "inbox", "timeout_ms": 5000})).await;
+        let events = got["events"].as_array().unwrap();
+        assert_eq!(events.len(), 1, "only acme's: {got}");
+        assert_eq!((&events[0]["event_id"], &events[0]["payload"]["for"]), (&published["id"], &json!("acme")));
+        let acked = tool(&app, &acme, "events_ack", json!({"consumer": "inbox", "delivery_ids": [events[0]["delivery_id"]]})).await;
+        assert_eq!(acked["acked"], 1);
+        // The consumer is a pull endpoint of acme's, visible in the API.
+        let (_, eps) = app.call_as(&acme, Method::GET, "/v1/endpoints", None).await;
+        assert!(eps["data"].as_array().unwrap().iter().any(|e| e["description"] == "mcp:inbox"), "{eps}");
+        let dl = tool(&app, &acme, "deliveries_list", json!({"state": "succeeded"})).await;
+        assert_eq!(dl["data"].as_array().unwrap().len(), 1, "{dl}");
+
+        // Revoking the key ends its access at once.
+        let (s, _) = app.call(Method::DELETE, &format!("/v1/keys/{acme_id}"), None).await;
+        assert_eq!(s, 204);
+        let (status, _) = rpc(&app, &acme, "tools/call", json!({"name": "events_list", "arguments": {}})).await;
+        assert_eq!(status, 401);
+    }
+}

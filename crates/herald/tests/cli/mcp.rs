@@ -1,0 +1,301 @@
+//! `herald mcp` (stdio) driven by an MCP client (rmcp's), against a real `herald serve`:
+//! waits that return at once, block until a publish, or time out; the types filter; acks;
+//! redelivery after the lease and after a restart of `herald mcp`; tenant scope; and bad
+//! arguments as tool errors.
+
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::RunningService;
+use rmcp::transport::TokioChildProcess;
+use rmcp::{RoleClient, ServiceExt};
+
+use super::*;
+
+type Client = RunningService<RoleClient, ()>;
+
+async fn connect(base: &str, key: &str, lease_ms: &str) -> Client {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"));
+    cmd.args(["mcp", "--server", base, "--key", key, "--lease-ms", lease_ms])
+        .env_remove("HERALD_KEY")
+        .env_remove("HERALD_SERVER");
+    let transport = TokioChildProcess::new(cmd).unwrap();
+    ().serve(transport).await.expect("an MCP session with herald mcp")
+}
+
+async fn call(client: &Client, tool: &'static str, args: Value) -> CallToolResult {
+    let params = CallToolRequestParams::new(tool).with_arguments(args.as_object().unwrap().clone());
+    client.call_tool(params).await.expect("a tool result")
+}
+
+/// The structured result, checked to be the same JSON as the text content.
+fn structured(result: &CallToolResult) -> Value {
+    assert_ne!(result.is_error, Some(true), "tool error: {result:?}");
+    let value = result.structured_content.clone().expect("structuredContent");
+    let text = result.content[0].as_text().expect("text content").text.clone();
+    assert_eq!(
+        serde_json::from_str::<Value>(&text).unwrap(),
+        value,
+        "text and structure agree"
+    );
+    value
+}
+
+fn tool_error(result: &CallToolResult) -> String {
+    assert_eq!(result.is_error, Some(true), "expected a tool error: {result:?}");
+    result.content[0].as_text().unwrap().text.clone()
+}
+
+async fn publish(base: &str, key: &str, body: Value) -> String {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/v1/events"))
+        .bearer_auth(key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn an_agent_waits_acks_and_gets_back_what_it_did_not_ack() {
+    let dir = tempfile::tempdir().unwrap();
+    let herald = Herald::start(dir.path(), &[]);
+    herald.ready().await;
+    let client = connect(&herald.base, KEY, "1500").await;
+    let tools = client.list_all_tools().await.unwrap();
+    for name in [
+        "events_wait",
+        "events_ack",
+        "events_list",
+        "event_get",
+        "deliveries_list",
+        "delivery_retry",
+        "endpoint_health",
+        "publish",
+    ] {
+        let t = tools
+            .iter()
+            .find(|t| t.name == name)
+            .unwrap_or_else(|| panic!("{name}"));
+        assert!(t.output_schema.is_some(), "{name} has an output schema");
+    }
+    // The consumer exists from its first wait on: nothing published after is skipped.
+    let first = structured(
+        &call(
+            &client,
+            "events_wait",
+            json!({"consumer": "triage", "types": ["ticket.*"], "timeout_ms": 0}),
+        )
+        .await,
+    );
+    assert_eq!(
+        (first["events"].as_array().unwrap().len(), &first["timed_out"]),
+        (0, &json!(true))
+    );
+    let ticket = publish(
+        &herald.base,
+        KEY,
+        json!({"type": "ticket.created", "payload": {"subject": "Cannot log in"}}),
+    )
+    .await;
+    publish(&herald.base, KEY, json!({"type": "order.paid", "payload": {}})).await;
+    let got = structured(
+        &call(
+            &client,
+            "events_wait",
+            json!({"consumer": "triage", "timeout_ms": 5000}),
+        )
+        .await,
+    );
+    let events = got["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "only ticket.*: {got}");
+    assert_eq!(
+        (events[0]["event_id"].as_str(), &events[0]["payload"]["subject"]),
+        (Some(ticket.as_str()), &json!("Cannot log in"))
+    );
+    assert_eq!(
+        (&events[0]["verified"], &events[0]["source_id"]),
+        (&json!(true), &Value::Null)
+    );
+
+    // Not acked: back after the lease.
+    let again = structured(
+        &call(
+            &client,
+            "events_wait",
+            json!({"consumer": "triage", "timeout_ms": 8000}),
+        )
+        .await,
+    );
+    assert_eq!(
+        again["events"][0]["event_id"].as_str(),
+        Some(ticket.as_str()),
+        "{again}"
+    );
+    let dlv = again["events"][0]["delivery_id"].clone();
+    let acked = structured(
+        &call(
+            &client,
+            "events_ack",
+            json!({"consumer": "triage", "delivery_ids": [dlv]}),
+        )
+        .await,
+    );
+    assert_eq!(acked["acked"], 1);
+
+    // A wait blocks until something is published, then returns it.
+    let base = herald.base.clone();
+    let later = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        publish(&base, KEY, json!({"type": "ticket.closed", "payload": {}})).await
+    });
+    let started = Instant::now();
+    let woke = structured(
+        &call(
+            &client,
+            "events_wait",
+            json!({"consumer": "triage", "timeout_ms": 20000}),
+        )
+        .await,
+    );
+    let closed = later.await.unwrap();
+    assert_eq!(woke["events"][0]["event_id"].as_str(), Some(closed.as_str()));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "returned when published: {:?}",
+        started.elapsed()
+    );
+
+    // A new `herald mcp` process (the agent restarted) finds the same consumer.
+    client.cancel().await.unwrap();
+    let client = connect(&herald.base, KEY, "1500").await;
+    let back = structured(
+        &call(
+            &client,
+            "events_wait",
+            json!({"consumer": "triage", "timeout_ms": 8000}),
+        )
+        .await,
+    );
+    assert_eq!(
+        back["events"][0]["event_id"].as_str(),
+        Some(closed.as_str()),
+        "unacked, so back: {back}"
+    );
+    let dlv = back["events"][0]["delivery_id"].clone();
+    structured(
+        &call(
+            &client,
+            "events_ack",
+            json!({"consumer": "triage", "delivery_ids": [dlv]}),
+        )
+        .await,
+    );
+    let none = structured(
+        &call(
+            &client,
+            "events_wait",
+            json!({"consumer": "triage", "timeout_ms": 2500}),
+        )
+        .await,
+    );
+    assert_eq!(none["timed_out"], true, "acked events never come back: {none}");
+
+    // Bad arguments are tool errors.
+    assert!(
+        tool_error(&call(&client, "events_wait", json!({"consumer": "no spaces"})).await)
+            .contains("consumer")
+    );
+    assert!(
+        tool_error(&call(&client, "events_wait", json!({"consumer": "c", "max": 0})).await).contains("max")
+    );
+    assert!(
+        tool_error(&call(&client, "event_get", json!({"event_id": "evt_missing"})).await).contains("404")
+    );
+    let unknown = client
+        .call_tool(CallToolRequestParams::new("events_delete"))
+        .await;
+    assert!(
+        unknown.is_err() || unknown.unwrap().is_error == Some(true),
+        "an unknown tool is refused"
+    );
+}
+
+#[tokio::test]
+async fn a_tenant_agent_sees_and_publishes_only_its_own_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let herald = Herald::start(dir.path(), &[]);
+    herald.ready().await;
+    let (s, k) = api(
+        &herald.base,
+        reqwest::Method::POST,
+        "/v1/keys",
+        Some(json!({"tenant": "acme"})),
+    )
+    .await;
+    assert_eq!(s, 201);
+    let acme = k["key"].as_str().unwrap().to_string();
+    let client = connect(&herald.base, &acme, "60000").await;
+    structured(
+        &call(
+            &client,
+            "events_wait",
+            json!({"consumer": "acme-agent", "timeout_ms": 0}),
+        )
+        .await,
+    );
+    publish(
+        &herald.base,
+        KEY,
+        json!({"type": "a.b", "tenant": "globex", "payload": {"secret": 1}}),
+    )
+    .await;
+    let mine = structured(
+        &call(
+            &client,
+            "publish",
+            json!({"type": "a.b", "payload": {"n": 2}, "idempotency_key": "k1"}),
+        )
+        .await,
+    );
+    let again = structured(
+        &call(
+            &client,
+            "publish",
+            json!({"type": "a.b", "payload": {"n": 2}, "idempotency_key": "k1"}),
+        )
+        .await,
+    );
+    assert_eq!(mine["id"], again["id"], "published once");
+    let got = structured(
+        &call(
+            &client,
+            "events_wait",
+            json!({"consumer": "acme-agent", "timeout_ms": 5000}),
+        )
+        .await,
+    );
+    let events = got["events"].as_array().unwrap();
+    assert_eq!(events.len(), 1, "{got}");
+    assert_eq!(events[0]["payload"]["n"], 2, "only acme's own event");
+    let listed = structured(&call(&client, "events_list", json!({})).await);
+    assert!(
+        listed["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["tenant"] == "acme"),
+        "{listed}"
+    );
+    let (_, ev) = api(
+        &herald.base,
+        reqwest::Method::GET,
+        &format!("/v1/events/{}", mine["id"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    assert_eq!(ev["tenant"], "acme", "a tenant key publishes for its tenant");
+}
