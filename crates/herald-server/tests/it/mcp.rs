@@ -87,4 +87,24 @@ store_tests! {
         let (status, _) = rpc(&app, &acme, "tools/call", json!({"name": "events_list", "arguments": {}})).await;
         assert_eq!(status, 401);
     }
+
+    #[cfg_attr(not(herald_pymcp), ignore = "needs the official MCP Python SDK: pip install mcp")]
+    async fn the_official_python_sdk_drives_the_tools() {
+        let app = spawn_app().await;
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/official_mcp.py");
+        let out = tokio::process::Command::new("python3")
+            .arg(script)
+            .arg(format!("{}/mcp", app.base))
+            .arg(&app.key)
+            .output()
+            .await
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let seen: Value = serde_json::from_slice(out.stdout.trim_ascii()).unwrap();
+        assert_eq!(seen["server"], "herald");
+        assert_eq!(seen["tools"].as_array().unwrap().len(), 8, "{seen}");
+        assert_eq!(seen["first_timed_out"], true);
+        assert_eq!(seen["waited_ids"], json!([seen["published_id"]]), "{seen}");
+        assert_eq!((&seen["text_matches"], &seen["acked"], &seen["bad_is_error"]), (&json!(true), &json!(1), &json!(true)));
+    }
 }
