@@ -60,6 +60,9 @@ pub struct CreateEndpoint {
     #[serde(default, deserialize_with = "super::integers::opt")]
     rate_limit_per_s: Option<u32>,
     disabled: Option<bool>,
+    /// This endpoint's own retry schedule, same syntax and bounds as `--retry-schedule`
+    /// (e.g. `10s,1m,10m`; `""` for no retries) [default: the global one].
+    retry_schedule: Option<String>,
 }
 
 /// A type pattern: `*`, an exact type such as `ticket.created`, or a prefix such as `ticket.*`.
@@ -103,6 +106,9 @@ pub struct PatchEndpoint {
     #[schema(minimum = 1, maximum = 100000)]
     rate_limit_per_s: Option<Option<u32>>,
     disabled: Option<bool>,
+    /// `null` goes back to the global schedule.
+    #[serde(default, deserialize_with = "nullable")]
+    retry_schedule: Option<Option<String>>,
 }
 
 /// An endpoint as the API shows it (secrets are never listed).
@@ -121,6 +127,8 @@ pub struct EndpointView {
     rate_limit_per_s: Option<u32>,
     disabled: bool,
     disabled_reason: Option<String>,
+    /// `null`: the global schedule.
+    retry_schedule: Option<String>,
     created_at: String,
     updated_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -146,11 +154,23 @@ impl From<&Endpoint> for EndpointView {
             rate_limit_per_s: e.rate_limit_per_s,
             disabled: e.disabled,
             disabled_reason: e.disabled_reason.clone(),
+            retry_schedule: e.retry_schedule.clone(),
             created_at: rfc3339(e.created_at),
             updated_at: rfc3339(e.updated_at),
             secret: None,
         }
     }
+}
+
+/// A retry schedule as `--retry-schedule` takes it (bounded the same way), in canonical form.
+fn validate_schedule(s: String) -> ApiResult<String> {
+    let steps =
+        crate::config::parse_schedule(&s).map_err(|e| ApiError::invalid("retry_schedule", e.message))?;
+    Ok(steps
+        .iter()
+        .map(|d| humantime::format_duration(*d).to_string().replace(' ', ""))
+        .collect::<Vec<_>>()
+        .join(","))
 }
 
 /// How a custom header value is shown: it may be a credential, so never in clear. Long
@@ -242,6 +262,7 @@ pub async fn create(
             .rate_limit_per_s
             .map(|r| range("rate_limit_per_s", r, 1, 100_000))
             .transpose()?,
+        retry_schedule: body.retry_schedule.map(validate_schedule).transpose()?,
         disabled: body.disabled.unwrap_or(false),
         disabled_reason: body
             .disabled
@@ -366,6 +387,10 @@ pub async fn update(
             .map(|r| r.map(|v| range("rate_limit_per_s", v, 1, 100_000)).transpose())
             .transpose()?,
         disabled: body.disabled,
+        retry_schedule: body
+            .retry_schedule
+            .map(|s| s.map(validate_schedule).transpose())
+            .transpose()?,
     };
     if let Some(Some(url)) = &patch.url {
         check_https_only(&state, url).await?;

@@ -75,7 +75,7 @@ impl Deliverer {
                             429 | 503 => resp.retry_after.as_deref().and_then(parse_retry_after),
                             _ => None,
                         };
-                        self.retry_step(attempt_no, hint)
+                        self.retry_step(endpoint, attempt_no, hint)
                     }
                 }
             }
@@ -91,7 +91,7 @@ impl Deliverer {
             }
             Err(e) => {
                 attempt.error = Some(e.to_string());
-                self.retry_step(attempt_no, None)
+                self.retry_step(endpoint, attempt_no, None)
             }
         };
         self.metrics.attempt_finished(&next, elapsed.as_secs_f64());
@@ -108,9 +108,15 @@ impl Deliverer {
         }
     }
 
-    /// After failed attempt number `attempt_no` (1-based): when to try again, if at all.
-    fn retry_step(&self, attempt_no: u32, retry_after: Option<Duration>) -> NextStep {
-        let Some(base) = self.config.retry_schedule.get(attempt_no as usize - 1) else {
+    /// After failed attempt number `attempt_no` (1-based): when to try again, if at all,
+    /// on the endpoint's own schedule or else the global one.
+    fn retry_step(&self, endpoint: &Endpoint, attempt_no: u32, retry_after: Option<Duration>) -> NextStep {
+        let own = endpoint
+            .retry_schedule
+            .as_deref()
+            .and_then(|s| crate::config::parse_schedule(s).ok());
+        let schedule = own.as_deref().unwrap_or(&self.config.retry_schedule);
+        let Some(base) = schedule.get(attempt_no as usize - 1) else {
             return NextStep::Failed;
         };
         let delay = match retry_after {

@@ -158,6 +158,8 @@ pub struct Endpoint {
     pub disabled_reason: Option<String>,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// This endpoint's own retry schedule (`5s,5m,…`, validated), instead of the global one.
+    pub retry_schedule: Option<String>,
 }
 
 /// Custom header values may be credentials: `Debug` shows their names only.
@@ -222,6 +224,7 @@ pub struct EndpointPatch {
     pub max_in_flight: Option<u32>,
     pub rate_limit_per_s: Option<Option<u32>>,
     pub disabled: Option<bool>,
+    pub retry_schedule: Option<Option<String>>,
 }
 
 impl EndpointPatch {
@@ -246,6 +249,9 @@ impl EndpointPatch {
         }
         if let Some(v) = self.rate_limit_per_s {
             ep.rate_limit_per_s = v;
+        }
+        if let Some(v) = self.retry_schedule {
+            ep.retry_schedule = v;
         }
         if let Some(v) = self.disabled {
             if ep.disabled != v {

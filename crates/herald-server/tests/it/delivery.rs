@@ -5,7 +5,7 @@ use std::time::Duration;
 use base64::Engine;
 use hmac::{Hmac, Mac};
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{json, Value};
 use sha2::Sha256;
 
 use crate::helpers::*;
@@ -71,6 +71,37 @@ print("verified")
 }
 
 store_tests! {
+    async fn an_endpoints_own_retry_schedule_replaces_the_global_one() {
+        let app = spawn_app().await; // global: 100ms,100ms,100ms (four tries)
+        let failing = Receiver::start(|_| Reply::status(500)).await;
+        let own = app.create_endpoint(json!({"url": failing.url, "retry_schedule": "50ms"})).await;
+        assert_eq!(own["retry_schedule"], "50ms");
+        let other = Receiver::start(|_| Reply::status(500)).await;
+        let global = app.create_endpoint(json!({"url": other.url})).await;
+        assert!(global["retry_schedule"].is_null());
+        let ev = app.publish(json!({"type": "a.b", "payload": {}})).await;
+        let ds = app.settled(ev["id"].as_str().unwrap()).await;
+        let tries = |id: &Value| ds.iter().find(|d| d["endpoint_id"] == *id).unwrap()["attempts"].clone();
+        assert_eq!((tries(&own["id"]), tries(&global["id"])), (json!(2), json!(4)), "{ds:?}");
+
+        let path = format!("/v1/endpoints/{}", own["id"].as_str().unwrap());
+        let (s, b) = app.call(Method::PATCH, &path, Some(json!({"retry_schedule": ""}))).await;
+        assert_eq!((s, &b["retry_schedule"]), (200, &json!("")), "no retries at all: {b}");
+        let ev = app.publish(json!({"type": "a.b", "payload": {}})).await;
+        let ds = app.settled(ev["id"].as_str().unwrap()).await;
+        assert_eq!(ds.iter().find(|d| d["endpoint_id"] == own["id"]).unwrap()["attempts"], 1);
+        let (s, b) = app.call(Method::PATCH, &path, Some(json!({"retry_schedule": null}))).await;
+        assert_eq!((s, b["retry_schedule"].is_null()), (200, true), "{b}");
+
+        for bad in ["5x", "31d", "1s,"] {
+            let (s, b) = app
+                .call(Method::POST, "/v1/endpoints", Some(json!({"url": failing.url, "retry_schedule": bad})))
+                .await;
+            assert_eq!(s, 422, "{bad}: {b}");
+            assert!(b["error"]["message"].as_str().unwrap().starts_with("retry_schedule"), "{b}");
+        }
+    }
+
     async fn delivers_the_payload_byte_for_byte_with_standard_webhooks_headers() {
         let app = spawn_app().await;
         let rx = Receiver::ok().await;

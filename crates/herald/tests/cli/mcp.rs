@@ -39,6 +39,17 @@ fn structured(result: &CallToolResult) -> Value {
     value
 }
 
+/// `events_wait` with these arguments: its structured result.
+async fn wait(client: &Client, args: Value) -> Value {
+    structured(&call(client, "events_wait", args).await)
+}
+
+/// `events_ack` of one delivery: its structured result.
+async fn ack(client: &Client, consumer: &str, delivery_id: &Value) -> Value {
+    let args = json!({"consumer": consumer, "delivery_ids": [delivery_id]});
+    structured(&call(client, "events_ack", args).await)
+}
+
 fn tool_error(result: &CallToolResult) -> String {
     assert_eq!(result.is_error, Some(true), "expected a tool error: {result:?}");
     result.content[0].as_text().unwrap().text.clone()
@@ -83,14 +94,11 @@ async fn an_agent_waits_acks_and_gets_back_what_it_did_not_ack() {
         assert!(t.output_schema.is_some(), "{name} has an output schema");
     }
     // The consumer exists from its first wait on: nothing published after is skipped.
-    let first = structured(
-        &call(
-            &client,
-            "events_wait",
-            json!({"consumer": "triage", "types": ["ticket.*"], "timeout_ms": 0}),
-        )
-        .await,
-    );
+    let first = wait(
+        &client,
+        json!({"consumer": "triage", "types": ["ticket.*"], "timeout_ms": 0}),
+    )
+    .await;
     assert_eq!(
         (first["events"].as_array().unwrap().len(), &first["timed_out"]),
         (0, &json!(true))
@@ -102,14 +110,7 @@ async fn an_agent_waits_acks_and_gets_back_what_it_did_not_ack() {
     )
     .await;
     publish(&herald.base, KEY, json!({"type": "order.paid", "payload": {}})).await;
-    let got = structured(
-        &call(
-            &client,
-            "events_wait",
-            json!({"consumer": "triage", "timeout_ms": 5000}),
-        )
-        .await,
-    );
+    let got = wait(&client, json!({"consumer": "triage", "timeout_ms": 5000})).await;
     let events = got["events"].as_array().unwrap();
     assert_eq!(events.len(), 1, "only ticket.*: {got}");
     assert_eq!(
@@ -122,28 +123,14 @@ async fn an_agent_waits_acks_and_gets_back_what_it_did_not_ack() {
     );
 
     // Not acked: back after the lease.
-    let again = structured(
-        &call(
-            &client,
-            "events_wait",
-            json!({"consumer": "triage", "timeout_ms": 8000}),
-        )
-        .await,
-    );
+    let again = wait(&client, json!({"consumer": "triage", "timeout_ms": 8000})).await;
     assert_eq!(
         again["events"][0]["event_id"].as_str(),
         Some(ticket.as_str()),
         "{again}"
     );
     let dlv = again["events"][0]["delivery_id"].clone();
-    let acked = structured(
-        &call(
-            &client,
-            "events_ack",
-            json!({"consumer": "triage", "delivery_ids": [dlv]}),
-        )
-        .await,
-    );
+    let acked = ack(&client, "triage", &dlv).await;
     assert_eq!(acked["acked"], 1);
 
     // A wait blocks until something is published, then returns it.
@@ -153,14 +140,7 @@ async fn an_agent_waits_acks_and_gets_back_what_it_did_not_ack() {
         publish(&base, KEY, json!({"type": "ticket.closed", "payload": {}})).await
     });
     let started = Instant::now();
-    let woke = structured(
-        &call(
-            &client,
-            "events_wait",
-            json!({"consumer": "triage", "timeout_ms": 20000}),
-        )
-        .await,
-    );
+    let woke = wait(&client, json!({"consumer": "triage", "timeout_ms": 20000})).await;
     let closed = later.await.unwrap();
     assert_eq!(woke["events"][0]["event_id"].as_str(), Some(closed.as_str()));
     assert!(
@@ -172,36 +152,15 @@ async fn an_agent_waits_acks_and_gets_back_what_it_did_not_ack() {
     // A new `herald mcp` process (the agent restarted) finds the same consumer.
     client.cancel().await.unwrap();
     let client = connect(&herald.base, KEY, "1500").await;
-    let back = structured(
-        &call(
-            &client,
-            "events_wait",
-            json!({"consumer": "triage", "timeout_ms": 8000}),
-        )
-        .await,
-    );
+    let back = wait(&client, json!({"consumer": "triage", "timeout_ms": 8000})).await;
     assert_eq!(
         back["events"][0]["event_id"].as_str(),
         Some(closed.as_str()),
         "unacked, so back: {back}"
     );
     let dlv = back["events"][0]["delivery_id"].clone();
-    structured(
-        &call(
-            &client,
-            "events_ack",
-            json!({"consumer": "triage", "delivery_ids": [dlv]}),
-        )
-        .await,
-    );
-    let none = structured(
-        &call(
-            &client,
-            "events_wait",
-            json!({"consumer": "triage", "timeout_ms": 2500}),
-        )
-        .await,
-    );
+    ack(&client, "triage", &dlv).await;
+    let none = wait(&client, json!({"consumer": "triage", "timeout_ms": 2500})).await;
     assert_eq!(none["timed_out"], true, "acked events never come back: {none}");
 
     // Bad arguments are tool errors.
@@ -239,14 +198,7 @@ async fn a_tenant_agent_sees_and_publishes_only_its_own_tenant() {
     assert_eq!(s, 201);
     let acme = k["key"].as_str().unwrap().to_string();
     let client = connect(&herald.base, &acme, "60000").await;
-    structured(
-        &call(
-            &client,
-            "events_wait",
-            json!({"consumer": "acme-agent", "timeout_ms": 0}),
-        )
-        .await,
-    );
+    wait(&client, json!({"consumer": "acme-agent", "timeout_ms": 0})).await;
     publish(
         &herald.base,
         KEY,
@@ -270,14 +222,7 @@ async fn a_tenant_agent_sees_and_publishes_only_its_own_tenant() {
         .await,
     );
     assert_eq!(mine["id"], again["id"], "published once");
-    let got = structured(
-        &call(
-            &client,
-            "events_wait",
-            json!({"consumer": "acme-agent", "timeout_ms": 5000}),
-        )
-        .await,
-    );
+    let got = wait(&client, json!({"consumer": "acme-agent", "timeout_ms": 5000})).await;
     let events = got["events"].as_array().unwrap();
     assert_eq!(events.len(), 1, "{got}");
     assert_eq!(events[0]["payload"]["n"], 2, "only acme's own event");

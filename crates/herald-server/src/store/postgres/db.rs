@@ -55,7 +55,8 @@ fn json<T: serde::de::DeserializeOwned>(row: &Row, i: usize, what: &str) -> Stor
 }
 
 pub const ENDPOINT_COLUMNS: &str = "id, tenant, url, description, event_types, headers, signature, \
-     secrets, timeout_ms, max_in_flight, rate_limit_per_s, disabled, disabled_reason, created_at, updated_at";
+     secrets, timeout_ms, max_in_flight, rate_limit_per_s, disabled, disabled_reason, created_at, updated_at, \
+     retry_schedule";
 
 pub const EVENT_COLUMNS: &str =
     "id, type, tenant, payload, content_type, deliveries, created_at, seq, source_id, headers";
@@ -94,6 +95,7 @@ pub fn endpoint(row: &Row) -> StoreResult<Endpoint> {
         disabled_reason: get(row, 12)?,
         created_at: get(row, 13)?,
         updated_at: get(row, 14)?,
+        retry_schedule: get(row, 15)?,
     })
 }
 

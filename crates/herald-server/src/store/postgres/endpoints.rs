@@ -10,8 +10,8 @@ pub async fn insert(tx: &Tx<'_>, ep: &Endpoint) -> StoreResult<()> {
     exec(
         tx,
         "INSERT INTO endpoints (id, tenant, url, description, event_types, headers, signature, secrets, \
-         timeout_ms, max_in_flight, rate_limit_per_s, disabled, disabled_reason, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+         timeout_ms, max_in_flight, rate_limit_per_s, disabled, disabled_reason, created_at, updated_at, \
+         retry_schedule) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
         &[
             &ep.id,
             &ep.tenant,
@@ -28,6 +28,7 @@ pub async fn insert(tx: &Tx<'_>, ep: &Endpoint) -> StoreResult<()> {
             &ep.disabled_reason,
             &ep.created_at,
             &ep.updated_at,
+            &ep.retry_schedule,
         ],
     )
     .await?;
@@ -78,7 +79,7 @@ async fn replace(tx: &Tx<'_>, ep: &Endpoint) -> StoreResult<()> {
         tx,
         "UPDATE endpoints SET url = $2, description = $3, event_types = $4, headers = $5, secrets = $6, \
          timeout_ms = $7, max_in_flight = $8, rate_limit_per_s = $9, disabled = $10, disabled_reason = $11, \
-         updated_at = $12 WHERE id = $1",
+         updated_at = $12, retry_schedule = $13 WHERE id = $1",
         &[
             &ep.id,
             &ep.url,
@@ -92,6 +93,7 @@ async fn replace(tx: &Tx<'_>, ep: &Endpoint) -> StoreResult<()> {
             &ep.disabled,
             &ep.disabled_reason,
             &ep.updated_at,
+            &ep.retry_schedule,
         ],
     )
     .await?;

@@ -160,6 +160,10 @@ DROP INDEX deliveries_by_event;
 ALTER TABLE deliveries ADD CONSTRAINT deliveries_state_known
     CHECK (state IN ('pending', 'delivering', 'succeeded', 'failed', 'skipped'));
 "#,
+    r#"
+-- An endpoint's own retry schedule (the global one when NULL).
+ALTER TABLE endpoints ADD COLUMN retry_schedule TEXT;
+"#,
 ];
 
 /// Applies the migrations this database has not seen yet; returns how many ran.

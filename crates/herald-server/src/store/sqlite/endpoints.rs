@@ -16,8 +16,8 @@ pub fn insert(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
     invalidate_subscribers();
     conn.prepare_cached(
         "INSERT INTO endpoints (id, tenant, url, description, event_types, headers, signature, secrets, \
-         timeout_ms, max_in_flight, rate_limit_per_s, disabled, disabled_reason, created_at, updated_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+         timeout_ms, max_in_flight, rate_limit_per_s, disabled, disabled_reason, created_at, updated_at, \
+         retry_schedule) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
     )
     .and_then(|mut st| {
         st.execute(params![
@@ -36,6 +36,7 @@ pub fn insert(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
             ep.disabled_reason,
             ep.created_at,
             ep.updated_at,
+            ep.retry_schedule,
         ])
     })
     .map_err(backend)?;
@@ -79,7 +80,7 @@ pub fn replace(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
     conn.prepare_cached(
         "UPDATE endpoints SET url = ?2, description = ?3, event_types = ?4, headers = ?5, secrets = ?6, \
          timeout_ms = ?7, max_in_flight = ?8, rate_limit_per_s = ?9, disabled = ?10, disabled_reason = ?11, \
-         updated_at = ?12 WHERE id = ?1",
+         updated_at = ?12, retry_schedule = ?13 WHERE id = ?1",
     )
     .and_then(|mut st| {
         st.execute(params![
@@ -95,6 +96,7 @@ pub fn replace(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
             ep.disabled,
             ep.disabled_reason,
             ep.updated_at,
+            ep.retry_schedule,
         ])
     })
     .map_err(backend)?;

@@ -248,7 +248,7 @@ pub fn deliveries(conn: &Connection, scope: &Scope, event_id: &str) -> StoreResu
         return Ok(None);
     };
     let sql =
-        format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE event_id = ?1 AND tenant IS ?2 ORDER BY id");
+        format!("SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE event_id = ?1 AND coalesce(tenant, '') = coalesce(?2, '') ORDER BY id");
     conn.prepare_cached(&sql)
         .and_then(|mut st| {
             st.query_map(params![event_id, event.tenant], rows::delivery)?

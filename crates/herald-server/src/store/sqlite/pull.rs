@@ -167,7 +167,7 @@ pub fn read_after(
     limit: usize,
 ) -> StoreResult<Vec<PulledDelivery>> {
     let sql = format!(
-        "SELECT d.pos, d.id, d.attempts, {} FROM deliveries d JOIN events e ON e.id = d.event_id AND e.tenant IS d.tenant \
+        "SELECT d.pos, d.id, d.attempts, {} FROM deliveries d JOIN events e ON e.id = d.event_id AND coalesce(e.tenant, '') = coalesce(d.tenant, '') \
          WHERE d.endpoint_id = ?1 AND d.pos > ?2 AND d.state = 'pending' ORDER BY d.pos LIMIT ?3",
         event_columns_prefixed()
     );

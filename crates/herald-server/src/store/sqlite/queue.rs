@@ -87,7 +87,9 @@ pub fn claim(conn: &Connection, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
 type EventKey = (String, Option<String>);
 
 pub(super) fn load_event(conn: &Connection, id: &str, tenant: Option<&str>) -> StoreResult<Event> {
-    let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1 AND tenant IS ?2");
+    let sql = format!(
+        "SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1 AND coalesce(tenant, '') = coalesce(?2, '')"
+    );
     conn.prepare_cached(&sql)
         .and_then(|mut st| st.query_row(params![id, tenant], rows::event).optional())
         .map_err(backend)?

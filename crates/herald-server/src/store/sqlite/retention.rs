@@ -11,7 +11,7 @@ pub fn purge(conn: &Connection, cutoff: Millis, limit: usize) -> StoreResult<Pur
     let ids: Vec<(String, Option<String>)> = conn
         .prepare_cached(
             "DELETE FROM events WHERE seq IN (SELECT seq FROM events e WHERE e.created_at < ?1 AND NOT EXISTS \
-             (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND d.tenant IS e.tenant \
+             (SELECT 1 FROM deliveries d WHERE d.event_id = e.id AND coalesce(d.tenant, '') = coalesce(e.tenant, '') \
                  AND d.state IN ('pending', 'delivering')) \
              ORDER BY seq LIMIT ?2) RETURNING id, tenant",
         )
@@ -25,11 +25,13 @@ pub fn purge(conn: &Connection, cutoff: Millis, limit: usize) -> StoreResult<Pur
         let mut drop_attempts = conn
             .prepare_cached(
                 "DELETE FROM attempts WHERE delivery_id IN \
-                 (SELECT id FROM deliveries WHERE event_id = ?1 AND tenant IS ?2)",
+                 (SELECT id FROM deliveries WHERE event_id = ?1 AND coalesce(tenant, '') = coalesce(?2, ''))",
             )
             .map_err(backend)?;
         let mut drop_deliveries = conn
-            .prepare_cached("DELETE FROM deliveries WHERE event_id = ?1 AND tenant IS ?2")
+            .prepare_cached(
+                "DELETE FROM deliveries WHERE event_id = ?1 AND coalesce(tenant, '') = coalesce(?2, '')",
+            )
             .map_err(backend)?;
         for (id, tenant) in &ids {
             attempts += drop_attempts.execute(params![id, tenant]).map_err(backend)?;

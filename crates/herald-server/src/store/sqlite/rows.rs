@@ -6,7 +6,8 @@ use crate::domain::{Attempt, Delivery, DeliveryState, Endpoint, Event, Signature
 use crate::store::StoreError;
 
 pub const ENDPOINT_COLUMNS: &str = "id, tenant, url, description, event_types, headers, signature, \
-     secrets, timeout_ms, max_in_flight, rate_limit_per_s, disabled, disabled_reason, created_at, updated_at";
+     secrets, timeout_ms, max_in_flight, rate_limit_per_s, disabled, disabled_reason, created_at, updated_at, \
+     retry_schedule";
 
 pub const EVENT_COLUMNS: &str =
     "id, type, tenant, payload, content_type, deliveries, created_at, seq, source_id, headers";
@@ -48,6 +49,7 @@ pub fn endpoint(row: &Row<'_>) -> rusqlite::Result<Endpoint> {
         disabled_reason: row.get(12)?,
         created_at: row.get(13)?,
         updated_at: row.get(14)?,
+        retry_schedule: row.get(15)?,
     })
 }
 

@@ -191,6 +191,10 @@ CREATE TRIGGER deliveries_state_on_update BEFORE UPDATE OF state ON deliveries
     WHEN NEW.state NOT IN ('pending', 'delivering', 'succeeded', 'failed', 'skipped')
     BEGIN SELECT RAISE(ABORT, 'invalid delivery state'); END;
 "#,
+    r#"
+-- An endpoint's own retry schedule (the global one when NULL).
+ALTER TABLE endpoints ADD COLUMN retry_schedule TEXT;
+"#,
 ];
 
 /// SQLite's own consistency check (`PRAGMA quick_check`): `Err` with what it found.

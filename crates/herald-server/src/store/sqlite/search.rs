@@ -12,7 +12,7 @@ use crate::store::{DeliveryFilter, DeliveryQuery, DeliveryStats, StoreError, Sto
 
 /// The filter as a WHERE clause over `deliveries d JOIN events e`, and its parameters
 /// `?1`..`?10`; `?11` is the cursor, `?12` the limit.
-const MATCHING: &str = "FROM deliveries d JOIN events e ON e.id = d.event_id AND e.tenant IS d.tenant \
+const MATCHING: &str = "FROM deliveries d JOIN events e ON e.id = d.event_id AND coalesce(e.tenant, '') = coalesce(d.tenant, '') \
      WHERE (?1 IS NULL OR d.tenant = ?1) AND (?2 IS NULL OR d.state = ?2) \
      AND (?3 IS NULL OR d.endpoint_id = ?3) AND (?4 IS NULL OR e.type = ?4) \
      AND (?5 IS NULL OR substr(e.type, 1, length(?5)) = ?5) AND (?6 IS NULL OR e.source_id = ?6) \
