@@ -86,10 +86,12 @@ pub fn claim(conn: &Connection, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
 /// An event as a delivery names it: ids are unique per tenant.
 type EventKey = (String, Option<String>);
 
+/// Finds an event by (id, tenant) through the `events_by_id` index on
+/// `(id, coalesce(tenant, ''))`; `tenant IS ?2` would let the planner scan by tenant.
+const EVENT_BY_KEY: &str = "FROM events WHERE id = ?1 AND coalesce(tenant, '') = coalesce(?2, '')";
+
 pub(super) fn load_event(conn: &Connection, id: &str, tenant: Option<&str>) -> StoreResult<Event> {
-    let sql = format!(
-        "SELECT {EVENT_COLUMNS} FROM events WHERE id = ?1 AND coalesce(tenant, '') = coalesce(?2, '')"
-    );
+    let sql = format!("SELECT {EVENT_COLUMNS} {EVENT_BY_KEY}");
     conn.prepare_cached(&sql)
         .and_then(|mut st| st.query_row(params![id, tenant], rows::event).optional())
         .map_err(backend)?
@@ -205,4 +207,42 @@ pub fn stats(conn: &Connection, now: Millis) -> StoreResult<QueueStats> {
         oldest_due_at,
         top_failing,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plan of a query with bound (not literal) parameters, as the statements run.
+    fn plan(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> String {
+        let mut st = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows: Vec<String> = st
+            .query_map(args, |r| r.get::<_, String>(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        rows.join("; ")
+    }
+
+    #[test]
+    fn a_claimed_delivery_finds_its_event_by_the_id_index() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = Connection::open(dir.path().join("plan.db")).unwrap();
+        super::super::schema::migrate(&mut conn).unwrap();
+        let by_key = plan(
+            &conn,
+            &format!("SELECT id {EVENT_BY_KEY}"),
+            params!["evt_1", None::<String>],
+        );
+        assert!(by_key.contains("events_by_id (id=? AND <expr>=?)"), "{by_key}");
+        let bad = plan(
+            &conn,
+            "SELECT id FROM events WHERE id = ?1 AND tenant IS ?2",
+            params!["evt_1", None::<String>],
+        );
+        assert!(
+            !bad.contains("<expr>"),
+            "the form this guards against plans otherwise: {bad}"
+        );
+    }
 }

@@ -182,16 +182,6 @@ CREATE INDEX deliveries_by_event_tenant ON deliveries (event_id, tenant);
 DROP INDEX deliveries_by_event;
 "#,
     r#"
--- A delivery's state is one of `DeliveryState`'s (SQLite cannot add a CHECK to a table in
--- place; these triggers refuse any other value the same way).
-CREATE TRIGGER deliveries_state_on_insert BEFORE INSERT ON deliveries
-    WHEN NEW.state NOT IN ('pending', 'delivering', 'succeeded', 'failed', 'skipped')
-    BEGIN SELECT RAISE(ABORT, 'invalid delivery state'); END;
-CREATE TRIGGER deliveries_state_on_update BEFORE UPDATE OF state ON deliveries
-    WHEN NEW.state NOT IN ('pending', 'delivering', 'succeeded', 'failed', 'skipped')
-    BEGIN SELECT RAISE(ABORT, 'invalid delivery state'); END;
-"#,
-    r#"
 -- An endpoint's own retry schedule (the global one when NULL).
 ALTER TABLE endpoints ADD COLUMN retry_schedule TEXT;
 "#,
