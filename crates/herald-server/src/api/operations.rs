@@ -231,19 +231,7 @@ pub async fn test(
     if payload.len() > state.config.max_payload {
         return Err(ApiError::too_large(state.config.max_payload));
     }
-    let event = crate::domain::NewEvent {
-        id: crate::domain::new_id("evt"),
-        event_type,
-        tenant: ep.tenant.clone(),
-        payload,
-        content_type: "application/json".into(),
-        idempotency_key: None,
-        caller_id: false,
-        request_hash: String::new(),
-        created_at: now,
-        source_id: None,
-        headers: None,
-    };
+    let event = crate::domain::NewEvent::generated(&event_type, ep.tenant.clone(), payload, now);
     let summary = state
         .store
         .publish_to(event, &ep.id)

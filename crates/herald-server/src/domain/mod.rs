@@ -307,21 +307,21 @@ impl NewEvent {
         }
         audiences
             .into_iter()
-            .map(|audience| Self::operational_for(event_type, audience, &payload, now))
+            .map(|audience| {
+                let body = serde_json::to_vec(&payload).expect("JSON values serialize");
+                Self::generated(event_type, audience.map(str::to_string), body, now)
+            })
             .collect()
     }
 
-    fn operational_for(
-        event_type: &str,
-        tenant: Option<&str>,
-        payload: &serde_json::Value,
-        now: Millis,
-    ) -> Self {
+    /// An event herald makes itself (an operational event, a test delivery): a generated
+    /// id, a JSON payload, no key, no source.
+    pub fn generated(event_type: &str, tenant: Option<String>, payload: Vec<u8>, now: Millis) -> Self {
         Self {
             id: new_id("evt"),
             event_type: event_type.to_string(),
-            tenant: tenant.map(str::to_string),
-            payload: serde_json::to_vec(payload).expect("JSON values serialize"),
+            tenant,
+            payload,
             content_type: "application/json".into(),
             idempotency_key: None,
             caller_id: false,
