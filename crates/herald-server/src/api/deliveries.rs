@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use super::endpoints::ListView;
 use super::error::{ApiError, ApiResult};
 use super::events::DeliveryView;
-use super::extract::{page_limit, ApiJson, ApiQuery, Caller};
+use super::extract::{page_limit, ApiJson, ApiQuery, Caller, PageParams};
 use super::AppState;
 use crate::domain::{now_ms, parse_rfc3339, rfc3339, valid_type_pattern, DeliveryState, Millis};
 use crate::store::{DeliveryFilter, DeliveryQuery, TypeFilter};
@@ -114,16 +114,6 @@ impl FilterParams {
             until: time("until", self.until.as_deref())?,
         })
     }
-}
-
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageParams {
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
-    /// Page size, 1 to 250 [default: 50].
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 250)]
-    limit: Option<String>,
 }
 
 #[utoipa::path(get, path = "/v1/deliveries", tag = "deliveries", summary = "Search deliveries across endpoints, newest first", params(FilterParams, PageParams), responses((status = 200, body = ListView<DeliveryView>)))]

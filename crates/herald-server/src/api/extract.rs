@@ -207,6 +207,17 @@ pub fn tenant_filter(t: Option<String>) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// `cursor` and `limit` of a list that pages by an opaque cursor.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 250 [default: 50].
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 250)]
+    pub limit: Option<String>,
+}
+
 /// Paging parameters shared by the list routes.
 pub fn page_limit(limit: Option<&str>) -> Result<usize, ApiError> {
     match limit {

@@ -271,6 +271,8 @@ pub struct StreamParams {
 
 /// How often an open stream checks that its key was not revoked.
 const KEY_CHECK_EVERY: Duration = Duration::from_secs(1);
+/// How often an idle stream reads the store in case a wake-up was missed.
+const IDLE_REREAD: Duration = Duration::from_secs(5);
 
 struct Tail {
     state: AppState,
@@ -304,7 +306,8 @@ impl Tail {
                 let data = serde_json::to_string(&view).ok()?;
                 return Some(SseEvent::default().id(self.cursor.to_string()).data(data));
             }
-            let notified = self.state.pull_wake.notified();
+            let wake = self.state.pull_wake.clone();
+            let notified = wake.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
             let batch = self
@@ -334,12 +337,22 @@ impl Tail {
             if *stopping.borrow() {
                 return None;
             }
-            tokio::select! {
-                _ = notified => {}
-                _ = stopping.changed() => return None,
-                // A safety net in case a wake-up was missed (e.g. a retry became due), and
-                // the next look at the key.
-                _ = tokio::time::sleep(KEY_CHECK_EVERY) => {}
+            // Idle: look at the key every second, read the store again when woken or,
+            // as a safety net for a missed wake-up (a retry became due), every 5 s.
+            let idle_since = tokio::time::Instant::now();
+            loop {
+                tokio::select! {
+                    _ = notified.as_mut() => break,
+                    _ = stopping.changed() => return None,
+                    _ = tokio::time::sleep(KEY_CHECK_EVERY) => {
+                        if !self.key_is_live().await {
+                            return None;
+                        }
+                        if idle_since.elapsed() >= IDLE_REREAD {
+                            break;
+                        }
+                    }
+                }
             }
         }
     }

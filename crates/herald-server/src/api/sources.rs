@@ -9,7 +9,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use super::endpoints::{owning_tenant, ListView};
 use super::error::{ApiError, ApiResult};
-use super::extract::{page_limit, ApiJson, ApiQuery, Caller};
+use super::extract::{page_limit, ApiJson, ApiQuery, Caller, PageParams};
 use super::AppState;
 use crate::domain::source::{
     default_event_type, Dedupe, Extract, Source, SourcePatch, SourceSpec, VerifyConfig,
@@ -302,16 +302,6 @@ pub async fn create(
     state.store.create_source(source.clone()).await?;
     let url = ingest_url(&state, &headers, &source.id);
     Ok((StatusCode::CREATED, Json(view(source, url))))
-}
-
-#[derive(Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct PageParams {
-    /// `next_cursor` of the previous page.
-    cursor: Option<String>,
-    /// Page size, 1 to 250 [default: 50].
-    #[param(value_type = Option<u32>, minimum = 1, maximum = 250)]
-    limit: Option<String>,
 }
 
 #[utoipa::path(get, path = "/v1/sources", tag = "sources", summary = "List sources", params(PageParams), responses((status = 200, body = ListView<SourceView>)))]
