@@ -66,13 +66,15 @@ pub async fn rotate_key(config: &Config) -> Result<usize, ServeError> {
 async fn open_raw(config: &Config) -> Result<Arc<dyn Store>, ServeError> {
     match &config.store {
         StoreConfig::Embedded { data_dir } => {
-            let dir = data_dir.clone();
-            let store = tokio::task::spawn_blocking(move || SqliteStore::open(&dir))
+            let (dir, clock) = (data_dir.clone(), config.clock.clone());
+            let store = tokio::task::spawn_blocking(move || SqliteStore::open(&dir, clock))
                 .await
                 .map_err(|_| ServeError::Unsupported("the store could not be opened"))??;
             Ok(Arc::new(store))
         }
-        StoreConfig::Postgres { url } => Ok(Arc::new(PgStore::connect(url.expose()).await?)),
+        StoreConfig::Postgres { url } => Ok(Arc::new(
+            PgStore::connect(url.expose(), config.clock.clone()).await?,
+        )),
     }
 }
 
@@ -141,8 +143,9 @@ pub async fn run(
     let pull_wake: Arc<Notify> = Arc::default();
     {
         // Work stored by another node wakes this node's workers and pull consumers too.
-        let (wake, pull_wake) = (wake.clone(), pull_wake.clone());
+        let (wake, pull_wake, idle) = (wake.clone(), pull_wake.clone(), config.queue_idle.clone());
         let on_wake = Arc::new(move || {
+            idle.work_arrived();
             wake.notify_one();
             pull_wake.notify_waiters();
         });
@@ -150,14 +153,21 @@ pub async fn run(
     }
     let workers = config.role.runs_workers().then(|| {
         let client = HttpClient::new(Guard::new(config.delivery.allow_networks.clone()));
-        let deliverer = Arc::new(Deliverer::new(client, config.delivery.clone(), metrics.clone()));
-        let dispatcher = Dispatcher::new(store.clone(), deliverer, config.delivery.clone(), wake.clone());
+        let deliverer = Arc::new(Deliverer::new(
+            client,
+            config.delivery.clone(),
+            metrics.clone(),
+            config.clock.clone(),
+        ));
+        let dispatcher = Dispatcher::new(store.clone(), deliverer, config.delivery.clone(), wake.clone())
+            .reporting_idle(config.queue_idle.clone());
         tokio::spawn(dispatcher.run(stop_rx))
     });
     let sweeper = match (config.role.runs_workers(), config.retention) {
         (true, Some(age)) => Some(tokio::spawn(crate::retention::run(
             store.clone(),
             age,
+            config.clock.clone(),
             stop_tx.subscribe(),
         ))),
         _ => None,

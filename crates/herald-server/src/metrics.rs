@@ -9,7 +9,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
-use crate::domain::{now_ms, Millis};
+use crate::domain::Millis;
 use crate::store::{NextStep, QueueStats};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -109,8 +109,8 @@ impl Metrics {
     }
 
     /// Renders the exposition text after loading the queue gauges.
-    pub fn render(&self, stats: &QueueStats) -> String {
-        self.set_queue(stats, now_ms());
+    pub fn render(&self, stats: &QueueStats, now: Millis) -> String {
+        self.set_queue(stats, now);
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String cannot fail");

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::domain::now_ms;
+use crate::domain::Clock;
 use crate::store::{Purged, Store};
 
 /// Rows of each kind deleted per transaction.
@@ -18,10 +18,10 @@ pub fn sweep_interval(retention: Duration) -> Duration {
 
 /// Deletes what is older than `retention` until shutdown; one batch at a time, yielding
 /// between batches so deliveries are never held up for long.
-pub async fn run(store: Arc<dyn Store>, retention: Duration, mut stop: watch::Receiver<bool>) {
+pub async fn run(store: Arc<dyn Store>, retention: Duration, clock: Clock, mut stop: watch::Receiver<bool>) {
     let interval = sweep_interval(retention);
     loop {
-        let cutoff = now_ms() - retention.as_millis() as i64;
+        let cutoff = clock.now_ms() - retention.as_millis() as i64;
         let mut total = Purged::default();
         loop {
             match store.purge_before(cutoff, BATCH).await {
@@ -49,7 +49,7 @@ pub async fn run(store: Arc<dyn Store>, retention: Duration, mut stop: watch::Re
             );
         }
         tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
+            _ = clock.sleep_until(clock.now_ms() + interval.as_millis() as i64) => {}
             _ = stop.changed() => return,
         }
     }

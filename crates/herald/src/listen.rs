@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use base64::Engine;
 use clap::Args;
-use herald_server::domain::{now_ms, rfc3339, type_matches};
+use herald_server::domain::{rfc3339, type_matches, Clock};
 use herald_signing::{standard_signature_header, StandardKey};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -235,7 +235,7 @@ fn fresh_headers(l: &Listener, item: &Value, body: &[u8]) -> Vec<(String, String
     let key = StandardKey::parse(&l.secret.lock().unwrap());
     let signed = headers.iter().any(|(n, _)| n == "webhook-signature");
     if let (true, Ok(key)) = (signed, key) {
-        let ts = now_ms() / 1000;
+        let ts = Clock::system().now_ms() / 1000;
         for (name, value) in headers.iter_mut() {
             match name.as_str() {
                 "webhook-timestamp" => *value = ts.to_string(),
@@ -257,7 +257,7 @@ async fn forward(l: &Listener, item: &Value) {
     let Some(url) = l.routes.pick(event_type) else {
         println!(
             "{}  {event_type}  {event_id}  no --forward-to route matches; skipped",
-            rfc3339(now_ms())
+            rfc3339(Clock::system().now_ms())
         );
         ack(l, item).await;
         return;
@@ -275,7 +275,7 @@ async fn forward(l: &Listener, item: &Value) {
         let started = Instant::now();
         let outcome = req.send().await;
         let ms = started.elapsed().as_secs_f64() * 1000.0;
-        let time = rfc3339(now_ms());
+        let time = rfc3339(Clock::system().now_ms());
         match outcome {
             Ok(r) if r.status().is_success() => {
                 println!(

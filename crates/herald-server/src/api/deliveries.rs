@@ -13,7 +13,7 @@ use super::error::{ApiError, ApiResult};
 use super::events::DeliveryView;
 use super::extract::{page_limit, ApiJson, ApiQuery, Caller, PageParams};
 use super::AppState;
-use crate::domain::{now_ms, parse_rfc3339, rfc3339, valid_type_pattern, DeliveryState, Millis};
+use crate::domain::{parse_rfc3339, rfc3339, valid_type_pattern, DeliveryState, Millis};
 use crate::store::{DeliveryFilter, DeliveryQuery, TypeFilter};
 
 /// Most deliveries one bulk retry sends again (ask again for the rest).
@@ -265,7 +265,7 @@ pub async fn stats(
     Caller(scope): Caller,
     ApiQuery(p): ApiQuery<StatsParams>,
 ) -> ApiResult<Json<StatsView>> {
-    let since = time("since", p.since.as_deref())?.unwrap_or_else(|| now_ms() - 24 * 3600 * 1000);
+    let since = time("since", p.since.as_deref())?.unwrap_or_else(|| state.now_ms() - 24 * 3600 * 1000);
     let stats = state.store.delivery_stats(&scope, since).await?;
     let mut total = StateCounts::default();
     let mut per: BTreeMap<String, StateCounts> = BTreeMap::new();

@@ -15,7 +15,7 @@ use super::fields::{
 };
 use super::AppState;
 use crate::domain::{
-    new_id, now_ms, rfc3339, valid_tenant, Endpoint, EndpointPatch, EndpointSecret, Scope, SignatureScheme,
+    new_id, rfc3339, valid_tenant, Endpoint, EndpointPatch, EndpointSecret, Scope, SignatureScheme,
 };
 use crate::store::EndpointQuery;
 
@@ -230,7 +230,7 @@ pub async fn create(
         Some(s) => SignatureScheme::parse(s)
             .ok_or_else(|| ApiError::invalid("signature", "must be `standard` or `hmac-sha256-hex`"))?,
     };
-    let now = now_ms();
+    let now = state.now_ms();
     let endpoint = Endpoint {
         id: new_id("ep"),
         tenant: owning_tenant(&scope, body.tenant)?,

@@ -16,9 +16,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiQuery, Caller};
 use super::fields::validate_description;
 use super::AppState;
-use crate::domain::{
-    now_ms, rfc3339, valid_event_type, EventType, EventTypePatch, Scope, OPERATIONAL_PREFIX,
-};
+use crate::domain::{rfc3339, valid_event_type, EventType, EventTypePatch, Scope, OPERATIONAL_PREFIX};
 
 /// How long a node trusts its snapshot of the declared types (changes made through this
 /// node apply at once; this bounds how late another node's changes are seen).
@@ -168,7 +166,7 @@ pub async fn create(
             "must be a dotted type such as `ticket.created` (not `herald.…`)",
         ));
     }
-    let now = now_ms();
+    let now = state.now_ms();
     let t = EventType {
         name,
         description: validate_description(body.description)?,

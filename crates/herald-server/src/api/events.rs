@@ -12,7 +12,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{body_bytes, page_limit, parse_json, tenant_filter, ApiQuery, Caller};
 use super::AppState;
 use crate::domain::{
-    new_id, now_ms, parse_rfc3339, rfc3339, valid_event_type, valid_key, Attempt, Delivery, Event, NewEvent,
+    new_id, parse_rfc3339, rfc3339, valid_event_type, valid_key, Attempt, Delivery, Event, NewEvent,
     PublishOutcome, PublishSummary, OPERATIONAL_PREFIX,
 };
 use crate::store::EventQuery;
@@ -154,7 +154,7 @@ pub async fn publish(
         payload,
         content_type: "application/json".into(),
         idempotency_key,
-        created_at: now_ms(),
+        created_at: state.now_ms(),
         source_id: None,
         headers: None,
     };

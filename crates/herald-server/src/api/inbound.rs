@@ -14,7 +14,7 @@ use super::error::ApiError;
 use super::extract::read_limited;
 use super::AppState;
 use crate::domain::source::Source;
-use crate::domain::{new_id, now_ms, NewEvent, Scope};
+use crate::domain::{new_id, NewEvent, Scope};
 use crate::ingest::{client_ip, decide, redacted_headers, Accepted, RawRequest, RefusalKind};
 use crate::store::{InboundEvent, IngestOutcome, RequestRecord};
 
@@ -41,7 +41,7 @@ impl Log<'_> {
             id: new_id("req"),
             source_id: self.source.id.clone(),
             tenant: self.source.tenant.clone(),
-            received_at: now_ms(),
+            received_at: self.state.now_ms(),
             outcome: outcome.into(),
             status,
             reason,
@@ -120,7 +120,7 @@ pub async fn receive(
         headers: &headers,
         body: &body,
         client_ip: ip,
-        now_s: now_ms() / 1000,
+        now_s: state.now_ms() / 1000,
     };
     let (event_type, dedupe_key) = match decide(&source, &raw) {
         Err(r) => {
@@ -146,7 +146,7 @@ pub async fn receive(
         .and_then(|v| v.to_str().ok())
         .unwrap_or("application/octet-stream")
         .to_string();
-    let now = now_ms();
+    let now = state.now_ms();
     let event = NewEvent {
         id: new_id("evt"),
         event_type,

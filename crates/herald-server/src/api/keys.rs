@@ -10,7 +10,7 @@ use super::endpoints::ListView;
 use super::error::{ApiError, ApiResult};
 use super::extract::{hash_key, ApiJson, ApiQuery, Caller};
 use super::AppState;
-use crate::domain::{new_id, now_ms, rfc3339, valid_tenant, Scope};
+use crate::domain::{new_id, rfc3339, valid_tenant, Scope};
 use crate::store::ApiKey;
 
 /// A new random key: `hk_` + 40 letters and digits (about 238 bits).
@@ -96,7 +96,7 @@ pub async fn create(
     let view = KeyView {
         id,
         tenant,
-        created_at: rfc3339(now_ms()),
+        created_at: rfc3339(state.now_ms()),
         revoked_at: None,
         key: Some(key),
     };

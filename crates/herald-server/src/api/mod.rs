@@ -58,8 +58,14 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Business time now (see [`crate::domain::Clock`]).
+    pub fn now_ms(&self) -> crate::domain::Millis {
+        self.config.clock.now_ms()
+    }
+
     /// New deliveries are stored: wake the dispatcher and every waiting pull consumer.
     pub fn work_arrived(&self) {
+        self.config.queue_idle.work_arrived();
         self.wake.notify_one();
         self.pull_wake.notify_waiters();
     }
@@ -134,7 +140,7 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
 #[utoipa::path(get, path = "/metrics", tag = "health", summary = "Prometheus metrics", responses((status = 200, content_type = "application/openmetrics-text", body = String)))]
 async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let stats = state.store.queue_stats().await?;
-    let body = state.metrics.render(&stats);
+    let body = state.metrics.render(&stats, state.now_ms());
     Ok((
         [(
             CONTENT_TYPE,

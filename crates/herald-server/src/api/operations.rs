@@ -12,7 +12,7 @@ use super::events::DeliveryView;
 use super::extract::{body_bytes, parse_json, ApiJson, Caller};
 use super::fields::{generate_secret, validate_secret};
 use super::AppState;
-use crate::domain::{now_ms, parse_rfc3339, rfc3339, Millis};
+use crate::domain::{parse_rfc3339, rfc3339, Millis};
 use crate::store::{ReplayOutcome, RetryOutcome};
 
 /// Default time an old secret keeps signing after a rotation.
@@ -74,7 +74,7 @@ pub async fn rotate(
         Some(s) => validate_secret(current.signature, Some(s))?,
         None => generate_secret(),
     };
-    let now = now_ms();
+    let now = state.now_ms();
     let grace_until = now + (grace * 1000) as Millis;
     let ep = state
         .store
@@ -219,7 +219,7 @@ pub async fn test(
             "must be a dotted type such as `ticket.created`, outside the reserved `herald.` prefix",
         ));
     }
-    let now = now_ms();
+    let now = state.now_ms();
     let payload = match body.payload {
         Some(p) if p.get() == "null" => return Err(ApiError::invalid("payload", "must not be null")),
         Some(p) => p.get().as_bytes().to_vec(),

@@ -21,7 +21,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiQuery, Caller, CallerKey};
 use super::AppState;
 use crate::delivery::attempt::signed_headers;
-use crate::domain::{now_ms, rfc3339, Endpoint, Millis, Scope};
+use crate::domain::{rfc3339, Endpoint, Millis, Scope};
 use crate::store::{PullRequest, PulledDelivery};
 
 /// One delivery as a pull consumer receives it: herald's signed headers and the body
@@ -129,7 +129,7 @@ pub async fn poll(
         let notified = state.pull_wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let now = now_ms();
+        let now = state.now_ms();
         let request = PullRequest {
             endpoint_id: id.clone(),
             max,
@@ -255,7 +255,7 @@ pub async fn lease(
     pull_endpoint(&state, &scope, &id).await?;
     let extended = state
         .store
-        .pull_extend(&scope, &id, body.ids, now_ms() + lease as i64)
+        .pull_extend(&scope, &id, body.ids, state.now_ms() + lease as i64)
         .await?
         .ok_or_else(|| ApiError::not_found("endpoint"))?;
     Ok(Json(LeaseView { extended }))
@@ -302,7 +302,7 @@ impl Tail {
             }
             if let Some(p) = self.buffer.pop_front() {
                 self.cursor = p.cursor;
-                let view = view(&self.endpoint, p, now_ms()).ok()?;
+                let view = view(&self.endpoint, p, self.state.now_ms()).ok()?;
                 let data = serde_json::to_string(&view).ok()?;
                 return Some(SseEvent::default().id(self.cursor.to_string()).data(data));
             }

@@ -14,7 +14,7 @@ use super::AppState;
 use crate::domain::source::{
     default_event_type, Dedupe, Extract, Source, SourcePatch, SourceSpec, VerifyConfig,
 };
-use crate::domain::{new_id, now_ms, rfc3339, valid_event_type, OPERATIONAL_PREFIX};
+use crate::domain::{new_id, rfc3339, valid_event_type, OPERATIONAL_PREFIX};
 use crate::store::RequestRecord;
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -290,7 +290,7 @@ pub async fn create(
         verify,
         event_type,
     };
-    let now = now_ms();
+    let now = state.now_ms();
     let source = Source {
         id: new_id("src"),
         name,

@@ -177,6 +177,10 @@ pub struct Config {
     pub tls: Option<(PathBuf, PathBuf)>,
     /// Keys sealing secrets at rest (none: secrets are stored in clear).
     pub keyring: std::sync::Arc<crate::seal::Keyring>,
+    /// Business time (the system clock; tests drive their own).
+    pub clock: crate::domain::Clock,
+    /// Set by the delivery workers when they have nothing left to do (tests wait on it).
+    pub queue_idle: crate::domain::QueueIdle,
 }
 
 /// The sealing keys: `HERALD_ENCRYPTION_KEY` or the file `--encryption-key-file` names,
@@ -326,6 +330,8 @@ impl Config {
         }
         Ok(Config {
             keyring,
+            clock: crate::domain::Clock::system(),
+            queue_idle: Default::default(),
             listen,
             store,
             role,

@@ -13,7 +13,7 @@ use herald_signing::{hex_hmac_sha256, standard_signature_header, StandardKey};
 
 use super::client::{HttpClient, SendError};
 use crate::config::DeliveryConfig;
-use crate::domain::{new_id, now_ms, Attempt, Endpoint, Event, Millis, SignatureScheme};
+use crate::domain::{new_id, Attempt, Clock, Endpoint, Event, Millis, SignatureScheme};
 use crate::metrics::Metrics;
 use crate::store::{AttemptRecord, Job, NextStep};
 
@@ -24,20 +24,26 @@ pub struct Deliverer {
     client: HttpClient,
     config: DeliveryConfig,
     metrics: Arc<Metrics>,
+    clock: Clock,
 }
 
 impl Deliverer {
-    pub fn new(client: HttpClient, config: DeliveryConfig, metrics: Arc<Metrics>) -> Self {
+    pub fn new(client: HttpClient, config: DeliveryConfig, metrics: Arc<Metrics>, clock: Clock) -> Self {
         Self {
             client,
             config,
             metrics,
+            clock,
         }
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
     }
 
     /// Sends one attempt of a claimed delivery and says what to record.
     pub async fn attempt(&self, job: &Job) -> AttemptRecord {
-        let attempted_at = now_ms();
+        let attempted_at = self.clock.now_ms();
         let started = Instant::now();
         let endpoint = &job.endpoint;
         let result = match build_request(endpoint, &job.event, attempted_at) {
@@ -72,10 +78,13 @@ impl Deliverer {
                     s => {
                         attempt.error = Some(format!("endpoint answered HTTP {s}"));
                         let hint = match s {
-                            429 | 503 => resp.retry_after.as_deref().and_then(parse_retry_after),
+                            429 | 503 => resp
+                                .retry_after
+                                .as_deref()
+                                .and_then(|v| parse_retry_after(v, attempted_at)),
                             _ => None,
                         };
-                        self.retry_step(endpoint, attempt_no, hint)
+                        self.retry_step(endpoint, attempt_no, hint, attempted_at)
                     }
                 }
             }
@@ -91,7 +100,7 @@ impl Deliverer {
             }
             Err(e) => {
                 attempt.error = Some(e.to_string());
-                self.retry_step(endpoint, attempt_no, None)
+                self.retry_step(endpoint, attempt_no, None, attempted_at)
             }
         };
         self.metrics.attempt_finished(&next, elapsed.as_secs_f64());
@@ -110,7 +119,13 @@ impl Deliverer {
 
     /// After failed attempt number `attempt_no` (1-based): when to try again, if at all,
     /// on the endpoint's own schedule or else the global one.
-    fn retry_step(&self, endpoint: &Endpoint, attempt_no: u32, retry_after: Option<Duration>) -> NextStep {
+    fn retry_step(
+        &self,
+        endpoint: &Endpoint,
+        attempt_no: u32,
+        retry_after: Option<Duration>,
+        now: Millis,
+    ) -> NextStep {
         let own = endpoint
             .retry_schedule
             .as_deref()
@@ -123,7 +138,7 @@ impl Deliverer {
             Some(hint) => hint.min(self.config.max_retry_after),
             None => jitter(*base),
         };
-        NextStep::RetryAt(now_ms() + delay.as_millis() as Millis)
+        NextStep::RetryAt(now + delay.as_millis() as Millis)
     }
 }
 
@@ -132,17 +147,15 @@ fn jitter(d: Duration) -> Duration {
     d.mul_f64(rand::thread_rng().gen_range(0.8..=1.2))
 }
 
-/// `Retry-After` as delta-seconds or an HTTP date.
-pub fn parse_retry_after(v: &str) -> Option<Duration> {
+/// `Retry-After` as delta-seconds or an HTTP date (how long after `now`).
+pub fn parse_retry_after(v: &str, now: Millis) -> Option<Duration> {
     let v = v.trim();
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
     let at = httpdate::parse_http_date(v).ok()?;
-    Some(
-        at.duration_since(std::time::SystemTime::now())
-            .unwrap_or_default(),
-    )
+    let now = std::time::UNIX_EPOCH + Duration::from_millis(now.max(0) as u64);
+    Some(at.duration_since(now).unwrap_or_default())
 }
 
 /// The headers herald signs a delivery with (the same for push and pull): content type,
@@ -204,10 +217,16 @@ mod tests {
 
     #[test]
     fn retry_after_forms() {
-        assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after("soon"), None);
-        let past = "Wed, 21 Oct 2015 07:28:00 GMT";
-        assert_eq!(parse_retry_after(past), Some(Duration::ZERO));
+        let now = 1_445_412_480_000; // Wed, 21 Oct 2015 07:28:00 GMT
+        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(parse_retry_after("soon", now), None);
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
+            Some(Duration::ZERO)
+        );
+        let later = "Wed, 21 Oct 2015 07:29:30 GMT";
+        assert_eq!(parse_retry_after(later, now), Some(Duration::from_secs(90)));
+        assert_eq!(parse_retry_after(later, now + 100_000), Some(Duration::ZERO));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 
 use self::attempt::Deliverer;
 use crate::config::DeliveryConfig;
-use crate::domain::now_ms;
+use crate::domain::QueueIdle;
 use crate::store::{ClaimRequest, Job, RateDecision, Store};
 
 /// Most deliveries claimed in one store call.
@@ -53,6 +53,7 @@ pub struct Dispatcher {
     in_flight: usize,
     done_tx: mpsc::UnboundedSender<String>,
     done_rx: mpsc::UnboundedReceiver<String>,
+    idle: QueueIdle,
 }
 
 impl Dispatcher {
@@ -72,22 +73,38 @@ impl Dispatcher {
             in_flight: 0,
             done_tx,
             done_rx,
+            idle: QueueIdle::default(),
         }
     }
 
+    /// Reports through `idle` whenever the workers run out of work.
+    pub fn reporting_idle(mut self, idle: QueueIdle) -> Self {
+        self.idle = idle;
+        self
+    }
+
     pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        // A jump of a driven clock (tests) makes what it brought due claimable at once.
+        let clock = self.deliverer.clock().clone();
+        let mut moves = clock.moves();
         while !*shutdown.borrow() {
+            moves.borrow_and_update();
+            let look = self.idle.look();
             self.drain_done();
             self.pump_queues();
             let full = self.claim_round().await;
             if full {
                 continue;
             }
-            let deadline = self.next_wake().await;
+            let (deadline, nothing_pending) = self.next_wake().await;
+            let queued = self.loads.values().any(|l| !l.queued.is_empty());
+            self.idle
+                .report(look, nothing_pending && self.in_flight == 0 && !queued);
             tokio::select! {
                 _ = self.wake.notified() => {}
                 Some(ep) = self.done_rx.recv() => self.finished(&ep),
                 _ = tokio::time::sleep_until(deadline) => {}
+                _ = clock.moved(&mut moves) => {}
                 _ = shutdown.changed() => {}
             }
         }
@@ -112,7 +129,7 @@ impl Dispatcher {
             .filter(|(_, l)| l.busy(now))
             .map(|(id, _)| id.clone())
             .collect();
-        let t = now_ms();
+        let t = self.deliverer.clock().now_ms();
         let request = ClaimRequest {
             now: t,
             limit,
@@ -212,8 +229,9 @@ impl Dispatcher {
 
     /// When to look again: the next due delivery, a rate-limited endpoint's next slot, or
     /// the idle poll, whichever is first. Work that is due but excluded (busy endpoints)
-    /// is picked up when an attempt finishes.
-    async fn next_wake(&self) -> Instant {
+    /// is picked up when an attempt finishes. Also says whether no push delivery is
+    /// pending at all.
+    async fn next_wake(&self) -> (Instant, bool) {
         let now = Instant::now();
         let mut deadline = now + IDLE_POLL;
         for load in self.loads.values() {
@@ -221,13 +239,14 @@ impl Dispatcher {
                 deadline = deadline.min(slot);
             }
         }
-        if let Ok(Some(due)) = self.store.next_due_at().await {
-            let wait = due - now_ms();
+        let next_due = self.store.next_due_at().await;
+        if let Ok(Some(due)) = next_due {
+            let wait = due - self.deliverer.clock().now_ms();
             if wait > 0 {
                 deadline = deadline.min(now + Duration::from_millis(wait as u64));
             }
         }
-        deadline
+        (deadline, matches!(next_due, Ok(None)))
     }
 
     async fn shut_down(mut self) {

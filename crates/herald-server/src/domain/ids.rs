@@ -20,7 +20,7 @@ static LAST: Mutex<(u64, u128)> = Mutex::new((0, 0));
 
 /// A new id with the given prefix.
 pub fn new_id(prefix: &str) -> String {
-    let (ms, rnd) = next(super::now_ms().max(0) as u64);
+    let (ms, rnd) = next(super::Clock::system().now_ms().max(0) as u64);
     let mut out = String::with_capacity(prefix.len() + 27);
     out.push_str(prefix);
     out.push('_');

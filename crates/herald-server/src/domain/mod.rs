@@ -2,29 +2,26 @@
 //! rules about them (ids, type patterns, the clock).
 
 use std::collections::BTreeMap;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use serde::Serialize;
 
+mod clock;
 pub mod health;
+mod idle;
 mod ids;
 mod names;
 mod secret;
 pub mod source;
 
+pub use clock::Clock;
+pub use idle::QueueIdle;
 pub use names::{
     type_matches, valid_event_type, valid_key, valid_tenant, valid_type_pattern, OPERATIONAL_PREFIX,
 };
 
 /// Milliseconds since the unix epoch.
 pub type Millis = i64;
-
-pub fn now_ms() -> Millis {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
 
 /// Formats a timestamp for the API (RFC 3339, UTC, milliseconds).
 pub fn rfc3339(ms: Millis) -> String {

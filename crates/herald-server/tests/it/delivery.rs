@@ -228,38 +228,45 @@ store_tests! {
         assert_eq!(ds[0]["last_status"], 503);
         assert!(ds[0]["next_attempt_at"].is_null());
         assert_eq!(rx.count(), 3);
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        app.advance(Duration::from_secs(3600));
+        app.until_idle().await;
         assert_eq!(rx.count(), 3, "no tries after exhaustion");
     }
 
     async fn retry_after_is_honoured_over_the_schedule() {
-        let mut settings = test_settings();
-        settings.retry_schedule = Some("1h".into());
-        let app = spawn_with(settings).await;
-        let rx = Receiver::start(|n| {
-            if n == 0 {
-                Reply {
-                    status: 429,
-                    headers: vec![("retry-after", "1".into())],
-                    delay: Duration::ZERO,
-                }
-            } else {
-                Reply::status(200)
+        // The schedule says 100 ms; the receiver says 30 min (seconds), then 45 min (an
+        // HTTP date on the server's clock). Business time is jumped, not slept through.
+        let app = spawn_app().await;
+        let clock = app.clock.clone();
+        let rx = Receiver::start(move |n| {
+            let at = std::time::UNIX_EPOCH + Duration::from_millis(clock.now_ms() as u64);
+            let hint = match n {
+                0 => "1800".to_string(),
+                1 => httpdate::fmt_http_date(at + Duration::from_secs(2700)),
+                _ => return Reply::status(200),
+            };
+            Reply {
+                status: if n == 0 { 429 } else { 503 },
+                headers: vec![("retry-after", hint)],
+                delay: Duration::ZERO,
             }
         })
         .await;
         app.create_endpoint(json!({"url": rx.url})).await;
         let ev = app.publish(json!({"type": "x.y", "payload": {}})).await;
-        let got = rx.wait_for(2).await;
-        let gap = got[1].at - got[0].at;
-        assert!(
-            gap >= Duration::from_millis(900) && gap < Duration::from_secs(10),
-            "{gap:?}"
-        );
-        assert_eq!(
-            app.settled(ev["id"].as_str().unwrap()).await[0]["state"],
-            "succeeded"
-        );
+        let ev = ev["id"].as_str().unwrap();
+        for (n, wait_s) in [(1, 1800), (2, 2700)] {
+            let d = wait_for_attempts(&app, ev, n).await;
+            let attempts = app.attempts(d["id"].as_str().unwrap()).await;
+            let tried = ms(&attempts[n - 1]["attempted_at"]);
+            let next = ms(&d["next_attempt_at"]);
+            let waits = (next - tried) / 1000;
+            assert!((wait_s - 2..=wait_s).contains(&waits), "attempt {n}: retried {waits} s later");
+            assert_eq!(rx.count(), n, "no try before the instant Retry-After names");
+            app.advance(Duration::from_secs(wait_s as u64));
+        }
+        assert_eq!(app.settled(ev).await[0]["state"], "succeeded");
+        assert_eq!(rx.count(), 3);
     }
 
     async fn gone_disables_the_endpoint() {
@@ -277,7 +284,8 @@ store_tests! {
         assert!(ep["disabled_reason"].as_str().unwrap().contains("410"));
         let ev2 = app.publish(json!({"type": "x.y", "payload": {}})).await;
         assert_eq!(ev2["deliveries"], 0, "a disabled endpoint gets nothing new");
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        app.advance(Duration::from_secs(3600));
+        app.until_idle().await;
         assert_eq!(rx.count(), 1);
     }
 
@@ -368,5 +376,25 @@ store_tests! {
                 pair[1].at - pair[0].at
             );
         }
+    }
+}
+
+fn ms(v: &Value) -> i64 {
+    herald_server::domain::parse_rfc3339(v.as_str().unwrap()).unwrap()
+}
+
+/// Waits until the event's one delivery has made `n` attempts.
+async fn wait_for_attempts(app: &TestApp, event_id: &str, n: usize) -> Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let d = app.deliveries(event_id).await.remove(0);
+        if d["attempts"] == n && d["state"] == "pending" {
+            return d;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never reached {n} attempts: {d}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }

@@ -84,7 +84,7 @@ store_tests! {
         let ev = app.publish(json!({"type": "a.b", "payload": {}})).await;
         assert_eq!(ev["deliveries"], 1);
         rx.wait_for(1).await;
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        app.until_idle().await;
         assert_eq!(rx.count(), 1);
     }
 
@@ -120,8 +120,9 @@ store_tests! {
                 .await;
             assert_eq!(status, 204);
         }
-        // Let the held attempt finish: its 500 must not put the delivery back in the queue.
-        tokio::time::sleep(Duration::from_millis(1200)).await;
+        // Let the held attempt finish: its 500 must not put the delivery back in the queue
+        // (if it did, the workers would never be idle: the retry is pending).
+        app.until_idle().await;
         let ds = app.settled(event_id).await;
         assert_eq!(ds.len(), 2);
         for d in &ds {
@@ -138,7 +139,7 @@ store_tests! {
         assert!(ep["url"].is_null());
         let ev = app.publish(json!({"type": "a.b", "payload": {}})).await;
         assert_eq!(ev["deliveries"], 1);
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        app.until_idle().await;
         let ds = app.deliveries(ev["id"].as_str().unwrap()).await;
         assert_eq!(ds[0]["state"], "pending");
         assert_eq!(ds[0]["attempts"], 0);

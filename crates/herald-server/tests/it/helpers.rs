@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
+use herald_server::domain::{Clock, QueueIdle};
 use herald_server::{Config, Settings};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -69,6 +70,10 @@ pub struct TestApp {
     pub dir: TempDir,
     /// The PostgreSQL store URL when the test runs on PostgreSQL.
     pub store: Option<String>,
+    /// Business time of this server (and of its restarts): moves with the system clock
+    /// until a test moves it on with [`TestApp::advance`].
+    pub clock: Clock,
+    idle: QueueIdle,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<Result<(), herald_server::ServeError>>>,
 }
@@ -93,12 +98,14 @@ pub async fn spawn_with(mut settings: Settings) -> TestApp {
     if backend() == Backend::Postgres && settings.store.is_none() {
         settings.store = Some(fresh_pg_store().await.into());
     }
-    start(settings, dir).await
+    start(settings, dir, Clock::driven()).await
 }
 
-async fn start(settings: Settings, dir: TempDir) -> TestApp {
+async fn start(settings: Settings, dir: TempDir, clock: Clock) -> TestApp {
     let store = settings.store.as_ref().map(|s| s.expose().to_string());
-    let config = Config::from_settings(settings).expect("valid test config");
+    let mut config = Config::from_settings(settings).expect("valid test config");
+    config.clock = clock.clone();
+    let idle = config.queue_idle.clone();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (stop, stopped) = oneshot::channel::<()>();
@@ -111,6 +118,8 @@ async fn start(settings: Settings, dir: TempDir) -> TestApp {
         http: reqwest::Client::new(),
         dir,
         store,
+        clock,
+        idle,
         stop: Some(stop),
         handle: Some(handle),
     };
@@ -149,7 +158,22 @@ impl TestApp {
         settings.data_dir = Some(self.dir.path().join("data"));
         settings.store = self.store.clone().map(Into::into);
         let dir = std::mem::replace(&mut self.dir, tempfile::tempdir().unwrap());
-        start(settings, dir).await
+        start(settings, dir, self.clock.clone()).await
+    }
+
+    /// Moves the server's clock on: what falls due meanwhile (retries, lease ends,
+    /// windows) is due at once.
+    pub fn advance(&self, by: Duration) {
+        self.idle.work_arrived();
+        self.clock.advance(by);
+    }
+
+    /// Waits until the delivery workers have nothing in flight and no push delivery is
+    /// pending (retries scheduled later count as pending: see [`TestApp::advance`]).
+    pub async fn until_idle(&self) {
+        tokio::time::timeout(Duration::from_secs(15), self.idle.wait())
+            .await
+            .expect("the delivery workers did not become idle within 15 s");
     }
 
     pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (u16, Value) {

@@ -250,7 +250,7 @@ store_tests! {
             0,
             "nothing stored"
         );
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        app.until_idle().await;
         assert_eq!(agent.count(), 0);
     }
 
@@ -307,8 +307,9 @@ store_tests! {
         assert_eq!(again["id"], first["id"]);
         assert_eq!(again["duplicate"], true);
         agent.wait_for(1).await;
-        tokio::time::sleep(Duration::from_millis(1100)).await;
+        app.until_idle().await;
         assert_eq!(agent.count(), 1, "the duplicate was not delivered");
+        app.advance(Duration::from_millis(1100));
         let (s3, later) = deliver_in(&app, id, body, &headers).await;
         assert_eq!(s3, 200);
         assert_ne!(later["id"], first["id"], "outside the window it is a new event");

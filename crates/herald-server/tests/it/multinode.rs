@@ -114,7 +114,8 @@ async fn a_provider_retry_reaching_two_nodes_at_once_is_one_event() {
         assert_eq!(ids.len(), 1, "one event id for every answer: {ids:?}");
         assert_eq!(firsts, 1, "one request was accepted, the others were duplicates");
         agent.wait_for(1).await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        a.until_idle().await;
+        b.until_idle().await;
         assert_eq!(agent.count(), 1, "delivered once");
     })
     .await
@@ -245,8 +246,16 @@ async fn nodes_starting_together_on_an_empty_database_mint_one_admin_key() {
         use herald_server::store::Store;
         let url = fresh_pg_store().await;
         let nodes = [
-            std::sync::Arc::new(PgStore::connect(&url).await.unwrap()),
-            std::sync::Arc::new(PgStore::connect(&url).await.unwrap()),
+            std::sync::Arc::new(
+                PgStore::connect(&url, herald_server::domain::Clock::system())
+                    .await
+                    .unwrap(),
+            ),
+            std::sync::Arc::new(
+                PgStore::connect(&url, herald_server::domain::Clock::system())
+                    .await
+                    .unwrap(),
+            ),
         ];
         let tasks: Vec<_> = (0..16)
             .map(|i| {

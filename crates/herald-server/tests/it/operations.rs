@@ -64,7 +64,7 @@ store_tests! {
             .call(
                 Method::POST,
                 &format!("/v1/endpoints/{id}/secret/rotate"),
-                Some(json!({"grace_period_s": 1})),
+                Some(json!({"grace_period_s": 3600})),
             )
             .await;
         assert_eq!(s, 200, "{rotated}");
@@ -85,7 +85,7 @@ store_tests! {
             "each secret verifies alone"
         );
 
-        tokio::time::sleep(Duration::from_millis(1100)).await;
+        app.advance(Duration::from_secs(3601));
         app.publish(json!({"type": "a.b", "payload": {"after": "grace"}}))
             .await;
         let after = rx.wait_for(2).await[1].clone();
@@ -285,7 +285,8 @@ store_tests! {
         let ep = app.get(&format!("/v1/endpoints/{eid}")).await;
         assert_eq!(ep["disabled"], true);
         let tries = rx.count();
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        app.advance(Duration::from_secs(3600));
+        app.until_idle().await;
         assert_eq!(rx.count(), tries, "a disabled endpoint gets no more tries");
     }
 
@@ -377,7 +378,7 @@ store_tests! {
 
     async fn retention_deletes_only_what_is_old_and_owes_nothing() {
         let mut settings = test_settings();
-        settings.retention = Some("600ms".into());
+        settings.retention = Some("1h".into());
         let app = spawn_with(settings).await;
         let rx = Receiver::ok().await;
         app.create_endpoint(json!({"url": rx.url, "event_types": ["pushed.*"]}))
@@ -405,7 +406,7 @@ store_tests! {
             .send()
             .await
             .unwrap();
-        tokio::time::sleep(Duration::from_millis(1200)).await;
+        app.advance(Duration::from_secs(7200));
         let fresh = app
             .publish(json!({"type": "pushed.x", "payload": {"fresh": true}}))
             .await;

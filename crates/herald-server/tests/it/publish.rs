@@ -1,7 +1,6 @@
 //! Publishing: fan-out by pattern and tenant, idempotency, reading events back.
 
 use std::collections::HashSet;
-use std::time::Duration;
 
 use reqwest::Method;
 use serde_json::json;
@@ -41,7 +40,7 @@ store_tests! {
         assert_eq!(ev4["deliveries"], 0);
 
         let got = rx.wait_for(6).await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        app.until_idle().await;
         assert_eq!(rx.count(), 6);
         let mut paths: Vec<(String, String)> = got
             .iter()
@@ -93,7 +92,7 @@ store_tests! {
         assert_eq!(s4, 202);
         assert_ne!(other["id"], first["id"]);
         rx.wait_for(2).await;
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        app.until_idle().await;
         assert_eq!(rx.count(), 2, "the repeat was not delivered again");
         let listed = app.get("/v1/events").await;
         assert_eq!(listed["data"].as_array().unwrap().len(), 2);

@@ -151,7 +151,7 @@ store_tests! {
             .await;
         assert_eq!((s, r["extended"].as_u64()), (200, Some(1)), "{r}");
         // Past the first lease, nobody else gets it.
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        app.advance(Duration::from_secs(1));
         assert!(poll(&app, id, json!({})).await.is_empty(), "the extended lease held");
         let (s, r) = app
             .call(Method::POST, &format!("/v1/endpoints/{id}/lease"), Some(json!({"ids": [dlv], "lease_ms": 5})))
@@ -176,7 +176,7 @@ store_tests! {
         let second = poll(&app, id, json!({"max": 10, "lease_ms": 300})).await;
         assert_eq!(second.len(), 1, "leased ones are not handed out twice");
         assert_eq!(ack(&app, id, &second).await, 1);
-        tokio::time::sleep(Duration::from_millis(400)).await;
+        app.advance(Duration::from_millis(400));
         let again = poll(&app, id, json!({"max": 10})).await;
         let ids = |v: &[Value]| v.iter().map(|i| i["delivery_id"].clone()).collect::<Vec<_>>();
         assert_eq!(
@@ -223,6 +223,8 @@ store_tests! {
                 .unwrap();
             r.json::<Value>().await.unwrap()
         });
+        // Real time on purpose: the poll must be waiting (its request is in) before the
+        // publish, which is a matter of request order, not of business time.
         tokio::time::sleep(Duration::from_millis(200)).await;
         app.publish(json!({"type": "a.b", "payload": {}})).await;
         let got = waiting.await.unwrap();

@@ -37,7 +37,7 @@ use super::{
 };
 use crate::domain::source::{Source, SourcePatch};
 use crate::domain::{
-    now_ms, Attempt, Delivery, Endpoint, EndpointPatch, EndpointSecret, Event, EventType, EventTypePatch,
+    Attempt, Clock, Delivery, Endpoint, EndpointPatch, EndpointSecret, Event, EventType, EventTypePatch,
     Millis, NewEvent, Page, PublishOutcome, PublishSummary, Scope,
 };
 
@@ -50,6 +50,7 @@ pub struct PgStore {
     tls: tls::MakeRustls,
     recorder: recorder::Recorder,
     publisher: publisher::Publisher,
+    clock: Clock,
 }
 
 /// The connection settings and the TLS of a store URL (libpq's `sslmode`, see `tls`).
@@ -63,7 +64,7 @@ fn parse_url(url: &str) -> StoreResult<(tokio_postgres::Config, tls::MakeRustls)
 
 impl PgStore {
     /// Connects to the database at `url` and brings its schema up to date.
-    pub async fn connect(url: &str) -> StoreResult<PgStore> {
+    pub async fn connect(url: &str, clock: Clock) -> StoreResult<PgStore> {
         let (config, tls) = parse_url(url)?;
         let manager = Manager::from_config(
             config.clone(),
@@ -77,11 +78,12 @@ impl PgStore {
             .build()
             .map_err(|e| StoreError::Backend(Box::new(e)))?;
         let store = PgStore {
-            recorder: recorder::Recorder::start(pool.clone()),
+            recorder: recorder::Recorder::start(pool.clone(), clock.clone()),
             publisher: publisher::Publisher::start(pool.clone()),
             pool,
             config,
             tls,
+            clock,
         };
         let mut client = store.client().await?;
         let ran = schema::migrate(&mut client).await.map_err(pg)?;
@@ -192,7 +194,9 @@ impl Store for PgStore {
     async fn take_shared_rate(&self, key: &str, per_s: u32, burst: u32) -> StoreResult<Option<RateDecision>> {
         let client = self.client().await?;
         let gcra = rate::Gcra::new(per_s, burst);
-        gcra.take(&client, key, now_ms() * 1000).await.map(Some)
+        gcra.take(&client, key, self.clock.now_ms() * 1000)
+            .await
+            .map(Some)
     }
 
     async fn insert_key(&self, id: String, hash: String, tenant: Option<String>) -> StoreResult<()> {
@@ -201,7 +205,7 @@ impl Store for PgStore {
             &id,
             &hash,
             tenant.as_deref(),
-            now_ms()
+            self.clock.now_ms()
         )
         .await?)
     }
@@ -211,8 +215,13 @@ impl Store for PgStore {
     }
 
     async fn insert_first_admin_key(&self, id: String, hash: String) -> StoreResult<bool> {
-        in_tx!(self, |tx| keys::insert_first_admin_key(&tx, &id, &hash, now_ms())
-            .await?)
+        in_tx!(self, |tx| keys::insert_first_admin_key(
+            &tx,
+            &id,
+            &hash,
+            self.clock.now_ms()
+        )
+        .await?)
     }
 
     async fn list_keys(&self, tenant: Option<String>) -> StoreResult<Vec<ApiKey>> {
@@ -220,7 +229,7 @@ impl Store for PgStore {
     }
 
     async fn revoke_key(&self, id: &str) -> StoreResult<bool> {
-        in_tx!(self, |tx| keys::revoke_key(&tx, id, now_ms()).await?)
+        in_tx!(self, |tx| keys::revoke_key(&tx, id, self.clock.now_ms()).await?)
     }
 
     async fn create_endpoint(&self, endpoint: Endpoint) -> StoreResult<()> {
@@ -241,12 +250,19 @@ impl Store for PgStore {
         id: &str,
         patch: EndpointPatch,
     ) -> StoreResult<Option<Endpoint>> {
-        in_tx!(self, |tx| endpoints::update(&tx, scope, id, patch, now_ms())
-            .await?)
+        in_tx!(self, |tx| endpoints::update(
+            &tx,
+            scope,
+            id,
+            patch,
+            self.clock.now_ms()
+        )
+        .await?)
     }
 
     async fn delete_endpoint(&self, scope: &Scope, id: &str) -> StoreResult<bool> {
-        in_tx!(self, |tx| endpoints::delete(&tx, scope, id, now_ms()).await?)
+        in_tx!(self, |tx| endpoints::delete(&tx, scope, id, self.clock.now_ms())
+            .await?)
     }
 
     async fn rotate_secret(
@@ -262,7 +278,7 @@ impl Store for PgStore {
             id,
             secret,
             grace_until,
-            now_ms()
+            self.clock.now_ms()
         )
         .await?)
     }
@@ -278,8 +294,14 @@ impl Store for PgStore {
     }
 
     async fn recover_endpoint(&self, scope: &Scope, id: &str, since: Millis) -> StoreResult<Option<usize>> {
-        in_tx!(self, |tx| recovery::recover(&tx, scope, id, since, now_ms())
-            .await?)
+        in_tx!(self, |tx| recovery::recover(
+            &tx,
+            scope,
+            id,
+            since,
+            self.clock.now_ms()
+        )
+        .await?)
     }
 
     async fn publish(&self, event: NewEvent) -> StoreResult<PublishOutcome> {
@@ -317,14 +339,19 @@ impl Store for PgStore {
             scope,
             event_id,
             endpoint_id.as_deref(),
-            now_ms()
+            self.clock.now_ms()
         )
         .await?)
     }
 
     async fn retry_delivery(&self, scope: &Scope, delivery_id: &str) -> StoreResult<RetryOutcome> {
-        in_tx!(self, |tx| recovery::retry(&tx, scope, delivery_id, now_ms())
-            .await?)
+        in_tx!(self, |tx| recovery::retry(
+            &tx,
+            scope,
+            delivery_id,
+            self.clock.now_ms()
+        )
+        .await?)
     }
 
     async fn search_deliveries(&self, scope: &Scope, query: DeliveryQuery) -> StoreResult<Page<Delivery>> {
@@ -344,7 +371,7 @@ impl Store for PgStore {
             &filter,
             dry_run,
             max,
-            now_ms()
+            self.clock.now_ms()
         )
         .await?)
     }
@@ -358,7 +385,7 @@ impl Store for PgStore {
     }
 
     async fn queue_stats(&self) -> StoreResult<QueueStats> {
-        in_tx!(self, |tx| queue::stats(&tx, now_ms()).await?)
+        in_tx!(self, |tx| queue::stats(&tx, self.clock.now_ms()).await?)
     }
 
     async fn pull_claim(
@@ -377,7 +404,7 @@ impl Store for PgStore {
             &endpoint_id,
             max,
             lease_until,
-            now_ms()
+            self.clock.now_ms()
         )
         .await?)
     }
@@ -388,8 +415,14 @@ impl Store for PgStore {
         endpoint_id: &str,
         ids: Vec<String>,
     ) -> StoreResult<Option<usize>> {
-        in_tx!(self, |tx| pull::ack(&tx, scope, endpoint_id, &ids, now_ms())
-            .await?)
+        in_tx!(self, |tx| pull::ack(
+            &tx,
+            scope,
+            endpoint_id,
+            &ids,
+            self.clock.now_ms()
+        )
+        .await?)
     }
 
     async fn pull_extend(
@@ -405,14 +438,19 @@ impl Store for PgStore {
             endpoint_id,
             &ids,
             lease_until,
-            now_ms()
+            self.clock.now_ms()
         )
         .await?)
     }
 
     async fn stream_ack_upto(&self, endpoint_id: &str, cursor: i64) -> StoreResult<Option<usize>> {
-        in_tx!(self, |tx| pull::ack_upto(&tx, endpoint_id, cursor, now_ms())
-            .await?)
+        in_tx!(self, |tx| pull::ack_upto(
+            &tx,
+            endpoint_id,
+            cursor,
+            self.clock.now_ms()
+        )
+        .await?)
     }
 
     async fn stream_read(
@@ -442,8 +480,13 @@ impl Store for PgStore {
     }
 
     async fn update_event_type(&self, name: &str, patch: EventTypePatch) -> StoreResult<Option<EventType>> {
-        in_tx!(self, |tx| event_types::update_type(&tx, name, patch, now_ms())
-            .await?)
+        in_tx!(self, |tx| event_types::update_type(
+            &tx,
+            name,
+            patch,
+            self.clock.now_ms()
+        )
+        .await?)
     }
 
     async fn create_source(&self, source: Source) -> StoreResult<()> {
@@ -470,8 +513,14 @@ impl Store for PgStore {
         id: &str,
         patch: SourcePatch,
     ) -> StoreResult<Option<Source>> {
-        in_tx!(self, |tx| sources::update(&tx, scope, id, patch, now_ms())
-            .await?)
+        in_tx!(self, |tx| sources::update(
+            &tx,
+            scope,
+            id,
+            patch,
+            self.clock.now_ms()
+        )
+        .await?)
     }
 
     async fn delete_source(&self, scope: &Scope, id: &str) -> StoreResult<bool> {
@@ -512,7 +561,8 @@ impl Store for PgStore {
     }
 
     async fn release(&self, delivery_ids: Vec<String>) -> StoreResult<()> {
-        in_tx!(self, |tx| queue::release(&tx, &delivery_ids, now_ms()).await?)
+        in_tx!(self, |tx| queue::release(&tx, &delivery_ids, self.clock.now_ms())
+            .await?)
     }
 
     async fn next_due_at(&self) -> StoreResult<Option<Millis>> {

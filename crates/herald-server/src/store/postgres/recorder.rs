@@ -9,7 +9,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::db::{exec, pg, Tx};
 use super::queue;
-use crate::domain::{now_ms, Millis};
+use crate::domain::{Clock, Millis};
 use crate::store::{AttemptRecord, NextStep, StoreError, StoreResult};
 
 const MAX_BATCH: usize = 256;
@@ -22,9 +22,9 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub fn start(pool: Pool) -> Recorder {
+    pub fn start(pool: Pool, clock: Clock) -> Recorder {
         let (tx, rx) = mpsc::channel(4 * MAX_BATCH);
-        tokio::spawn(run(pool, rx));
+        tokio::spawn(run(pool, clock, rx));
         Recorder { tx }
     }
 
@@ -39,7 +39,7 @@ impl Recorder {
     }
 }
 
-async fn run(pool: Pool, mut rx: mpsc::Receiver<Pending>) {
+async fn run(pool: Pool, clock: Clock, mut rx: mpsc::Receiver<Pending>) {
     let mut batch: Vec<Pending> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.recv().await {
         batch.push(first);
@@ -50,7 +50,7 @@ async fn run(pool: Pool, mut rx: mpsc::Receiver<Pending>) {
             }
         }
         let records: Vec<&AttemptRecord> = batch.iter().map(|(r, _)| r).collect();
-        match write_group(&pool, &records).await {
+        match write_group(&pool, &records, clock.now_ms()).await {
             Ok(()) => {
                 for (_, reply) in batch.drain(..) {
                     let _ = reply.send(Ok(()));
@@ -59,24 +59,23 @@ async fn run(pool: Pool, mut rx: mpsc::Receiver<Pending>) {
             Err(e) => {
                 tracing::warn!(error = %e, records = batch.len(), "group of attempt records failed; writing them one by one");
                 for (record, reply) in batch.drain(..) {
-                    let _ = reply.send(write_one(&pool, &record).await);
+                    let _ = reply.send(write_one(&pool, &record, clock.now_ms()).await);
                 }
             }
         }
     }
 }
 
-async fn write_one(pool: &Pool, record: &AttemptRecord) -> StoreResult<()> {
+async fn write_one(pool: &Pool, record: &AttemptRecord, now: Millis) -> StoreResult<()> {
     let mut client = pool.get().await.map_err(|e| StoreError::Backend(Box::new(e)))?;
     let tx = client.transaction().await.map_err(pg)?;
-    queue::record_attempt(&tx, record, now_ms()).await?;
+    queue::record_attempt(&tx, record, now).await?;
     tx.commit().await.map_err(pg)
 }
 
-async fn write_group(pool: &Pool, records: &[&AttemptRecord]) -> StoreResult<()> {
+async fn write_group(pool: &Pool, records: &[&AttemptRecord], now: Millis) -> StoreResult<()> {
     let mut client = pool.get().await.map_err(|e| StoreError::Backend(Box::new(e)))?;
     let tx = client.transaction().await.map_err(pg)?;
-    let now = now_ms();
     insert_attempts(&tx, records).await?;
     advance_deliveries(&tx, records, now).await?;
     let mut healthy: Vec<&str> = records

@@ -184,7 +184,7 @@ pub async fn migrate(client: &mut Client) -> Result<usize, tokio_postgres::Error
         tx.batch_execute(sql).await?;
         tx.execute(
             "INSERT INTO herald_migrations (version, applied_at) VALUES ($1, $2)",
-            &[&((i + 1) as i64), &crate::domain::now_ms()],
+            &[&((i + 1) as i64), &crate::domain::Clock::system().now_ms()],
         )
         .await?;
         ran += 1;

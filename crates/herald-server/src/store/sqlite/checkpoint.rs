@@ -87,7 +87,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn commits_are_checkpointed_into_the_database_file_by_the_thread() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path()).unwrap();
+        let store = SqliteStore::open(dir.path(), crate::domain::Clock::system()).unwrap();
         let db = dir.path().join("herald.db");
         let size = || std::fs::metadata(&db).unwrap().len();
         let before = size();

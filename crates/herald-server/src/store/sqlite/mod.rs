@@ -34,7 +34,7 @@ use super::{
 };
 use crate::domain::source::{Source, SourcePatch};
 use crate::domain::{
-    now_ms, Attempt, Delivery, Endpoint, EndpointPatch, EndpointSecret, Event, EventType, EventTypePatch,
+    Attempt, Clock, Delivery, Endpoint, EndpointPatch, EndpointSecret, Event, EventType, EventTypePatch,
     Millis, NewEvent, Page, PublishOutcome, PublishSummary, Scope,
 };
 
@@ -91,11 +91,12 @@ pub struct SqliteStore {
     readers: Arc<Readers>,
     _checkpointer: Checkpointer,
     _lock: File,
+    clock: Clock,
 }
 
 impl SqliteStore {
     /// Opens (creating if needed) the store in `data_dir` and brings its schema up to date.
-    pub fn open(data_dir: &Path) -> StoreResult<SqliteStore> {
+    pub fn open(data_dir: &Path, clock: Clock) -> StoreResult<SqliteStore> {
         let io = |e: std::io::Error| StoreError::Backend(Box::new(e));
         private_dir(data_dir).map_err(io)?;
         let lock = private_file(&data_dir.join("herald.lock")).map_err(io)?;
@@ -123,7 +124,7 @@ impl SqliteStore {
             checkpoint::WRITER_AUTOCHECKPOINT_PAGES,
         )
         .map_err(backend)?;
-        let released = queue::release_all_leases(&conn, now_ms())?;
+        let released = queue::release_all_leases(&conn, clock.now_ms())?;
         if released > 0 {
             tracing::info!(released, "re-queued deliveries leased by a previous process");
         }
@@ -142,6 +143,7 @@ impl SqliteStore {
             writer: Writer::start(conn, commits),
             readers: Readers::new(readers),
             _lock: lock,
+            clock,
         })
     }
 }
@@ -149,18 +151,19 @@ impl SqliteStore {
 #[async_trait]
 impl Store for SqliteStore {
     async fn ready(&self) -> StoreResult<()> {
+        let clock = self.clock.clone();
         self.readers
             .read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(backend))
             .await?;
         // A real write: a store that can no longer write (read-only file, full disk) is
         // not ready.
         self.writer
-            .write(|c| {
+            .write(move |c| {
                 c.prepare_cached(
                     "INSERT INTO readiness (id, checked_at) VALUES (1, ?1) \
                      ON CONFLICT (id) DO UPDATE SET checked_at = excluded.checked_at",
                 )
-                .and_then(|mut st| st.execute([now_ms()]))
+                .and_then(|mut st| st.execute([clock.now_ms()]))
                 .map(drop)
                 .map_err(backend)
             })
@@ -168,8 +171,9 @@ impl Store for SqliteStore {
     }
 
     async fn insert_key(&self, id: String, hash: String, tenant: Option<String>) -> StoreResult<()> {
+        let clock = self.clock.clone();
         self.writer
-            .write(move |c| keys::insert(c, &id, &hash, tenant.as_deref(), now_ms()))
+            .write(move |c| keys::insert(c, &id, &hash, tenant.as_deref(), clock.now_ms()))
             .await
     }
 
@@ -178,8 +182,9 @@ impl Store for SqliteStore {
     }
 
     async fn insert_first_admin_key(&self, id: String, hash: String) -> StoreResult<bool> {
+        let clock = self.clock.clone();
         self.writer
-            .write(move |c| keys::insert_first_admin(c, &id, &hash, now_ms()))
+            .write(move |c| keys::insert_first_admin(c, &id, &hash, clock.now_ms()))
             .await
     }
 
@@ -188,8 +193,11 @@ impl Store for SqliteStore {
     }
 
     async fn revoke_key(&self, id: &str) -> StoreResult<bool> {
+        let clock = self.clock.clone();
         let id = id.to_string();
-        self.writer.write(move |c| keys::revoke(c, &id, now_ms())).await
+        self.writer
+            .write(move |c| keys::revoke(c, &id, clock.now_ms()))
+            .await
     }
 
     async fn create_endpoint(&self, endpoint: Endpoint) -> StoreResult<()> {
@@ -214,16 +222,18 @@ impl Store for SqliteStore {
         id: &str,
         patch: EndpointPatch,
     ) -> StoreResult<Option<Endpoint>> {
+        let clock = self.clock.clone();
         let (scope, id) = (scope.clone(), id.to_string());
         self.writer
-            .write(move |c| endpoints::update(c, &scope, &id, patch, now_ms()))
+            .write(move |c| endpoints::update(c, &scope, &id, patch, clock.now_ms()))
             .await
     }
 
     async fn delete_endpoint(&self, scope: &Scope, id: &str) -> StoreResult<bool> {
+        let clock = self.clock.clone();
         let (scope, id) = (scope.clone(), id.to_string());
         self.writer
-            .write(move |c| endpoints::delete(c, &scope, &id, now_ms()))
+            .write(move |c| endpoints::delete(c, &scope, &id, clock.now_ms()))
             .await
     }
 
@@ -234,9 +244,10 @@ impl Store for SqliteStore {
         secret: String,
         grace_until: Millis,
     ) -> StoreResult<Option<Endpoint>> {
+        let clock = self.clock.clone();
         let (scope, id) = (scope.clone(), id.to_string());
         self.writer
-            .write(move |c| endpoints::rotate(c, &scope, &id, secret, grace_until, now_ms()))
+            .write(move |c| endpoints::rotate(c, &scope, &id, secret, grace_until, clock.now_ms()))
             .await
     }
 
@@ -253,9 +264,10 @@ impl Store for SqliteStore {
     }
 
     async fn recover_endpoint(&self, scope: &Scope, id: &str, since: Millis) -> StoreResult<Option<usize>> {
+        let clock = self.clock.clone();
         let (scope, id) = (scope.clone(), id.to_string());
         self.writer
-            .write(move |c| recovery::recover(c, &scope, &id, since, now_ms()))
+            .write(move |c| recovery::recover(c, &scope, &id, since, clock.now_ms()))
             .await
     }
 
@@ -296,16 +308,18 @@ impl Store for SqliteStore {
         event_id: &str,
         endpoint_id: Option<String>,
     ) -> StoreResult<ReplayOutcome> {
+        let clock = self.clock.clone();
         let (scope, id) = (scope.clone(), event_id.to_string());
         self.writer
-            .write(move |c| recovery::replay(c, &scope, &id, endpoint_id.as_deref(), now_ms()))
+            .write(move |c| recovery::replay(c, &scope, &id, endpoint_id.as_deref(), clock.now_ms()))
             .await
     }
 
     async fn retry_delivery(&self, scope: &Scope, delivery_id: &str) -> StoreResult<RetryOutcome> {
+        let clock = self.clock.clone();
         let (scope, id) = (scope.clone(), delivery_id.to_string());
         self.writer
-            .write(move |c| recovery::retry(c, &scope, &id, now_ms()))
+            .write(move |c| recovery::retry(c, &scope, &id, clock.now_ms()))
             .await
     }
 
@@ -323,9 +337,10 @@ impl Store for SqliteStore {
         dry_run: bool,
         max: usize,
     ) -> StoreResult<usize> {
+        let clock = self.clock.clone();
         let scope = scope.clone();
         self.writer
-            .write(move |c| search::retry_matching(c, &scope, &filter, dry_run, max, now_ms()))
+            .write(move |c| search::retry_matching(c, &scope, &filter, dry_run, max, clock.now_ms()))
             .await
     }
 
@@ -342,7 +357,8 @@ impl Store for SqliteStore {
     }
 
     async fn queue_stats(&self) -> StoreResult<QueueStats> {
-        self.readers.read(move |c| queue::stats(c, now_ms())).await
+        let clock = self.clock.clone();
+        self.readers.read(move |c| queue::stats(c, clock.now_ms())).await
     }
 
     async fn pull_claim(
@@ -350,10 +366,11 @@ impl Store for SqliteStore {
         scope: &Scope,
         request: PullRequest,
     ) -> StoreResult<Option<Vec<PulledDelivery>>> {
+        let clock = self.clock.clone();
         let scope = scope.clone();
         self.writer
             .write(move |c| {
-                let now = now_ms();
+                let now = clock.now_ms();
                 pull::claim(
                     c,
                     &scope,
@@ -372,9 +389,10 @@ impl Store for SqliteStore {
         endpoint_id: &str,
         ids: Vec<String>,
     ) -> StoreResult<Option<usize>> {
+        let clock = self.clock.clone();
         let (scope, id) = (scope.clone(), endpoint_id.to_string());
         self.writer
-            .write(move |c| pull::ack(c, &scope, &id, &ids, now_ms()))
+            .write(move |c| pull::ack(c, &scope, &id, &ids, clock.now_ms()))
             .await
     }
 
@@ -385,16 +403,18 @@ impl Store for SqliteStore {
         ids: Vec<String>,
         lease_until: Millis,
     ) -> StoreResult<Option<usize>> {
+        let clock = self.clock.clone();
         let (scope, id) = (scope.clone(), endpoint_id.to_string());
         self.writer
-            .write(move |c| pull::extend(c, &scope, &id, &ids, lease_until, now_ms()))
+            .write(move |c| pull::extend(c, &scope, &id, &ids, lease_until, clock.now_ms()))
             .await
     }
 
     async fn stream_ack_upto(&self, endpoint_id: &str, cursor: i64) -> StoreResult<Option<usize>> {
+        let clock = self.clock.clone();
         let id = endpoint_id.to_string();
         self.writer
-            .write(move |c| pull::ack_upto(c, &id, cursor, now_ms()))
+            .write(move |c| pull::ack_upto(c, &id, cursor, clock.now_ms()))
             .await
     }
 
@@ -434,9 +454,10 @@ impl Store for SqliteStore {
     }
 
     async fn update_event_type(&self, name: &str, patch: EventTypePatch) -> StoreResult<Option<EventType>> {
+        let clock = self.clock.clone();
         let name = name.to_string();
         self.writer
-            .write(move |c| event_types::update(c, &name, patch, now_ms()))
+            .write(move |c| event_types::update(c, &name, patch, clock.now_ms()))
             .await
     }
 
@@ -467,9 +488,10 @@ impl Store for SqliteStore {
         id: &str,
         patch: SourcePatch,
     ) -> StoreResult<Option<Source>> {
+        let clock = self.clock.clone();
         let (scope, id) = (scope.clone(), id.to_string());
         self.writer
-            .write(move |c| sources::update(c, &scope, &id, patch, now_ms()))
+            .write(move |c| sources::update(c, &scope, &id, patch, clock.now_ms()))
             .await
     }
 
@@ -506,14 +528,16 @@ impl Store for SqliteStore {
     }
 
     async fn record_attempt(&self, record: AttemptRecord) -> StoreResult<()> {
+        let clock = self.clock.clone();
         self.writer
-            .write(move |c| queue::record_attempt(c, &record, now_ms()))
+            .write(move |c| queue::record_attempt(c, &record, clock.now_ms()))
             .await
     }
 
     async fn release(&self, delivery_ids: Vec<String>) -> StoreResult<()> {
+        let clock = self.clock.clone();
         self.writer
-            .write(move |c| queue::release(c, &delivery_ids, now_ms()))
+            .write(move |c| queue::release(c, &delivery_ids, clock.now_ms()))
             .await
     }
 
