@@ -1,4 +1,4 @@
-//! `Retry-After` parsing (`delivery::attempt::parse_retry_after`): delta-seconds or an HTTP
+//! `Retry-After` parsing (`domain::outcome::parse_retry_after`): delta-seconds or an HTTP
 //! date.
 //!
 //! Input: the header value (UTF-8 with replacement); its first bytes also give a number of
@@ -12,7 +12,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use herald_server::delivery::attempt::parse_retry_after;
+use herald_server::domain::outcome::parse_retry_after;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -13,9 +13,10 @@ use herald_signing::{hex_hmac_sha256, standard_signature_header, StandardKey};
 
 use super::client::{HttpClient, SendError};
 use crate::config::DeliveryConfig;
+use crate::domain::outcome::{judge, Answer, Policy};
 use crate::domain::{new_id, Attempt, Clock, Endpoint, Event, Millis, SignatureScheme};
 use crate::metrics::Metrics;
-use crate::store::{AttemptRecord, Job, NextStep};
+use crate::store::{AttemptRecord, Job};
 
 pub const USER_AGENT_VALUE: &str = concat!("herald/", env!("CARGO_PKG_VERSION"));
 
@@ -65,44 +66,20 @@ impl Deliverer {
             error: None,
             response_body: None,
         };
-        let next = match result {
-            Ok(resp) => {
-                attempt.status_code = Some(resp.status);
-                attempt.response_body = Some(resp.body);
-                match resp.status {
-                    200..=299 => NextStep::Succeeded,
-                    410 => {
-                        attempt.error = Some("endpoint answered 410 Gone: endpoint disabled".into());
-                        NextStep::EndpointGone
-                    }
-                    s => {
-                        attempt.error = Some(format!("endpoint answered HTTP {s}"));
-                        let hint = match s {
-                            429 | 503 => resp
-                                .retry_after
-                                .as_deref()
-                                .and_then(|v| parse_retry_after(v, attempted_at)),
-                            _ => None,
-                        };
-                        self.retry_step(endpoint, attempt_no, hint, attempted_at)
-                    }
-                }
-            }
-            Err(SendError::Refused(r)) => {
-                // The resolved address is for the operator's log, not the attempt log a
-                // tenant reads (it would map the internal network).
-                tracing::warn!(endpoint = %endpoint.id, refused = %r, "delivery refused by the SSRF guard");
-                attempt.error = Some(format!(
-                    "refused by the SSRF guard: the destination is a {} address, which is not allowed (an operator can allow it with --allow-network)",
-                    r.kind
-                ));
-                NextStep::Failed
-            }
-            Err(e) => {
-                attempt.error = Some(e.to_string());
-                self.retry_step(endpoint, attempt_no, None, attempted_at)
-            }
-        };
+        let answer = answer_of(&result, &endpoint.id);
+        let verdict = judge(
+            &answer,
+            self.policy(endpoint).as_policy(),
+            attempt_no,
+            attempted_at,
+            jitter,
+        );
+        attempt.error = verdict.error;
+        if let Ok(resp) = result {
+            attempt.status_code = Some(resp.status);
+            attempt.response_body = Some(resp.body);
+        }
+        let next = verdict.next;
         self.metrics.attempt_finished(&next, elapsed.as_secs_f64());
         AttemptRecord {
             attempt,
@@ -117,45 +94,54 @@ impl Deliverer {
         }
     }
 
-    /// After failed attempt number `attempt_no` (1-based): when to try again, if at all,
-    /// on the endpoint's own schedule or else the global one.
-    fn retry_step(
-        &self,
-        endpoint: &Endpoint,
-        attempt_no: u32,
-        retry_after: Option<Duration>,
-        now: Millis,
-    ) -> NextStep {
+    /// The endpoint's own retry schedule, or else the global one.
+    fn policy(&self, endpoint: &Endpoint) -> OwnedPolicy {
         let own = endpoint
             .retry_schedule
             .as_deref()
             .and_then(|s| crate::config::parse_schedule(s).ok());
-        let schedule = own.as_deref().unwrap_or(&self.config.retry_schedule);
-        let Some(base) = schedule.get(attempt_no as usize - 1) else {
-            return NextStep::Failed;
-        };
-        let delay = match retry_after {
-            Some(hint) => hint.min(self.config.max_retry_after),
-            None => jitter(*base),
-        };
-        NextStep::RetryAt(now + delay.as_millis() as Millis)
+        OwnedPolicy {
+            schedule: own.unwrap_or_else(|| self.config.retry_schedule.clone()),
+            max_retry_after: self.config.max_retry_after,
+        }
+    }
+}
+
+struct OwnedPolicy {
+    schedule: Vec<Duration>,
+    max_retry_after: Duration,
+}
+
+impl OwnedPolicy {
+    fn as_policy(&self) -> Policy<'_> {
+        Policy {
+            schedule: &self.schedule,
+            max_retry_after: self.max_retry_after,
+        }
+    }
+}
+
+/// What the rule needs to know of how a send ended.
+fn answer_of<'a>(result: &'a Result<super::client::Response, SendError>, endpoint_id: &str) -> Answer<'a> {
+    match result {
+        Ok(resp) => Answer::Status {
+            code: resp.status,
+            retry_after: resp.retry_after.as_deref(),
+        },
+        Err(SendError::Refused(r)) => {
+            // The resolved address is for the operator's log, not the attempt log a tenant
+            // reads (it would map the internal network).
+            tracing::warn!(endpoint = %endpoint_id, refused = %r, "delivery refused by the SSRF guard");
+            Answer::Forbidden(r.kind.to_string())
+        }
+        Err(SendError::Timeout(ms)) => Answer::Timeout { after_ms: *ms },
+        Err(SendError::Transport(why)) => Answer::Unreachable(why),
     }
 }
 
 /// ±20 % of the scheduled delay, so retries of many deliveries do not arrive in lockstep.
 fn jitter(d: Duration) -> Duration {
     d.mul_f64(rand::thread_rng().gen_range(0.8..=1.2))
-}
-
-/// `Retry-After` as delta-seconds or an HTTP date (how long after `now`).
-pub fn parse_retry_after(v: &str, now: Millis) -> Option<Duration> {
-    let v = v.trim();
-    if let Ok(secs) = v.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = httpdate::parse_http_date(v).ok()?;
-    let now = std::time::UNIX_EPOCH + Duration::from_millis(now.max(0) as u64);
-    Some(at.duration_since(now).unwrap_or_default())
 }
 
 /// The headers herald signs a delivery with (the same for push and pull): content type,
@@ -214,20 +200,6 @@ fn build_request(ep: &Endpoint, ev: &Event, now: Millis) -> Result<Request<Full<
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn retry_after_forms() {
-        let now = 1_445_412_480_000; // Wed, 21 Oct 2015 07:28:00 GMT
-        assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after("soon", now), None);
-        assert_eq!(
-            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now),
-            Some(Duration::ZERO)
-        );
-        let later = "Wed, 21 Oct 2015 07:29:30 GMT";
-        assert_eq!(parse_retry_after(later, now), Some(Duration::from_secs(90)));
-        assert_eq!(parse_retry_after(later, now + 100_000), Some(Duration::ZERO));
-    }
 
     #[test]
     fn jitter_stays_within_twenty_percent() {

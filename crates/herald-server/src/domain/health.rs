@@ -60,6 +60,15 @@ pub enum Effect {
 
 pub const GONE_REASON: &str = "the endpoint answered 410 Gone";
 
+/// The report of a recovery: `recovered` deliveries of the endpoint created since `since`
+/// were put back in the queue.
+pub fn recovered(endpoint_id: &str, since: Millis, recovered: usize) -> (&'static str, serde_json::Value) {
+    (
+        "herald.endpoint.recovered",
+        json!({"endpoint_id": endpoint_id, "since": rfc3339(since), "recovered": recovered}),
+    )
+}
+
 /// The effects of a failed attempt: a report when the delivery is exhausted (never for
 /// operational events, so failures cannot feed a loop), and a disable, reported once, on
 /// 410 or when every attempt has failed since before the auto-disable cutoff.

@@ -11,8 +11,10 @@ pub mod health;
 mod idle;
 mod ids;
 mod names;
+pub mod outcome;
 mod secret;
 pub mod source;
+pub mod subscribers;
 
 pub use clock::Clock;
 pub use idle::QueueIdle;
@@ -375,6 +377,24 @@ pub enum DeliveryState {
 }
 
 impl DeliveryState {
+    /// The states a recovery puts back in the queue: given up on, or kept while the
+    /// endpoint was disabled.
+    pub const RECOVERABLE: [DeliveryState; 2] = [DeliveryState::Failed, DeliveryState::Skipped];
+    /// The states in which a delivery is queued already (an operator's retry changes
+    /// nothing).
+    pub const QUEUED: [DeliveryState; 2] = [DeliveryState::Pending, DeliveryState::Delivering];
+
+    /// Whether an operator's retry puts it back in the queue.
+    pub fn retryable(self) -> bool {
+        !Self::QUEUED.contains(&self)
+    }
+
+    /// `'a', 'b'`: the states as an SQL list, for `state IN (…)`.
+    pub fn sql_list(states: &[DeliveryState]) -> String {
+        let quoted: Vec<String> = states.iter().map(|s| format!("'{}'", s.as_str())).collect();
+        quoted.join(", ")
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             DeliveryState::Pending => "pending",

@@ -8,7 +8,6 @@
 pub mod postgres;
 pub mod sealed;
 pub mod sqlite;
-pub mod subscribers;
 
 use std::sync::Arc;
 

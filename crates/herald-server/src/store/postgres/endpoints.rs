@@ -3,7 +3,7 @@
 use super::db::{self, all, exec, get, query, query_opt, to_json, Tx, ENDPOINT_COLUMNS};
 use crate::domain::{Endpoint, EndpointPatch, Millis, Page, Scope};
 
-use crate::store::subscribers::{Subscriber, SubscriberIndex};
+use crate::domain::subscribers::{Subscriber, SubscriberIndex};
 use crate::store::{EndpointQuery, StoreError, StoreResult};
 
 pub async fn insert(tx: &Tx<'_>, ep: &Endpoint) -> StoreResult<()> {

@@ -4,11 +4,11 @@ use super::db::{
     self, all, exec, get, query, query_opt, Tx, ATTEMPT_COLUMNS, DELIVERY_COLUMNS, EVENT_COLUMNS,
 };
 use super::endpoints;
+use crate::domain::subscribers::{FanOut, Subscriber};
 use crate::domain::{
     new_id, Attempt, Delivery, DeliveryState, Event, Millis, NewEvent, Page, PublishOutcome, PublishSummary,
     Scope,
 };
-use crate::store::subscribers::Subscriber;
 use crate::store::{EventQuery, StoreError, StoreResult};
 
 /// The outcome of a publish seen before under the same id or idempotency key.
@@ -51,14 +51,10 @@ pub async fn publish(tx: &Tx<'_>, ev: NewEvent) -> StoreResult<PublishOutcome> {
         return Ok(outcome);
     }
     let index = endpoints::subscribers(tx, ev.tenant.as_deref()).await?;
-    let (mut targets, mut skipped) = (Vec::new(), Vec::new());
-    for sub in index.matching(&ev.event_type) {
-        if sub.disabled {
-            skipped.push(sub.clone())
-        } else {
-            targets.push(sub.clone())
-        }
-    }
+    let FanOut {
+        due: mut targets,
+        mut skipped,
+    } = index.fan_out(&ev.event_type);
     if !insert_event(tx, &ev, targets.len()).await? {
         // Another transaction stored the same id or key first and has committed.
         return earlier(tx, &ev)

@@ -13,8 +13,8 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use super::db::{self, exec, pg, Tx};
 use super::endpoints;
 use super::events;
-use crate::domain::{new_id, NewEvent, PublishOutcome, PublishSummary};
-use crate::store::subscribers::{Subscriber, SubscriberIndex};
+use crate::domain::subscribers::{Subscriber, SubscriberIndex};
+use crate::domain::{new_id, DeliveryState, NewEvent, PublishOutcome, PublishSummary};
 use crate::store::{StoreError, StoreResult};
 
 const MAX_BATCH: usize = 128;
@@ -121,13 +121,13 @@ async fn store_group(pool: &Pool, group: &[&NewEvent]) -> StoreResult<Vec<Publis
 
 /// The event and its deliveries to push endpoints in one statement.
 async fn insert_plain(tx: &Tx<'_>, ev: &NewEvent, subs: &[&Subscriber]) -> StoreResult<PublishOutcome> {
-    let targets = subs.iter().filter(|s| !s.disabled).count();
+    let targets = subs
+        .iter()
+        .filter(|s| s.owed_state() == DeliveryState::Pending)
+        .count();
     let ids: Vec<String> = subs.iter().map(|_| new_id("dlv")).collect();
     let endpoint_ids: Vec<&str> = subs.iter().map(|s| s.id.as_str()).collect();
-    let states: Vec<&str> = subs
-        .iter()
-        .map(|s| if s.disabled { "skipped" } else { "pending" })
-        .collect();
+    let states: Vec<&str> = subs.iter().map(|s| s.owed_state().as_str()).collect();
     exec(
         tx,
         "WITH ev AS ( \

@@ -1,12 +1,10 @@
 //! Sending again: replay an event, retry a delivery, recover an endpoint's failures.
 
-use serde_json::json;
-
 use super::db::{self, exec, get, query, Tx};
 use super::endpoints;
 use super::events::{self, publish_internal, NewDeliveries};
-use crate::domain::{rfc3339, DeliveryState, Millis, Scope};
-use crate::store::subscribers::Subscriber;
+use crate::domain::subscribers::replay_targets;
+use crate::domain::{health, DeliveryState, Millis, Scope};
 use crate::store::{ReplayOutcome, RetryOutcome, StoreResult};
 
 /// New deliveries of an event: to every endpoint that now subscribes to it, or to one.
@@ -20,23 +18,25 @@ pub async fn replay(
     let Some(event) = events::get_visible(tx, scope, event_id).await? else {
         return Ok(ReplayOutcome::EventNotFound);
     };
-    let mut targets: Vec<Subscriber> = match endpoint_id {
-        Some(id) => match endpoints::get_visible(tx, scope, id).await? {
-            Some(ep) if ep.tenant == event.tenant => vec![Subscriber {
-                pull: ep.url.is_none(),
-                id: ep.id,
-                patterns: ep.event_types,
-                disabled: ep.disabled,
-            }],
-            _ => return Ok(ReplayOutcome::EndpointNotFound),
-        },
-        None => endpoints::subscribers(tx, event.tenant.as_deref())
-            .await?
-            .matching(&event.event_type)
-            .into_iter()
-            .filter(|s| !s.disabled)
-            .cloned()
-            .collect(),
+    let asked = match endpoint_id {
+        Some(id) => Some(endpoints::get_visible(tx, scope, id).await?),
+        None => None,
+    };
+    let subscribers = match asked {
+        None => Some(endpoints::subscribers(tx, event.tenant.as_deref()).await?),
+        Some(_) => None,
+    };
+    let fan_out = || {
+        subscribers
+            .map(|s| s.fan_out(&event.event_type))
+            .unwrap_or_default()
+    };
+    let Some(mut targets) = replay_targets(
+        event.tenant.as_deref(),
+        asked.as_ref().map(Option::as_ref),
+        fan_out,
+    ) else {
+        return Ok(ReplayOutcome::EndpointNotFound);
     };
     let owed = NewDeliveries {
         event_id: &event.id,
@@ -52,16 +52,15 @@ pub async fn retry(tx: &Tx<'_>, scope: &Scope, delivery_id: &str, now: Millis) -
     let Some(d) = events::delivery(tx, scope, delivery_id).await? else {
         return Ok(RetryOutcome::NotFound);
     };
-    if matches!(d.state, DeliveryState::Pending | DeliveryState::Delivering) {
+    if !d.state.retryable() {
         return Ok(RetryOutcome::AlreadyQueued);
     }
-    let n = exec(
-        tx,
+    let sql = format!(
         "UPDATE deliveries SET state = 'pending', next_attempt_at = $2, round_attempts = 0, lease_until = NULL, \
-         updated_at = $2 WHERE id = $1 AND state NOT IN ('pending', 'delivering')",
-        &[&delivery_id, &now],
-    )
-    .await?;
+         updated_at = $2 WHERE id = $1 AND state NOT IN ({})",
+        DeliveryState::sql_list(&DeliveryState::QUEUED)
+    );
+    let n = exec(tx, &sql, &[&delivery_id, &now]).await?;
     if n == 0 {
         return Ok(RetryOutcome::AlreadyQueued); // another node queued it meanwhile
     }
@@ -85,32 +84,24 @@ pub async fn recover(
     let Some(ep) = endpoints::get_visible(tx, scope, endpoint_id).await? else {
         return Ok(None);
     };
-    let mut requeued: Vec<(String, i64)> = query(
-        tx,
+    let sql = format!(
         "UPDATE deliveries SET state = 'pending', next_attempt_at = $3, round_attempts = 0, lease_until = NULL, \
-         updated_at = $3 WHERE endpoint_id = $1 AND state IN ('failed', 'skipped') AND created_at >= $2 \
-         RETURNING id, pos",
-        &[&endpoint_id, &since, &now],
-    )
-    .await?
-    .iter()
-    .map(|r| Ok((get(r, 0)?, get(r, 1)?)))
-    .collect::<StoreResult<_>>()?;
-    let n = requeued.len() as u64;
+         updated_at = $3 WHERE endpoint_id = $1 AND state IN ({}) AND created_at >= $2 RETURNING id, pos",
+        DeliveryState::sql_list(&DeliveryState::RECOVERABLE)
+    );
+    let mut requeued: Vec<(String, i64)> = query(tx, &sql, &[&endpoint_id, &since, &now])
+        .await?
+        .iter()
+        .map(|r| Ok((get(r, 0)?, get(r, 1)?)))
+        .collect::<StoreResult<_>>()?;
+    let n = requeued.len();
     requeued.sort_by_key(|(_, pos)| *pos);
     let ids: Vec<String> = requeued.into_iter().map(|(id, _)| id).collect();
     events::to_stream_end(tx, endpoint_id, &ids).await?;
     if n > 0 {
         db::notify(tx).await?;
     }
-    let payload = json!({"endpoint_id": ep.id, "since": rfc3339(since), "recovered": n});
-    publish_internal(
-        tx,
-        "herald.endpoint.recovered",
-        ep.tenant.as_deref(),
-        payload,
-        now,
-    )
-    .await?;
-    Ok(Some(n as usize))
+    let (event_type, payload) = health::recovered(&ep.id, since, n);
+    publish_internal(tx, event_type, ep.tenant.as_deref(), payload, now).await?;
+    Ok(Some(n))
 }

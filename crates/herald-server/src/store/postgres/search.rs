@@ -6,8 +6,8 @@ use tokio_postgres::types::ToSql;
 use super::db::{self, all, get, query, Tx, DELIVERY_COLUMNS};
 use super::events::{self, NewDeliveries};
 use super::{endpoints, recovery};
+use crate::domain::subscribers::Subscriber;
 use crate::domain::{Delivery, DeliveryState, Millis, NewEvent, Page, PublishSummary, Scope};
-use crate::store::subscribers::Subscriber;
 use crate::store::{
     DeliveryFilter, DeliveryQuery, DeliveryStats, RetryOutcome, StoreError, StoreResult, TypeFilter,
 };
@@ -94,7 +94,8 @@ pub async fn retry_matching(
     now: Millis,
 ) -> StoreResult<usize> {
     let sql = format!(
-        "SELECT d.id {MATCHING} AND d.state NOT IN ('pending', 'delivering') ORDER BY d.id DESC LIMIT $12"
+        "SELECT d.id {MATCHING} AND d.state NOT IN ({queued}) ORDER BY d.id DESC LIMIT $12",
+        queued = DeliveryState::sql_list(&DeliveryState::QUEUED)
     );
     let args = Args::new(scope, filter, None, max);
     let ids: Vec<String> = query(tx, &sql, &args.params())
@@ -156,12 +157,7 @@ pub async fn publish_to(tx: &Tx<'_>, ev: NewEvent, endpoint_id: &str) -> StoreRe
             ev.id
         )));
     }
-    let mut target = [Subscriber {
-        id: ep.id,
-        patterns: Vec::new(),
-        disabled: false,
-        pull: ep.url.is_none(),
-    }];
+    let mut target = [Subscriber::of(&ep)];
     let owed = NewDeliveries {
         event_id: &ev.id,
         tenant: ev.tenant.as_deref(),

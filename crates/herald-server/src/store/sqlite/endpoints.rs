@@ -7,9 +7,9 @@ use std::rc::Rc;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::rows::{self, to_json, ENDPOINT_COLUMNS};
+use crate::domain::subscribers::{Subscriber, SubscriberIndex};
 use crate::domain::{Endpoint, EndpointPatch, Millis, Page, Scope};
 use crate::store::sqlite::writer::backend;
-use crate::store::subscribers::{Subscriber, SubscriberIndex};
 use crate::store::{EndpointQuery, StoreResult};
 
 pub fn insert(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {

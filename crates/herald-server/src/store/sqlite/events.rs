@@ -4,12 +4,12 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::endpoints;
 use super::rows::{self, ATTEMPT_COLUMNS, DELIVERY_COLUMNS, EVENT_COLUMNS};
+use crate::domain::subscribers::Subscriber;
 use crate::domain::{
     new_id, Attempt, Delivery, DeliveryState, Event, Millis, NewEvent, Page, PublishOutcome, PublishSummary,
     Scope,
 };
 use crate::store::sqlite::writer::backend;
-use crate::store::subscribers::Subscriber;
 use crate::store::{EventQuery, StoreResult};
 
 /// A publish seen before under the same key.
@@ -69,28 +69,19 @@ pub fn publish(conn: &Connection, ev: NewEvent) -> StoreResult<PublishOutcome> {
             return Ok(outcome);
         }
     }
-    let mut targets: Vec<Target> = Vec::new();
-    let mut skipped: Vec<Target> = Vec::new();
-    let index = endpoints::subscribers(conn, ev.tenant.as_deref())?;
-    for sub in index.matching(&ev.event_type) {
-        if sub.disabled {
-            skipped.push(Target::of(sub))
-        } else {
-            targets.push(Target::of(sub))
-        }
-    }
-    insert_event(conn, &ev, targets.len())?;
+    let owed_to = endpoints::subscribers(conn, ev.tenant.as_deref())?.fan_out(&ev.event_type);
+    insert_event(conn, &ev, owed_to.due.len())?;
     let owed = NewDeliveries {
         event_id: &ev.id,
         tenant: ev.tenant.as_deref(),
         now: ev.created_at,
     };
-    owed.insert(conn, &targets, DeliveryState::Pending)?;
-    owed.insert(conn, &skipped, DeliveryState::Skipped)?;
+    owed.insert(conn, &owed_to.due, DeliveryState::Pending)?;
+    owed.insert(conn, &owed_to.skipped, DeliveryState::Skipped)?;
     Ok(PublishOutcome::Created(PublishSummary {
         id: ev.id,
         event_type: ev.event_type,
-        deliveries: targets.len() as u32,
+        deliveries: owed_to.due.len() as u32,
     }))
 }
 
@@ -119,22 +110,6 @@ pub fn insert_event(conn: &Connection, ev: &NewEvent, deliveries: usize) -> Stor
     Ok(())
 }
 
-/// An endpoint a delivery is owed to.
-pub struct Target {
-    pub id: String,
-    /// A pull endpoint: the delivery takes the next position of its stream.
-    pub pull: bool,
-}
-
-impl Target {
-    pub fn of(sub: &Subscriber) -> Target {
-        Target {
-            id: sub.id.clone(),
-            pull: sub.pull,
-        }
-    }
-}
-
 /// Delivery rows owed for one event.
 pub struct NewDeliveries<'a> {
     pub event_id: &'a str,
@@ -145,7 +120,7 @@ pub struct NewDeliveries<'a> {
 impl NewDeliveries<'_> {
     /// Inserts one delivery per endpoint: `Pending` ones are due now, `Skipped` ones wait
     /// for a recovery.
-    pub fn insert(&self, conn: &Connection, targets: &[Target], state: DeliveryState) -> StoreResult<()> {
+    pub fn insert(&self, conn: &Connection, targets: &[Subscriber], state: DeliveryState) -> StoreResult<()> {
         if targets.is_empty() {
             return Ok(());
         }

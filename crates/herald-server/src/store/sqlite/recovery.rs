@@ -1,11 +1,11 @@
 //! Sending again: replay an event, retry a delivery, recover an endpoint's failures.
 
 use rusqlite::{params, Connection};
-use serde_json::json;
 
-use super::events::{self, publish_internal, NewDeliveries, Target};
+use super::events::{self, publish_internal, NewDeliveries};
 use super::{endpoints, writer::backend};
-use crate::domain::{rfc3339, DeliveryState, Millis, Scope};
+use crate::domain::subscribers::replay_targets;
+use crate::domain::{health, DeliveryState, Millis, Scope};
 use crate::store::{ReplayOutcome, RetryOutcome, StoreResult};
 
 /// New deliveries of an event: to every endpoint that now subscribes to it, or to one.
@@ -19,20 +19,24 @@ pub fn replay(
     let Some(event) = events::get(conn, scope, event_id)? else {
         return Ok(ReplayOutcome::EventNotFound);
     };
-    let targets: Vec<Target> = match endpoint_id {
-        Some(id) => match endpoints::get(conn, scope, id)? {
-            Some(ep) if ep.tenant == event.tenant => vec![Target {
-                pull: ep.url.is_none(),
-                id: ep.id,
-            }],
-            _ => return Ok(ReplayOutcome::EndpointNotFound),
-        },
-        None => endpoints::subscribers(conn, event.tenant.as_deref())?
-            .matching(&event.event_type)
-            .into_iter()
-            .filter(|s| !s.disabled)
-            .map(Target::of)
-            .collect(),
+    let asked = endpoint_id
+        .map(|id| endpoints::get(conn, scope, id))
+        .transpose()?;
+    let subscribers = match asked {
+        None => Some(endpoints::subscribers(conn, event.tenant.as_deref())?),
+        Some(_) => None,
+    };
+    let fan_out = || {
+        subscribers
+            .map(|s| s.fan_out(&event.event_type))
+            .unwrap_or_default()
+    };
+    let Some(targets) = replay_targets(
+        event.tenant.as_deref(),
+        asked.as_ref().map(Option::as_ref),
+        fan_out,
+    ) else {
+        return Ok(ReplayOutcome::EndpointNotFound);
     };
     let owed = NewDeliveries {
         event_id: &event.id,
@@ -48,7 +52,7 @@ pub fn retry(conn: &Connection, scope: &Scope, delivery_id: &str, now: Millis) -
     let Some(d) = events::delivery(conn, scope, delivery_id)? else {
         return Ok(RetryOutcome::NotFound);
     };
-    if matches!(d.state, DeliveryState::Pending | DeliveryState::Delivering) {
+    if !d.state.retryable() {
         return Ok(RetryOutcome::AlreadyQueued);
     }
     conn.prepare_cached(
@@ -74,11 +78,13 @@ pub fn recover(
     let Some(ep) = endpoints::get(conn, scope, endpoint_id)? else {
         return Ok(None);
     };
-    let sql = "UPDATE deliveries SET state = 'pending', next_attempt_at = ?3, round_attempts = 0, lease_until = NULL, \
-               updated_at = ?3 WHERE endpoint_id = ?1 AND state IN ('failed', 'skipped') AND created_at >= ?2 \
-               RETURNING id, pos";
+    let sql = format!(
+        "UPDATE deliveries SET state = 'pending', next_attempt_at = ?3, round_attempts = 0, lease_until = NULL, \
+         updated_at = ?3 WHERE endpoint_id = ?1 AND state IN ({}) AND created_at >= ?2 RETURNING id, pos",
+        DeliveryState::sql_list(&DeliveryState::RECOVERABLE)
+    );
     let mut requeued: Vec<(String, i64)> = conn
-        .prepare_cached(sql)
+        .prepare_cached(&sql)
         .and_then(|mut st| {
             st.query_map(params![endpoint_id, since, now], |r| Ok((r.get(0)?, r.get(1)?)))?
                 .collect()
@@ -88,13 +94,7 @@ pub fn recover(
     requeued.sort_by_key(|(_, pos)| *pos);
     let ids: Vec<String> = requeued.into_iter().map(|(id, _)| id).collect();
     events::to_stream_end(conn, endpoint_id, &ids)?;
-    let payload = json!({"endpoint_id": ep.id, "since": rfc3339(since), "recovered": n});
-    publish_internal(
-        conn,
-        "herald.endpoint.recovered",
-        ep.tenant.as_deref(),
-        payload,
-        now,
-    )?;
+    let (event_type, payload) = health::recovered(&ep.id, since, n);
+    publish_internal(conn, event_type, ep.tenant.as_deref(), payload, now)?;
     Ok(Some(n))
 }

@@ -4,9 +4,10 @@
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection};
 
-use super::events::{self, NewDeliveries, Target};
+use super::events::{self, NewDeliveries};
 use super::rows::{self, DELIVERY_COLUMNS};
 use super::writer::backend;
+use crate::domain::subscribers::Subscriber;
 use crate::domain::{Delivery, DeliveryState, Millis, NewEvent, Page, PublishSummary, Scope};
 use crate::store::{DeliveryFilter, DeliveryQuery, DeliveryStats, StoreError, StoreResult, TypeFilter};
 
@@ -71,7 +72,8 @@ pub fn retry_matching(
     now: Millis,
 ) -> StoreResult<usize> {
     let sql = format!(
-        "SELECT d.id {MATCHING} AND d.state NOT IN ('pending', 'delivering') ORDER BY d.id DESC LIMIT ?12"
+        "SELECT d.id {MATCHING} AND d.state NOT IN ({queued}) ORDER BY d.id DESC LIMIT ?12",
+        queued = DeliveryState::sql_list(&DeliveryState::QUEUED)
     );
     let ids: Vec<String> = conn
         .prepare_cached(&sql)
@@ -130,10 +132,7 @@ pub fn publish_to(conn: &Connection, ev: NewEvent, endpoint_id: &str) -> StoreRe
         return Ok(None);
     };
     events::insert_event(conn, &ev, 1)?;
-    let target = Target {
-        id: ep.id,
-        pull: ep.url.is_none(),
-    };
+    let target = Subscriber::of(&ep);
     let owed = NewDeliveries {
         event_id: &ev.id,
         tenant: ev.tenant.as_deref(),
