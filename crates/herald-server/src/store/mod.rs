@@ -250,45 +250,63 @@ pub enum RateDecision {
 /// Called when another node may have stored due work.
 pub type WakeFn = Arc<dyn Fn() + Send + Sync>;
 
+/// The store as a service: readiness, other nodes, shared rate limits, retention.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait NodeStore: Send + Sync + 'static {
     /// Whether the store can serve requests now.
     async fn ready(&self) -> StoreResult<()>;
 
     /// Calls `on_wake` whenever another process sharing this store may have stored due
     /// work, until `stop` turns true. A store only one process uses has nothing to watch.
-    fn watch_remote(&self, on_wake: WakeFn, stop: watch::Receiver<bool>) {
-        let _ = (on_wake, stop);
-    }
+    fn watch_remote(&self, on_wake: WakeFn, stop: watch::Receiver<bool>);
 
     /// Takes one request from the rate limit `key` that every process of this store shares
     /// (GCRA: `per_s` a second, bursts of `burst`). `None` when the store has only one
     /// process: the caller's in-memory limiter is then exact and cheaper.
-    async fn take_shared_rate(&self, key: &str, per_s: u32, burst: u32) -> StoreResult<Option<RateDecision>> {
-        let _ = (key, per_s, burst);
-        Ok(None)
-    }
+    async fn take_shared_rate(&self, key: &str, per_s: u32, burst: u32) -> StoreResult<Option<RateDecision>>;
 
+    /// Deletes up to `limit` of each kind of record older than `cutoff` (events only when
+    /// they owe nothing).
+    async fn purge_before(&self, cutoff: Millis, limit: usize) -> StoreResult<Purged>;
+}
+
+/// API keys (hashes only).
+#[async_trait]
+pub trait KeyStore: Send + Sync + 'static {
     async fn insert_key(&self, id: String, hash: String, tenant: Option<String>) -> StoreResult<()>;
+
     async fn find_key(&self, hash: String) -> StoreResult<Option<ApiKey>>;
+
     /// Stores an admin key only if no live admin key exists; true when it was stored.
     /// Atomic across nodes sharing the store, so nodes starting together mint one key.
     async fn insert_first_admin_key(&self, id: String, hash: String) -> StoreResult<bool>;
+
     async fn list_keys(&self, tenant: Option<String>) -> StoreResult<Vec<ApiKey>>;
+
     /// False when there is no such live key.
     async fn revoke_key(&self, id: &str) -> StoreResult<bool>;
+}
 
+/// Endpoints and their secrets. Every change here can change who an event is owed to:
+/// a store that caches subscribers drops the cache on each one (see the contract tests).
+#[async_trait]
+pub trait EndpointStore: Send + Sync + 'static {
     async fn create_endpoint(&self, endpoint: Endpoint) -> StoreResult<()>;
+
     async fn get_endpoint(&self, scope: &Scope, id: &str) -> StoreResult<Option<Endpoint>>;
+
     async fn list_endpoints(&self, scope: &Scope, query: EndpointQuery) -> StoreResult<Page<Endpoint>>;
+
     async fn update_endpoint(
         &self,
         scope: &Scope,
         id: &str,
         patch: EndpointPatch,
     ) -> StoreResult<Option<Endpoint>>;
+
     /// Deletes the endpoint; its pending deliveries fail. False when there was none.
     async fn delete_endpoint(&self, scope: &Scope, id: &str) -> StoreResult<bool>;
+
     /// Puts `secret` first; older live secrets keep signing until `grace_until`.
     async fn rotate_secret(
         &self,
@@ -297,6 +315,7 @@ pub trait Store: Send + Sync + 'static {
         secret: String,
         grace_until: Millis,
     ) -> StoreResult<Option<Endpoint>>;
+
     /// Replaces an endpoint's secrets and custom headers as they are (re-sealing after a key
     /// rotation). False when there is no such endpoint.
     async fn replace_endpoint_secrets(
@@ -305,19 +324,43 @@ pub trait Store: Send + Sync + 'static {
         secrets: Vec<EndpointSecret>,
         headers: std::collections::BTreeMap<String, String>,
     ) -> StoreResult<bool>;
+
     /// Re-queues the endpoint's failed and skipped deliveries created since `since`;
     /// `None` when the endpoint is not visible.
     async fn recover_endpoint(&self, scope: &Scope, id: &str, since: Millis) -> StoreResult<Option<usize>>;
+}
 
+/// The event type catalogue.
+#[async_trait]
+pub trait EventTypeStore: Send + Sync + 'static {
+    /// False when the name is taken.
+    async fn create_event_type(&self, event_type: EventType) -> StoreResult<bool>;
+
+    async fn get_event_type(&self, name: &str) -> StoreResult<Option<EventType>>;
+
+    async fn list_event_types(&self, include_archived: bool) -> StoreResult<Vec<EventType>>;
+
+    async fn update_event_type(&self, name: &str, patch: EventTypePatch) -> StoreResult<Option<EventType>>;
+}
+
+/// Events, their deliveries and attempts, as publishers and operators see them.
+#[async_trait]
+pub trait EventStore: Send + Sync + 'static {
     /// Stores the event and one delivery per subscribed endpoint in one transaction.
     async fn publish(&self, event: NewEvent) -> StoreResult<PublishOutcome>;
+
     async fn get_event(&self, scope: &Scope, id: &str) -> StoreResult<Option<Event>>;
+
     async fn list_events(&self, scope: &Scope, query: EventQuery) -> StoreResult<Page<Event>>;
+
     /// `None` when the event is not visible in this scope.
     async fn list_deliveries(&self, scope: &Scope, event_id: &str) -> StoreResult<Option<Vec<Delivery>>>;
+
     async fn get_delivery(&self, scope: &Scope, id: &str) -> StoreResult<Option<Delivery>>;
+
     /// `None` when the delivery is not visible in this scope.
     async fn list_attempts(&self, scope: &Scope, delivery_id: &str) -> StoreResult<Option<Vec<Attempt>>>;
+
     /// New deliveries of an event, to every subscribed endpoint or to one.
     async fn replay_event(
         &self,
@@ -325,9 +368,12 @@ pub trait Store: Send + Sync + 'static {
         event_id: &str,
         endpoint_id: Option<String>,
     ) -> StoreResult<ReplayOutcome>;
+
     async fn retry_delivery(&self, scope: &Scope, delivery_id: &str) -> StoreResult<RetryOutcome>;
+
     /// Deliveries matching the filter, newest first, paged by id.
     async fn search_deliveries(&self, scope: &Scope, query: DeliveryQuery) -> StoreResult<Page<Delivery>>;
+
     /// Retries (or with `dry_run` only counts) the finished deliveries matching the filter,
     /// at most `max` of them, newest first.
     async fn retry_matching(
@@ -337,19 +383,43 @@ pub trait Store: Send + Sync + 'static {
         dry_run: bool,
         max: usize,
     ) -> StoreResult<usize>;
+
     /// Counts of what was published and owed since `since`.
     async fn delivery_stats(&self, scope: &Scope, since: Millis) -> StoreResult<DeliveryStats>;
+
     /// Stores an event owed to one endpoint only (a test delivery), in one transaction;
     /// `None` when the endpoint is not visible to the event's tenant.
     async fn publish_to(&self, event: NewEvent, endpoint_id: &str) -> StoreResult<Option<PublishSummary>>;
-    async fn queue_stats(&self) -> StoreResult<QueueStats>;
 
+    async fn queue_stats(&self) -> StoreResult<QueueStats>;
+}
+
+/// The push queue as the delivery workers use it.
+#[async_trait]
+pub trait QueueStore: Send + Sync + 'static {
+    /// Leases up to `limit` due deliveries of enabled push endpoints, oldest due first.
+    async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Job>>;
+
+    /// Records an attempt and moves its delivery on, in one transaction.
+    async fn record_attempt(&self, record: AttemptRecord) -> StoreResult<()>;
+
+    /// Gives leased deliveries back without an attempt (shutdown).
+    async fn release(&self, delivery_ids: Vec<String>) -> StoreResult<()>;
+
+    /// When the earliest pending delivery becomes due, if any.
+    async fn next_due_at(&self) -> StoreResult<Option<Millis>>;
+}
+
+/// Pull endpoints: leases, acks and the ordered stream.
+#[async_trait]
+pub trait PullStore: Send + Sync + 'static {
     /// Leases due deliveries of a pull endpoint; `None` when it is not visible.
     async fn pull_claim(
         &self,
         scope: &Scope,
         request: PullRequest,
     ) -> StoreResult<Option<Vec<PulledDelivery>>>;
+
     /// Acks deliveries of a pull endpoint; `None` when it is not visible.
     async fn pull_ack(
         &self,
@@ -357,6 +427,7 @@ pub trait Store: Send + Sync + 'static {
         endpoint_id: &str,
         ids: Vec<String>,
     ) -> StoreResult<Option<usize>>;
+
     /// Extends the leases of deliveries a pull consumer still holds to `lease_until`
     /// (a consumer working longer than its lease); `None` when it is not visible.
     async fn pull_extend(
@@ -366,9 +437,11 @@ pub trait Store: Send + Sync + 'static {
         ids: Vec<String>,
         lease_until: Millis,
     ) -> StoreResult<Option<usize>>;
+
     /// A stream consumer resuming after `cursor` acks everything up to it. `None`, acking
     /// nothing, when `cursor` is beyond the endpoint's last stream position (never issued).
     async fn stream_ack_upto(&self, endpoint_id: &str, cursor: i64) -> StoreResult<Option<usize>>;
+
     /// Pending deliveries of an endpoint after `cursor`, in order.
     async fn stream_read(
         &self,
@@ -376,33 +449,34 @@ pub trait Store: Send + Sync + 'static {
         cursor: i64,
         limit: usize,
     ) -> StoreResult<Vec<PulledDelivery>>;
+}
 
-    /// Deletes up to `limit` of each kind of record older than `cutoff` (events only when
-    /// they owe nothing).
-    async fn purge_before(&self, cutoff: Millis, limit: usize) -> StoreResult<Purged>;
-
-    /// False when the name is taken.
-    async fn create_event_type(&self, event_type: EventType) -> StoreResult<bool>;
-    async fn get_event_type(&self, name: &str) -> StoreResult<Option<EventType>>;
-    async fn list_event_types(&self, include_archived: bool) -> StoreResult<Vec<EventType>>;
-    async fn update_event_type(&self, name: &str, patch: EventTypePatch) -> StoreResult<Option<EventType>>;
-
+/// Inbound sources and their request log.
+#[async_trait]
+pub trait SourceStore: Send + Sync + 'static {
     async fn create_source(&self, source: Source) -> StoreResult<()>;
+
     /// `Scope::Admin` finds any source (the public receiver uses it).
     async fn get_source(&self, scope: &Scope, id: &str) -> StoreResult<Option<Source>>;
+
     async fn list_sources(
         &self,
         scope: &Scope,
         cursor: Option<String>,
         limit: usize,
     ) -> StoreResult<Page<Source>>;
+
     async fn update_source(&self, scope: &Scope, id: &str, patch: SourcePatch)
         -> StoreResult<Option<Source>>;
+
     async fn delete_source(&self, scope: &Scope, id: &str) -> StoreResult<bool>;
+
     /// Stores an accepted request (dedup, event, deliveries, log) in one transaction.
     async fn ingest(&self, inbound: InboundEvent) -> StoreResult<IngestOutcome>;
+
     /// Logs a refused request.
     async fn record_request(&self, record: RequestRecord) -> StoreResult<()>;
+
     async fn list_requests(
         &self,
         scope: &Scope,
@@ -410,13 +484,24 @@ pub trait Store: Send + Sync + 'static {
         cursor: Option<String>,
         limit: usize,
     ) -> StoreResult<Option<Page<RequestRecord>>>;
+}
 
-    /// Leases up to `limit` due deliveries of enabled push endpoints, oldest due first.
-    async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Job>>;
-    /// Records an attempt and moves its delivery on, in one transaction.
-    async fn record_attempt(&self, record: AttemptRecord) -> StoreResult<()>;
-    /// Gives leased deliveries back without an attempt (shutdown).
-    async fn release(&self, delivery_ids: Vec<String>) -> StoreResult<()>;
-    /// When the earliest pending delivery becomes due, if any.
-    async fn next_due_at(&self) -> StoreResult<Option<Millis>>;
+/// Everything a store does, role by role. Code that needs one role asks for that role;
+/// the app holds an `Arc<dyn Store>`.
+pub trait Store:
+    NodeStore + KeyStore + EndpointStore + EventTypeStore + EventStore + QueueStore + PullStore + SourceStore
+{
+}
+
+impl<
+        T: NodeStore
+            + KeyStore
+            + EndpointStore
+            + EventTypeStore
+            + EventStore
+            + QueueStore
+            + PullStore
+            + SourceStore,
+    > Store for T
+{
 }

@@ -9,8 +9,9 @@ use tokio::sync::watch;
 
 use super::{
     ApiKey, AttemptRecord, ClaimRequest, DeliveryFilter, DeliveryQuery, DeliveryStats, EndpointQuery,
-    EventQuery, InboundEvent, IngestOutcome, Job, PullRequest, PulledDelivery, Purged, QueueStats,
-    RateDecision, ReplayOutcome, RequestRecord, RetryOutcome, Store, StoreError, StoreResult, WakeFn,
+    EndpointStore, EventQuery, EventStore, EventTypeStore, InboundEvent, IngestOutcome, Job, KeyStore,
+    NodeStore, PullRequest, PullStore, PulledDelivery, Purged, QueueStats, QueueStore, RateDecision,
+    ReplayOutcome, RequestRecord, RetryOutcome, SourceStore, Store, StoreError, StoreResult, WakeFn,
 };
 use crate::domain::source::{Source, SourcePatch, VerifyConfig};
 use crate::domain::{
@@ -166,7 +167,7 @@ impl SealedStore {
 }
 
 #[async_trait]
-impl Store for SealedStore {
+impl NodeStore for SealedStore {
     async fn ready(&self) -> StoreResult<()> {
         self.inner.ready().await
     }
@@ -179,6 +180,13 @@ impl Store for SealedStore {
         self.inner.take_shared_rate(key, per_s, burst).await
     }
 
+    async fn purge_before(&self, cutoff: Millis, limit: usize) -> StoreResult<Purged> {
+        self.inner.purge_before(cutoff, limit).await
+    }
+}
+
+#[async_trait]
+impl KeyStore for SealedStore {
     async fn insert_key(&self, id: String, hash: String, tenant: Option<String>) -> StoreResult<()> {
         self.inner.insert_key(id, hash, tenant).await
     }
@@ -198,7 +206,10 @@ impl Store for SealedStore {
     async fn revoke_key(&self, id: &str) -> StoreResult<bool> {
         self.inner.revoke_key(id).await
     }
+}
 
+#[async_trait]
+impl EndpointStore for SealedStore {
     async fn create_endpoint(&self, mut endpoint: Endpoint) -> StoreResult<()> {
         let id = endpoint.id.clone();
         self.seal_secrets(&id, &mut endpoint.secrets);
@@ -259,7 +270,29 @@ impl Store for SealedStore {
     async fn recover_endpoint(&self, scope: &Scope, id: &str, since: Millis) -> StoreResult<Option<usize>> {
         self.inner.recover_endpoint(scope, id, since).await
     }
+}
 
+#[async_trait]
+impl EventTypeStore for SealedStore {
+    async fn create_event_type(&self, event_type: EventType) -> StoreResult<bool> {
+        self.inner.create_event_type(event_type).await
+    }
+
+    async fn get_event_type(&self, name: &str) -> StoreResult<Option<EventType>> {
+        self.inner.get_event_type(name).await
+    }
+
+    async fn list_event_types(&self, include_archived: bool) -> StoreResult<Vec<EventType>> {
+        self.inner.list_event_types(include_archived).await
+    }
+
+    async fn update_event_type(&self, name: &str, patch: EventTypePatch) -> StoreResult<Option<EventType>> {
+        self.inner.update_event_type(name, patch).await
+    }
+}
+
+#[async_trait]
+impl EventStore for SealedStore {
     async fn publish(&self, event: NewEvent) -> StoreResult<PublishOutcome> {
         self.inner.publish(event).await
     }
@@ -322,7 +355,45 @@ impl Store for SealedStore {
     async fn queue_stats(&self) -> StoreResult<QueueStats> {
         self.inner.queue_stats().await
     }
+}
 
+#[async_trait]
+impl QueueStore for SealedStore {
+    async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Job>> {
+        let jobs = self.inner.claim(request).await?;
+        // One claim carries the same endpoint many times: open each once.
+        let mut opened: std::collections::HashMap<String, Arc<Endpoint>> = Default::default();
+        jobs.into_iter()
+            .map(|mut job| {
+                let ep = match opened.get(&job.endpoint.id) {
+                    Some(ep) => ep.clone(),
+                    None => {
+                        let ep = Arc::new(self.open_endpoint((*job.endpoint).clone())?);
+                        opened.insert(ep.id.clone(), ep.clone());
+                        ep
+                    }
+                };
+                job.endpoint = ep;
+                Ok(job)
+            })
+            .collect()
+    }
+
+    async fn record_attempt(&self, record: AttemptRecord) -> StoreResult<()> {
+        self.inner.record_attempt(record).await
+    }
+
+    async fn release(&self, delivery_ids: Vec<String>) -> StoreResult<()> {
+        self.inner.release(delivery_ids).await
+    }
+
+    async fn next_due_at(&self) -> StoreResult<Option<Millis>> {
+        self.inner.next_due_at().await
+    }
+}
+
+#[async_trait]
+impl PullStore for SealedStore {
     async fn pull_claim(
         &self,
         scope: &Scope,
@@ -362,27 +433,10 @@ impl Store for SealedStore {
     ) -> StoreResult<Vec<PulledDelivery>> {
         self.inner.stream_read(endpoint_id, cursor, limit).await
     }
+}
 
-    async fn purge_before(&self, cutoff: Millis, limit: usize) -> StoreResult<Purged> {
-        self.inner.purge_before(cutoff, limit).await
-    }
-
-    async fn create_event_type(&self, event_type: EventType) -> StoreResult<bool> {
-        self.inner.create_event_type(event_type).await
-    }
-
-    async fn get_event_type(&self, name: &str) -> StoreResult<Option<EventType>> {
-        self.inner.get_event_type(name).await
-    }
-
-    async fn list_event_types(&self, include_archived: bool) -> StoreResult<Vec<EventType>> {
-        self.inner.list_event_types(include_archived).await
-    }
-
-    async fn update_event_type(&self, name: &str, patch: EventTypePatch) -> StoreResult<Option<EventType>> {
-        self.inner.update_event_type(name, patch).await
-    }
-
+#[async_trait]
+impl SourceStore for SealedStore {
     async fn create_source(&self, mut source: Source) -> StoreResult<()> {
         let id = source.id.clone();
         self.seal_verify(&id, &mut source.spec.verify);
@@ -437,38 +491,6 @@ impl Store for SealedStore {
         limit: usize,
     ) -> StoreResult<Option<Page<RequestRecord>>> {
         self.inner.list_requests(scope, source_id, cursor, limit).await
-    }
-
-    async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Job>> {
-        let jobs = self.inner.claim(request).await?;
-        // One claim carries the same endpoint many times: open each once.
-        let mut opened: std::collections::HashMap<String, Arc<Endpoint>> = Default::default();
-        jobs.into_iter()
-            .map(|mut job| {
-                let ep = match opened.get(&job.endpoint.id) {
-                    Some(ep) => ep.clone(),
-                    None => {
-                        let ep = Arc::new(self.open_endpoint((*job.endpoint).clone())?);
-                        opened.insert(ep.id.clone(), ep.clone());
-                        ep
-                    }
-                };
-                job.endpoint = ep;
-                Ok(job)
-            })
-            .collect()
-    }
-
-    async fn record_attempt(&self, record: AttemptRecord) -> StoreResult<()> {
-        self.inner.record_attempt(record).await
-    }
-
-    async fn release(&self, delivery_ids: Vec<String>) -> StoreResult<()> {
-        self.inner.release(delivery_ids).await
-    }
-
-    async fn next_due_at(&self) -> StoreResult<Option<Millis>> {
-        self.inner.next_due_at().await
     }
 }
 

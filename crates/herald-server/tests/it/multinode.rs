@@ -243,7 +243,7 @@ async fn an_endpoint_rate_limit_holds_across_nodes() {
 async fn nodes_starting_together_on_an_empty_database_mint_one_admin_key() {
     run_on(Backend::Postgres, async {
         use herald_server::store::postgres::PgStore;
-        use herald_server::store::Store;
+        use herald_server::store::KeyStore;
         let url = fresh_pg_store().await;
         let nodes = [
             std::sync::Arc::new(

@@ -32,8 +32,9 @@ use tokio_postgres::AsyncMessage;
 use self::db::pg;
 use super::{
     ApiKey, AttemptRecord, ClaimRequest, DeliveryFilter, DeliveryQuery, DeliveryStats, EndpointQuery,
-    EventQuery, InboundEvent, IngestOutcome, Job, PullRequest, PulledDelivery, Purged, QueueStats,
-    RateDecision, ReplayOutcome, RequestRecord, RetryOutcome, Store, StoreError, StoreResult, WakeFn,
+    EndpointStore, EventQuery, EventStore, EventTypeStore, InboundEvent, IngestOutcome, Job, KeyStore,
+    NodeStore, PullRequest, PullStore, PulledDelivery, Purged, QueueStats, QueueStore, RateDecision,
+    ReplayOutcome, RequestRecord, RetryOutcome, SourceStore, StoreError, StoreResult, WakeFn,
 };
 use crate::domain::source::{Source, SourcePatch};
 use crate::domain::{
@@ -172,7 +173,7 @@ async fn listen(
 }
 
 #[async_trait]
-impl Store for PgStore {
+impl NodeStore for PgStore {
     async fn ready(&self) -> StoreResult<()> {
         let client = self.client().await?;
         // A standby or a read-only database cannot take a publish: not ready.
@@ -199,6 +200,13 @@ impl Store for PgStore {
             .map(Some)
     }
 
+    async fn purge_before(&self, cutoff: Millis, limit: usize) -> StoreResult<Purged> {
+        in_tx!(self, |tx| retention::purge(&tx, cutoff, limit).await?)
+    }
+}
+
+#[async_trait]
+impl KeyStore for PgStore {
     async fn insert_key(&self, id: String, hash: String, tenant: Option<String>) -> StoreResult<()> {
         in_tx!(self, |tx| keys::insert_key(
             &tx,
@@ -231,7 +239,10 @@ impl Store for PgStore {
     async fn revoke_key(&self, id: &str) -> StoreResult<bool> {
         in_tx!(self, |tx| keys::revoke_key(&tx, id, self.clock.now_ms()).await?)
     }
+}
 
+#[async_trait]
+impl EndpointStore for PgStore {
     async fn create_endpoint(&self, endpoint: Endpoint) -> StoreResult<()> {
         in_tx!(self, |tx| endpoints::insert(&tx, &endpoint).await?)
     }
@@ -303,7 +314,35 @@ impl Store for PgStore {
         )
         .await?)
     }
+}
 
+#[async_trait]
+impl EventTypeStore for PgStore {
+    async fn create_event_type(&self, event_type: EventType) -> StoreResult<bool> {
+        in_tx!(self, |tx| event_types::insert_type(&tx, &event_type).await?)
+    }
+
+    async fn get_event_type(&self, name: &str) -> StoreResult<Option<EventType>> {
+        in_tx!(self, |tx| event_types::get_type(&tx, name).await?)
+    }
+
+    async fn list_event_types(&self, include_archived: bool) -> StoreResult<Vec<EventType>> {
+        in_tx!(self, |tx| event_types::list_types(&tx, include_archived).await?)
+    }
+
+    async fn update_event_type(&self, name: &str, patch: EventTypePatch) -> StoreResult<Option<EventType>> {
+        in_tx!(self, |tx| event_types::update_type(
+            &tx,
+            name,
+            patch,
+            self.clock.now_ms()
+        )
+        .await?)
+    }
+}
+
+#[async_trait]
+impl EventStore for PgStore {
     async fn publish(&self, event: NewEvent) -> StoreResult<PublishOutcome> {
         self.publisher.publish(event).await
     }
@@ -387,7 +426,30 @@ impl Store for PgStore {
     async fn queue_stats(&self) -> StoreResult<QueueStats> {
         in_tx!(self, |tx| queue::stats(&tx, self.clock.now_ms()).await?)
     }
+}
 
+#[async_trait]
+impl QueueStore for PgStore {
+    async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Job>> {
+        in_tx!(self, |tx| queue::claim(&tx, &request).await?)
+    }
+
+    async fn record_attempt(&self, record: AttemptRecord) -> StoreResult<()> {
+        self.recorder.record(record).await
+    }
+
+    async fn release(&self, delivery_ids: Vec<String>) -> StoreResult<()> {
+        in_tx!(self, |tx| queue::release(&tx, &delivery_ids, self.clock.now_ms())
+            .await?)
+    }
+
+    async fn next_due_at(&self) -> StoreResult<Option<Millis>> {
+        in_tx!(self, |tx| queue::next_due_at(&tx).await?)
+    }
+}
+
+#[async_trait]
+impl PullStore for PgStore {
     async fn pull_claim(
         &self,
         scope: &Scope,
@@ -462,33 +524,10 @@ impl Store for PgStore {
         in_tx!(self, |tx| pull::read_after(&tx, endpoint_id, cursor, limit)
             .await?)
     }
+}
 
-    async fn purge_before(&self, cutoff: Millis, limit: usize) -> StoreResult<Purged> {
-        in_tx!(self, |tx| retention::purge(&tx, cutoff, limit).await?)
-    }
-
-    async fn create_event_type(&self, event_type: EventType) -> StoreResult<bool> {
-        in_tx!(self, |tx| event_types::insert_type(&tx, &event_type).await?)
-    }
-
-    async fn get_event_type(&self, name: &str) -> StoreResult<Option<EventType>> {
-        in_tx!(self, |tx| event_types::get_type(&tx, name).await?)
-    }
-
-    async fn list_event_types(&self, include_archived: bool) -> StoreResult<Vec<EventType>> {
-        in_tx!(self, |tx| event_types::list_types(&tx, include_archived).await?)
-    }
-
-    async fn update_event_type(&self, name: &str, patch: EventTypePatch) -> StoreResult<Option<EventType>> {
-        in_tx!(self, |tx| event_types::update_type(
-            &tx,
-            name,
-            patch,
-            self.clock.now_ms()
-        )
-        .await?)
-    }
-
+#[async_trait]
+impl SourceStore for PgStore {
     async fn create_source(&self, source: Source) -> StoreResult<()> {
         in_tx!(self, |tx| sources::insert(&tx, &source).await?)
     }
@@ -550,22 +589,5 @@ impl Store for PgStore {
             limit
         )
         .await?)
-    }
-
-    async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Job>> {
-        in_tx!(self, |tx| queue::claim(&tx, &request).await?)
-    }
-
-    async fn record_attempt(&self, record: AttemptRecord) -> StoreResult<()> {
-        self.recorder.record(record).await
-    }
-
-    async fn release(&self, delivery_ids: Vec<String>) -> StoreResult<()> {
-        in_tx!(self, |tx| queue::release(&tx, &delivery_ids, self.clock.now_ms())
-            .await?)
-    }
-
-    async fn next_due_at(&self) -> StoreResult<Option<Millis>> {
-        in_tx!(self, |tx| queue::next_due_at(&tx).await?)
     }
 }

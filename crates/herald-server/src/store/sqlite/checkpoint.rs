@@ -80,7 +80,7 @@ fn run(conn: Connection, commits: Commits, stop: &AtomicBool) {
 #[cfg(test)]
 mod tests {
     use crate::store::sqlite::SqliteStore;
-    use crate::store::Store;
+    use crate::store::KeyStore;
 
     /// Commits far below the writer's own threshold still reach the database file: the
     /// checkpoint thread copied them there, not the commits themselves.

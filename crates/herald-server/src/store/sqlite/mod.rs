@@ -24,13 +24,15 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use rusqlite::Connection;
+use tokio::sync::watch;
 
 use self::checkpoint::{Checkpointer, Commits};
 use self::writer::{backend, Readers, Writer};
 use super::{
     ApiKey, AttemptRecord, ClaimRequest, DeliveryFilter, DeliveryQuery, DeliveryStats, EndpointQuery,
-    EventQuery, InboundEvent, IngestOutcome, Job, PullRequest, PulledDelivery, Purged, QueueStats,
-    ReplayOutcome, RequestRecord, RetryOutcome, Store, StoreError, StoreResult,
+    EndpointStore, EventQuery, EventStore, EventTypeStore, InboundEvent, IngestOutcome, Job, KeyStore,
+    NodeStore, PullRequest, PullStore, PulledDelivery, Purged, QueueStats, QueueStore, RateDecision,
+    ReplayOutcome, RequestRecord, RetryOutcome, SourceStore, StoreError, StoreResult, WakeFn,
 };
 use crate::domain::source::{Source, SourcePatch};
 use crate::domain::{
@@ -149,7 +151,7 @@ impl SqliteStore {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl NodeStore for SqliteStore {
     async fn ready(&self) -> StoreResult<()> {
         let clock = self.clock.clone();
         self.readers
@@ -170,6 +172,29 @@ impl Store for SqliteStore {
             .await
     }
 
+    fn watch_remote(&self, _on_wake: WakeFn, _stop: watch::Receiver<bool>) {
+        // One process owns the embedded store (it holds the lock): nobody else stores work.
+    }
+
+    /// One process: the caller's in-memory limiter is exact.
+    async fn take_shared_rate(
+        &self,
+        _key: &str,
+        _per_s: u32,
+        _burst: u32,
+    ) -> StoreResult<Option<RateDecision>> {
+        Ok(None)
+    }
+
+    async fn purge_before(&self, cutoff: Millis, limit: usize) -> StoreResult<Purged> {
+        self.writer
+            .write(move |c| retention::purge(c, cutoff, limit))
+            .await
+    }
+}
+
+#[async_trait]
+impl KeyStore for SqliteStore {
     async fn insert_key(&self, id: String, hash: String, tenant: Option<String>) -> StoreResult<()> {
         let clock = self.clock.clone();
         self.writer
@@ -199,7 +224,10 @@ impl Store for SqliteStore {
             .write(move |c| keys::revoke(c, &id, clock.now_ms()))
             .await
     }
+}
 
+#[async_trait]
+impl EndpointStore for SqliteStore {
     async fn create_endpoint(&self, endpoint: Endpoint) -> StoreResult<()> {
         self.writer.write(move |c| endpoints::insert(c, &endpoint)).await
     }
@@ -270,7 +298,38 @@ impl Store for SqliteStore {
             .write(move |c| recovery::recover(c, &scope, &id, since, clock.now_ms()))
             .await
     }
+}
 
+#[async_trait]
+impl EventTypeStore for SqliteStore {
+    async fn create_event_type(&self, event_type: EventType) -> StoreResult<bool> {
+        self.writer
+            .write(move |c| event_types::insert(c, &event_type))
+            .await
+    }
+
+    async fn get_event_type(&self, name: &str) -> StoreResult<Option<EventType>> {
+        let name = name.to_string();
+        self.readers.read(move |c| event_types::get(c, &name)).await
+    }
+
+    async fn list_event_types(&self, include_archived: bool) -> StoreResult<Vec<EventType>> {
+        self.readers
+            .read(move |c| event_types::list(c, include_archived))
+            .await
+    }
+
+    async fn update_event_type(&self, name: &str, patch: EventTypePatch) -> StoreResult<Option<EventType>> {
+        let clock = self.clock.clone();
+        let name = name.to_string();
+        self.writer
+            .write(move |c| event_types::update(c, &name, patch, clock.now_ms()))
+            .await
+    }
+}
+
+#[async_trait]
+impl EventStore for SqliteStore {
     async fn publish(&self, event: NewEvent) -> StoreResult<PublishOutcome> {
         self.writer.write(move |c| events::publish(c, event)).await
     }
@@ -360,7 +419,35 @@ impl Store for SqliteStore {
         let clock = self.clock.clone();
         self.readers.read(move |c| queue::stats(c, clock.now_ms())).await
     }
+}
 
+#[async_trait]
+impl QueueStore for SqliteStore {
+    async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Job>> {
+        self.writer.write(move |c| queue::claim(c, &request)).await
+    }
+
+    async fn record_attempt(&self, record: AttemptRecord) -> StoreResult<()> {
+        let clock = self.clock.clone();
+        self.writer
+            .write(move |c| queue::record_attempt(c, &record, clock.now_ms()))
+            .await
+    }
+
+    async fn release(&self, delivery_ids: Vec<String>) -> StoreResult<()> {
+        let clock = self.clock.clone();
+        self.writer
+            .write(move |c| queue::release(c, &delivery_ids, clock.now_ms()))
+            .await
+    }
+
+    async fn next_due_at(&self) -> StoreResult<Option<Millis>> {
+        self.readers.read(queue::next_due_at).await
+    }
+}
+
+#[async_trait]
+impl PullStore for SqliteStore {
     async fn pull_claim(
         &self,
         scope: &Scope,
@@ -429,38 +516,10 @@ impl Store for SqliteStore {
             .read(move |c| pull::read_after(c, &id, cursor, limit))
             .await
     }
+}
 
-    async fn purge_before(&self, cutoff: Millis, limit: usize) -> StoreResult<Purged> {
-        self.writer
-            .write(move |c| retention::purge(c, cutoff, limit))
-            .await
-    }
-
-    async fn create_event_type(&self, event_type: EventType) -> StoreResult<bool> {
-        self.writer
-            .write(move |c| event_types::insert(c, &event_type))
-            .await
-    }
-
-    async fn get_event_type(&self, name: &str) -> StoreResult<Option<EventType>> {
-        let name = name.to_string();
-        self.readers.read(move |c| event_types::get(c, &name)).await
-    }
-
-    async fn list_event_types(&self, include_archived: bool) -> StoreResult<Vec<EventType>> {
-        self.readers
-            .read(move |c| event_types::list(c, include_archived))
-            .await
-    }
-
-    async fn update_event_type(&self, name: &str, patch: EventTypePatch) -> StoreResult<Option<EventType>> {
-        let clock = self.clock.clone();
-        let name = name.to_string();
-        self.writer
-            .write(move |c| event_types::update(c, &name, patch, clock.now_ms()))
-            .await
-    }
-
+#[async_trait]
+impl SourceStore for SqliteStore {
     async fn create_source(&self, source: Source) -> StoreResult<()> {
         self.writer.write(move |c| sources::insert(c, &source)).await
     }
@@ -521,27 +580,5 @@ impl Store for SqliteStore {
         self.readers
             .read(move |c| sources::requests(c, &scope, &id, cursor.as_deref(), limit))
             .await
-    }
-
-    async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Job>> {
-        self.writer.write(move |c| queue::claim(c, &request)).await
-    }
-
-    async fn record_attempt(&self, record: AttemptRecord) -> StoreResult<()> {
-        let clock = self.clock.clone();
-        self.writer
-            .write(move |c| queue::record_attempt(c, &record, clock.now_ms()))
-            .await
-    }
-
-    async fn release(&self, delivery_ids: Vec<String>) -> StoreResult<()> {
-        let clock = self.clock.clone();
-        self.writer
-            .write(move |c| queue::release(c, &delivery_ids, clock.now_ms()))
-            .await
-    }
-
-    async fn next_due_at(&self) -> StoreResult<Option<Millis>> {
-        self.readers.read(queue::next_due_at).await
     }
 }
