@@ -36,6 +36,7 @@ macro_rules! store_tests {
 mod helpers;
 
 mod api_errors;
+mod contract;
 mod delivery;
 mod endpoints;
 mod event_types;
