@@ -151,6 +151,7 @@ pub async fn run(
         });
         store.watch_remote(on_wake, stop_tx.subscribe());
     }
+    let concurrency = crate::delivery::load::Board::default();
     let workers = config.role.runs_workers().then(|| {
         let client = HttpClient::new(Guard::new(config.delivery.allow_networks.clone()));
         let deliverer = Arc::new(Deliverer::new(
@@ -160,7 +161,8 @@ pub async fn run(
             config.clock.clone(),
         ));
         let dispatcher = Dispatcher::new(store.clone(), deliverer, config.delivery.clone(), wake.clone())
-            .reporting_idle(config.queue_idle.clone());
+            .reporting_idle(config.queue_idle.clone())
+            .reporting_limits(concurrency.clone());
         tokio::spawn(dispatcher.run(stop_rx))
     });
     let sweeper = match (config.role.runs_workers(), config.retention) {
@@ -188,6 +190,7 @@ pub async fn run(
         pull_wake,
         stopping: stopping_rx,
         limits,
+        concurrency,
     };
     let header_timeout = state.config.header_timeout;
     let tls = match &state.config.tls {

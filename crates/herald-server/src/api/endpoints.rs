@@ -14,6 +14,7 @@ use super::fields::{
     validate_url,
 };
 use super::AppState;
+use crate::domain::breaker::{DEFAULT_CIRCUIT_AFTER, MAX_CIRCUIT_AFTER};
 use crate::domain::{
     new_id, rfc3339, valid_tenant, Endpoint, EndpointPatch, EndpointSecret, Scope, SignatureScheme,
 };
@@ -63,6 +64,10 @@ pub struct CreateEndpoint {
     /// This endpoint's own retry schedule, same syntax and bounds as `--retry-schedule`
     /// (e.g. `10s,1m,10m`; `""` for no retries) [default: the global one].
     retry_schedule: Option<String>,
+    /// Consecutive failed attempts that open the circuit; `0` never opens it [default: 5].
+    #[schema(minimum = 0, maximum = 10000)]
+    #[serde(default, deserialize_with = "super::integers::opt")]
+    circuit_after: Option<u32>,
 }
 
 /// A type pattern: `*`, an exact type such as `ticket.created`, or a prefix such as `ticket.*`.
@@ -109,6 +114,9 @@ pub struct PatchEndpoint {
     /// `null` goes back to the global schedule.
     #[serde(default, deserialize_with = "nullable")]
     retry_schedule: Option<Option<String>>,
+    #[schema(minimum = 0, maximum = 10000)]
+    #[serde(default, deserialize_with = "super::integers::opt")]
+    circuit_after: Option<u32>,
 }
 
 /// An endpoint as the API shows it (secrets are never listed).
@@ -129,6 +137,7 @@ pub struct EndpointView {
     disabled_reason: Option<String>,
     /// `null`: the global schedule.
     retry_schedule: Option<String>,
+    circuit_after: u32,
     created_at: String,
     updated_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -155,11 +164,16 @@ impl From<&Endpoint> for EndpointView {
             disabled: e.disabled,
             disabled_reason: e.disabled_reason.clone(),
             retry_schedule: e.retry_schedule.clone(),
+            circuit_after: e.circuit_after,
             created_at: rfc3339(e.created_at),
             updated_at: rfc3339(e.updated_at),
             secret: None,
         }
     }
+}
+
+fn circuit_after(n: u32) -> ApiResult<u32> {
+    range("circuit_after", n, 0, MAX_CIRCUIT_AFTER)
 }
 
 /// A retry schedule as `--retry-schedule` takes it (bounded the same way), in canonical form.
@@ -263,6 +277,9 @@ pub async fn create(
             .map(|r| range("rate_limit_per_s", r, 1, 100_000))
             .transpose()?,
         retry_schedule: body.retry_schedule.map(validate_schedule).transpose()?,
+        circuit_after: circuit_after(body.circuit_after.unwrap_or(DEFAULT_CIRCUIT_AFTER))?,
+        paused_until: None,
+        breaker: Default::default(),
         disabled: body.disabled.unwrap_or(false),
         disabled_reason: body
             .disabled
@@ -391,6 +408,7 @@ pub async fn update(
             .retry_schedule
             .map(|s| s.map(validate_schedule).transpose())
             .transpose()?,
+        circuit_after: body.circuit_after.map(circuit_after).transpose()?,
     };
     if let Some(Some(url)) = &patch.url {
         check_https_only(&state, url).await?;

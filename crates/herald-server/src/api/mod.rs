@@ -7,6 +7,7 @@ pub mod event_types;
 mod events;
 pub mod extract;
 mod fields;
+mod health;
 mod inbound;
 mod integers;
 pub mod keys;
@@ -55,6 +56,8 @@ pub struct AppState {
     /// Becomes true when shutdown starts, so open streams end and let the server stop.
     pub stopping: tokio::sync::watch::Receiver<bool>,
     pub limits: Arc<limits::Limits>,
+    /// Each endpoint's adaptive limit on this node (the delivery workers keep it).
+    pub concurrency: crate::delivery::load::Board,
 }
 
 impl AppState {
@@ -81,6 +84,7 @@ pub fn router(state: AppState, with_api: bool) -> Router {
             .routes(routes!(endpoints::create, endpoints::list))
             .routes(routes!(endpoints::get, endpoints::update, endpoints::delete))
             .routes(routes!(endpoints::secret))
+            .routes(routes!(health::health))
             .routes(routes!(operations::rotate))
             .routes(routes!(operations::recover))
             .routes(routes!(pull::poll))

@@ -20,6 +20,12 @@ use crate::store::{AttemptRecord, Job};
 
 pub const USER_AGENT_VALUE: &str = concat!("herald/", env!("CARGO_PKG_VERSION"));
 
+/// An attempt made: what to record, and what it says about the receiver's load.
+pub struct Attempted {
+    pub record: AttemptRecord,
+    pub congested: bool,
+}
+
 /// Makes attempts for the dispatcher.
 pub struct Deliverer {
     client: HttpClient,
@@ -43,7 +49,7 @@ impl Deliverer {
     }
 
     /// Sends one attempt of a claimed delivery and says what to record.
-    pub async fn attempt(&self, job: &Job) -> AttemptRecord {
+    pub async fn attempt(&self, job: &Job) -> Attempted {
         let attempted_at = self.clock.now_ms();
         let started = Instant::now();
         let endpoint = &job.endpoint;
@@ -81,7 +87,7 @@ impl Deliverer {
         }
         let next = verdict.next;
         self.metrics.attempt_finished(&next, elapsed.as_secs_f64());
-        AttemptRecord {
+        let record = AttemptRecord {
             attempt,
             endpoint_id: endpoint.id.clone(),
             event_id: job.event.id.clone(),
@@ -91,6 +97,12 @@ impl Deliverer {
                 .config
                 .auto_disable_after
                 .map(|d| attempted_at - d.as_millis() as Millis),
+            probe: job.probe,
+            pause_until: verdict.pause_until,
+        };
+        Attempted {
+            record,
+            congested: verdict.congested,
         }
     }
 

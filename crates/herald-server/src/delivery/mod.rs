@@ -6,8 +6,9 @@
 pub mod attempt;
 pub mod client;
 pub mod guard;
+pub mod load;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,8 +16,9 @@ use tokio::sync::{mpsc, watch, Notify};
 use tokio::time::Instant;
 
 use self::attempt::Deliverer;
+use self::load::{Board, Done, EndpointLoad};
 use crate::config::DeliveryConfig;
-use crate::domain::QueueIdle;
+use crate::domain::{Millis, QueueIdle};
 use crate::store::{ClaimRequest, Job, RateDecision, Store};
 
 /// Most deliveries claimed in one store call.
@@ -27,22 +29,6 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 /// How long shutdown waits for in-flight attempts before leaving their leases to expire.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
-#[derive(Default)]
-struct EndpointLoad {
-    in_flight: u32,
-    cap: u32,
-    /// Claimed but not started: over the cap, or waiting for the rate limit.
-    queued: VecDeque<Job>,
-    next_slot: Option<Instant>,
-    interval: Option<Duration>,
-}
-
-impl EndpointLoad {
-    fn busy(&self, now: Instant) -> bool {
-        self.in_flight >= self.cap || !self.queued.is_empty() || self.next_slot.is_some_and(|s| s > now)
-    }
-}
-
 /// Claims and dispatches deliveries until shutdown.
 pub struct Dispatcher {
     store: Arc<dyn Store>,
@@ -51,9 +37,12 @@ pub struct Dispatcher {
     wake: Arc<Notify>,
     loads: HashMap<String, EndpointLoad>,
     in_flight: usize,
-    done_tx: mpsc::UnboundedSender<String>,
-    done_rx: mpsc::UnboundedReceiver<String>,
+    done_tx: mpsc::UnboundedSender<Done>,
+    done_rx: mpsc::UnboundedReceiver<Done>,
     idle: QueueIdle,
+    board: Board,
+    /// The earliest end of a pause this node has seen (business time), to look again then.
+    pause_ends: Option<Millis>,
 }
 
 impl Dispatcher {
@@ -74,7 +63,15 @@ impl Dispatcher {
             done_tx,
             done_rx,
             idle: QueueIdle::default(),
+            board: Board::default(),
+            pause_ends: None,
         }
+    }
+
+    /// Shows each endpoint's adaptive limit on `board`.
+    pub fn reporting_limits(mut self, board: Board) -> Self {
+        self.board = board;
+        self
     }
 
     /// Reports through `idle` whenever the workers run out of work.
@@ -102,7 +99,7 @@ impl Dispatcher {
                 .report(look, nothing_pending && self.in_flight == 0 && !queued);
             tokio::select! {
                 _ = self.wake.notified() => {}
-                Some(ep) = self.done_rx.recv() => self.finished(&ep),
+                Some(done) = self.done_rx.recv() => self.finished(done),
                 _ = tokio::time::sleep_until(deadline) => {}
                 _ = clock.moved(&mut moves) => {}
                 _ = shutdown.changed() => {}
@@ -155,8 +152,11 @@ impl Dispatcher {
     /// Starts a claimed job now, or queues it behind its endpoint's cap or rate.
     fn admit(&mut self, job: Job) {
         let ep = job.endpoint.clone();
-        let load = self.loads.entry(ep.id.clone()).or_default();
-        load.cap = ep.max_in_flight.max(1);
+        let load = self
+            .loads
+            .entry(ep.id.clone())
+            .or_insert_with(|| EndpointLoad::new(ep.max_in_flight));
+        load.limit.set_ceiling(ep.max_in_flight);
         load.interval = ep
             .rate_limit_per_s
             .filter(|r| *r > 0)
@@ -177,17 +177,18 @@ impl Dispatcher {
         }
     }
 
-    /// Starts as many queued jobs of one endpoint as its cap and rate allow.
+    /// Starts as many queued jobs of one endpoint as its limit and rate allow.
     fn pump(&mut self, endpoint_id: &str) {
         let Some(load) = self.loads.get_mut(endpoint_id) else {
             return;
         };
         let now = Instant::now();
-        while load.in_flight < load.cap && load.next_slot.is_none_or(|s| s <= now) {
+        while load.in_flight < load.limit.current() && load.next_slot.is_none_or(|s| s <= now) {
             let Some(job) = load.queued.pop_front() else {
                 break;
             };
             load.in_flight += 1;
+            let sent = load.limit.sent(load.in_flight);
             load.next_slot = load.interval.map(|i| now + i);
             self.in_flight += 1;
             let (deliverer, store, done) = (self.deliverer.clone(), self.store.clone(), self.done_tx.clone());
@@ -195,36 +196,63 @@ impl Dispatcher {
                 if let Some(rate) = job.endpoint.rate_limit_per_s.filter(|r| *r > 0) {
                     shared_pace(store.as_ref(), &job.endpoint.id, rate).await;
                 }
-                let record = deliverer.attempt(&job).await;
-                if let Err(e) = store.record_attempt(record).await {
+                let attempted = deliverer.attempt(&job).await;
+                let report = Done {
+                    endpoint_id: job.endpoint.id.clone(),
+                    sent,
+                    succeeded: attempted.record.next == crate::store::NextStep::Succeeded,
+                    congested: attempted.congested,
+                    probe: job.probe,
+                    pause_until: attempted.record.pause_until,
+                };
+                if let Err(e) = store.record_attempt(attempted.record).await {
                     // The lease will expire and the delivery will be tried again.
                     tracing::error!(error = %e, delivery = %job.delivery_id, "recording an attempt failed");
                 }
-                let _ = done.send(job.endpoint.id.clone());
+                let _ = done.send(report);
             });
         }
     }
 
     fn drain_done(&mut self) {
-        while let Ok(ep) = self.done_rx.try_recv() {
-            self.finished(&ep);
+        while let Ok(done) = self.done_rx.try_recv() {
+            self.finished(done);
         }
     }
 
-    fn finished(&mut self, endpoint_id: &str) {
+    fn finished(&mut self, done: Done) {
         self.in_flight = self.in_flight.saturating_sub(1);
+        let Some(load) = self.loads.get_mut(&done.endpoint_id) else {
+            return;
+        };
+        load.learn(&done);
+        self.board.set(&done.endpoint_id, load.limit.current());
+        if let Some(until) = done.pause_until {
+            self.pause_ends = Some(self.pause_ends.map_or(until, |t| t.min(until)));
+            self.hold_back(&done.endpoint_id);
+        }
+        if !load_idle(&self.loads, &done.endpoint_id) {
+            self.pump(&done.endpoint_id);
+        }
+    }
+
+    /// The endpoint is paused: what this node claimed for it and has not started goes back
+    /// to the store, which hands it out again (here or on another node) once the pause is
+    /// over. Nothing starts before then.
+    fn hold_back(&mut self, endpoint_id: &str) {
         let Some(load) = self.loads.get_mut(endpoint_id) else {
             return;
         };
-        load.in_flight = load.in_flight.saturating_sub(1);
-        let idle = load.in_flight == 0
-            && load.queued.is_empty()
-            && load.next_slot.is_none_or(|s| s <= Instant::now());
-        if idle {
-            self.loads.remove(endpoint_id);
-        } else {
-            self.pump(endpoint_id);
+        let ids: Vec<String> = load.queued.drain(..).map(|j| j.delivery_id).collect();
+        if ids.is_empty() {
+            return;
         }
+        let store = self.store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.release(ids).await {
+                tracing::warn!(error = %e, "releasing a paused endpoint's deliveries failed; their leases will expire");
+            }
+        });
     }
 
     /// When to look again: the next due delivery, a rate-limited endpoint's next slot, or
@@ -237,6 +265,12 @@ impl Dispatcher {
         for load in self.loads.values() {
             if let (Some(slot), false) = (load.next_slot, load.queued.is_empty()) {
                 deadline = deadline.min(slot);
+            }
+        }
+        let now_ms = self.deliverer.clock().now_ms();
+        if let Some(end) = self.pause_ends {
+            if end > now_ms {
+                deadline = deadline.min(now + Duration::from_millis((end - now_ms) as u64));
             }
         }
         let next_due = self.store.next_due_at().await;
@@ -264,12 +298,16 @@ impl Dispatcher {
         let deadline = Instant::now() + SHUTDOWN_GRACE;
         while self.in_flight > 0 {
             match tokio::time::timeout_at(deadline, self.done_rx.recv()).await {
-                Ok(Some(ep)) => self.finished(&ep),
+                Ok(Some(done)) => self.finished(done),
                 _ => break,
             }
         }
         tracing::info!(unfinished = self.in_flight, "delivery workers stopped");
     }
+}
+
+fn load_idle(loads: &HashMap<String, EndpointLoad>, endpoint_id: &str) -> bool {
+    loads.get(endpoint_id).is_none_or(|l| l.idle(Instant::now()))
 }
 
 /// Waits for the endpoint's rate limit as every node shares it, when the store keeps one

@@ -5,6 +5,7 @@
 
 use serde_json::json;
 
+use super::breaker::Breaker;
 use super::{rfc3339, Attempt, Millis, OPERATIONAL_PREFIX};
 
 /// What happens to a delivery after an attempt.
@@ -29,6 +30,10 @@ pub struct AttemptRecord {
     pub next: NextStep,
     /// Disable the endpoint if every attempt has failed since before this instant.
     pub disable_failing_since_before: Option<Millis>,
+    /// The attempt was an open circuit's probe.
+    pub probe: bool,
+    /// The receiver asked for a pause of the endpoint until then (`Retry-After`).
+    pub pause_until: Option<Millis>,
 }
 
 /// What the store knows of the endpoint when an attempt of it failed, after noting the
@@ -38,6 +43,9 @@ pub struct Standing {
     pub tenant: Option<String>,
     pub disabled: bool,
     pub failing_since: Option<Millis>,
+    pub circuit_after: u32,
+    pub breaker: Breaker,
+    pub paused_until: Option<Millis>,
 }
 
 /// What a store must do after a failed attempt, in the order given, in the transaction
@@ -55,6 +63,11 @@ pub enum Effect {
     Disable {
         reason: String,
         fail_pending: Option<&'static str>,
+    },
+    /// Keep this breaker state and pause (see `domain::breaker`).
+    Control {
+        breaker: Breaker,
+        paused_until: Option<Millis>,
     },
 }
 
@@ -74,6 +87,14 @@ pub fn recovered(endpoint_id: &str, since: Millis, recovered: usize) -> (&'stati
 /// 410 or when every attempt has failed since before the auto-disable cutoff.
 pub fn after_failure(rec: &AttemptRecord, ep: &Standing, now: Millis) -> Vec<Effect> {
     let mut effects = Vec::new();
+    let breaker = ep.breaker.after_failure(ep.circuit_after, rec.probe, now);
+    let paused_until = ep.paused_until.max(rec.pause_until).filter(|t| *t > now);
+    if breaker != ep.breaker || paused_until != ep.paused_until {
+        effects.push(Effect::Control {
+            breaker,
+            paused_until,
+        });
+    }
     let exhausted = matches!(rec.next, NextStep::Failed | NextStep::EndpointGone);
     if exhausted && !rec.event_type.starts_with(OPERATIONAL_PREFIX) {
         effects.push(Effect::Publish {
@@ -135,6 +156,8 @@ mod tests {
             event_type: event_type.into(),
             next,
             disable_failing_since_before: cutoff,
+            probe: false,
+            pause_until: None,
         }
     }
 
@@ -143,6 +166,9 @@ mod tests {
             tenant: Some("acme".into()),
             disabled,
             failing_since: since,
+            circuit_after: 0,
+            breaker: Breaker::default(),
+            paused_until: None,
         }
     }
 
@@ -154,24 +180,36 @@ mod tests {
                 Effect::Disable { fail_pending, .. } => {
                     format!("disable(fail_pending={})", fail_pending.is_some())
                 }
+                Effect::Control { .. } => String::new(),
             })
+            .filter(|k| !k.is_empty())
             .collect()
+    }
+
+    fn control(effects: &[Effect]) -> Option<(Breaker, Option<Millis>)> {
+        effects.iter().find_map(|e| match e {
+            Effect::Control {
+                breaker,
+                paused_until,
+            } => Some((*breaker, *paused_until)),
+            _ => None,
+        })
     }
 
     #[test]
     fn a_retry_has_no_effect_until_the_endpoint_fails_too_long() {
         let rec = failed(NextStep::RetryAt(9_000), "a.b", Some(1_000));
-        assert!(after_failure(&rec, &standing(false, Some(2_000)), 9_000).is_empty());
+        assert!(kinds(&after_failure(&rec, &standing(false, Some(2_000)), 9_000)).is_empty());
         let effects = after_failure(&rec, &standing(false, Some(1_000)), 9_000);
         assert_eq!(
             kinds(&effects),
             ["disable(fail_pending=false)", "herald.endpoint.disabled"]
         );
         // Already disabled: nothing more, reported once.
-        assert!(after_failure(&rec, &standing(true, Some(1_000)), 9_000).is_empty());
+        assert!(kinds(&after_failure(&rec, &standing(true, Some(1_000)), 9_000)).is_empty());
         // Auto-disable off.
         let never = failed(NextStep::RetryAt(9_000), "a.b", None);
-        assert!(after_failure(&never, &standing(false, Some(0)), 9_000).is_empty());
+        assert!(kinds(&after_failure(&never, &standing(false, Some(0)), 9_000)).is_empty());
     }
 
     #[test]
@@ -186,7 +224,9 @@ mod tests {
                 "herald.endpoint.disabled"
             ]
         );
-        let Effect::Publish { payload, tenant, .. } = &effects[0] else {
+        let Some(Effect::Publish { payload, tenant, .. }) =
+            effects.iter().find(|e| matches!(e, Effect::Publish { .. }))
+        else {
             panic!()
         };
         assert_eq!(
@@ -198,11 +238,36 @@ mod tests {
     #[test]
     fn exhausted_operational_deliveries_are_not_reported_again() {
         let rec = failed(NextStep::Failed, "herald.delivery.failed", None);
-        assert!(after_failure(&rec, &standing(false, Some(5_000)), 9_000).is_empty());
+        assert!(kinds(&after_failure(&rec, &standing(false, Some(5_000)), 9_000)).is_empty());
         let rec = failed(NextStep::Failed, "ticket.created", None);
         assert_eq!(
             kinds(&after_failure(&rec, &standing(false, Some(5_000)), 9_000)),
             ["herald.delivery.failed"]
         );
+    }
+
+    #[test]
+    fn failures_count_toward_the_circuit_and_a_retry_after_pauses() {
+        let mut ep = standing(false, Some(5_000));
+        ep.circuit_after = 2;
+        let rec = failed(NextStep::RetryAt(9_000), "a.b", None);
+        let (breaker, paused) = control(&after_failure(&rec, &ep, 9_000)).unwrap();
+        assert_eq!(
+            (breaker.consecutive_failures, breaker.open, paused),
+            (1, None, None)
+        );
+        ep.breaker = breaker;
+        let (breaker, _) = control(&after_failure(&rec, &ep, 9_000)).unwrap();
+        assert!(breaker.open.is_some(), "the second failure in a row opens it");
+        let paused = AttemptRecord {
+            pause_until: Some(20_000),
+            ..rec.clone()
+        };
+        let (_, until) = control(&after_failure(&paused, &standing(false, Some(5_000)), 9_000)).unwrap();
+        assert_eq!(until, Some(20_000));
+        let mut later = standing(false, Some(5_000));
+        later.paused_until = Some(30_000);
+        let (_, until) = control(&after_failure(&paused, &later, 9_000)).unwrap();
+        assert_eq!(until, Some(30_000), "a pause is only ever lengthened");
     }
 }

@@ -6,10 +6,12 @@ use std::time::UNIX_EPOCH;
 
 use serde::Serialize;
 
+pub mod breaker;
 mod clock;
 pub mod health;
 mod idle;
 mod ids;
+pub mod limit;
 mod names;
 pub mod outcome;
 mod secret;
@@ -159,6 +161,12 @@ pub struct Endpoint {
     pub updated_at: Millis,
     /// This endpoint's own retry schedule (`5s,5m,…`, validated), instead of the global one.
     pub retry_schedule: Option<String>,
+    /// Consecutive failed attempts that open the circuit (0: never).
+    pub circuit_after: u32,
+    /// No attempt starts before this instant (a `Retry-After` paused the endpoint).
+    pub paused_until: Option<Millis>,
+    /// The circuit breaker's state (kept in the store, so every node sees it).
+    pub breaker: breaker::Breaker,
 }
 
 /// Custom header values may be credentials: `Debug` shows their names only.
@@ -224,6 +232,7 @@ pub struct EndpointPatch {
     pub rate_limit_per_s: Option<Option<u32>>,
     pub disabled: Option<bool>,
     pub retry_schedule: Option<Option<String>>,
+    pub circuit_after: Option<u32>,
 }
 
 impl EndpointPatch {
@@ -248,6 +257,9 @@ impl EndpointPatch {
         }
         if let Some(v) = self.rate_limit_per_s {
             ep.rate_limit_per_s = v;
+        }
+        if let Some(v) = self.circuit_after {
+            ep.circuit_after = v;
         }
         if let Some(v) = self.retry_schedule {
             ep.retry_schedule = v;

@@ -35,6 +35,12 @@ pub struct Verdict {
     pub next: NextStep,
     /// For the attempt log; `None` on success.
     pub error: Option<String>,
+    /// The receiver named an instant to come back (429/503 with `Retry-After`): the whole
+    /// endpoint pauses until then.
+    pub pause_until: Option<Millis>,
+    /// The receiver is overloaded or unreachable (429, 503, timeout, connection error):
+    /// the adaptive limit comes down.
+    pub congested: bool,
 }
 
 /// Judges attempt number `attempt_no` (1-based), made at `now`. `jitter` spreads a
@@ -46,6 +52,11 @@ pub fn judge(
     now: Millis,
     jitter: impl FnOnce(Duration) -> Duration,
 ) -> Verdict {
+    let congested = matches!(
+        answer,
+        Answer::Status { code: 429 | 503, .. } | Answer::Timeout { .. } | Answer::Unreachable(_)
+    );
+    let mut pause_until = None;
     let retry = |hint: Option<Duration>| {
         let Some(base) = policy.schedule.get(attempt_no.saturating_sub(1) as usize) else {
             return NextStep::Failed;
@@ -64,9 +75,12 @@ pub fn judge(
         ),
         Answer::Status { code, retry_after } => {
             let hint = match code {
-                429 | 503 => retry_after.and_then(|v| parse_retry_after(v, now)),
+                429 | 503 => retry_after
+                    .and_then(|v| parse_retry_after(v, now))
+                    .map(|h| h.min(policy.max_retry_after)),
                 _ => None,
             };
+            pause_until = hint.map(|h| now + h.as_millis() as Millis);
             (retry(hint), Some(format!("endpoint answered HTTP {code}")))
         }
         Answer::Timeout { after_ms } => (retry(None), Some(format!("timed out after {after_ms} ms"))),
@@ -78,7 +92,12 @@ pub fn judge(
             )),
         ),
     };
-    Verdict { next, error }
+    Verdict {
+        next,
+        error,
+        pause_until,
+        congested,
+    }
 }
 
 /// `Retry-After` as delta-seconds or an HTTP date (how long after `now`).
@@ -117,12 +136,10 @@ mod tests {
     #[test]
     fn any_2xx_succeeds() {
         for code in [200, 201, 204, 299] {
+            let v = judged(status(code, None), 1);
             assert_eq!(
-                judged(status(code, None), 1),
-                Verdict {
-                    next: NextStep::Succeeded,
-                    error: None
-                }
+                (v.next, v.error, v.pause_until, v.congested),
+                (NextStep::Succeeded, None, None, false)
             );
         }
     }
@@ -192,6 +209,39 @@ mod tests {
             NextStep::Failed,
             "retries are still counted"
         );
+    }
+
+    #[test]
+    fn retry_after_pauses_the_endpoint_even_when_retries_are_exhausted() {
+        assert_eq!(judged(status(429, Some("7")), 1).pause_until, Some(NOW + 7_000));
+        assert_eq!(judged(status(503, Some("7")), 3).pause_until, Some(NOW + 7_000));
+        assert_eq!(
+            judged(status(429, Some("86400")), 1).pause_until,
+            Some(NOW + 3_600_000),
+            "capped"
+        );
+        assert_eq!(judged(status(500, Some("7")), 1).pause_until, None);
+        assert_eq!(judged(status(429, None), 1).pause_until, None);
+    }
+
+    #[test]
+    fn overload_and_unreachability_are_congestion_other_failures_are_not() {
+        for a in [
+            status(429, None),
+            status(503, None),
+            Answer::Timeout { after_ms: 5 },
+            Answer::Unreachable("reset"),
+        ] {
+            assert!(judged(a.clone(), 1).congested, "{a:?}");
+        }
+        for a in [
+            status(500, None),
+            status(404, None),
+            status(410, None),
+            Answer::Forbidden("private".into()),
+        ] {
+            assert!(!judged(a.clone(), 1).congested, "{a:?}");
+        }
     }
 
     #[test]

@@ -182,6 +182,9 @@ mod tests {
             created_at: 0,
             updated_at: 0,
             retry_schedule: None,
+            circuit_after: 5,
+            paused_until: None,
+            breaker: Default::default(),
         }
     }
 

@@ -136,6 +136,8 @@ pub struct Job {
     pub round_attempts: u32,
     pub event: std::sync::Arc<Event>,
     pub endpoint: std::sync::Arc<Endpoint>,
+    /// The one attempt an open circuit lets through (see `domain::breaker`).
+    pub probe: bool,
 }
 
 pub use crate::domain::health::{AttemptRecord, NextStep};
@@ -235,6 +237,15 @@ pub struct QueueStats {
     pub oldest_due_at: Option<Millis>,
     /// Endpoints with the most failed deliveries (bounded list).
     pub top_failing: Vec<(String, u64)>,
+}
+
+/// One endpoint's share of the queue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EndpointQueue {
+    pub pending: u64,
+    pub in_flight: u64,
+    /// When the oldest pending delivery was created.
+    pub oldest_pending_at: Option<Millis>,
 }
 
 /// What a shared rate limit says about one request.
@@ -408,6 +419,9 @@ pub trait QueueStore: Send + Sync + 'static {
 
     /// When the earliest pending delivery becomes due, if any.
     async fn next_due_at(&self) -> StoreResult<Option<Millis>>;
+
+    /// What one endpoint has waiting and in flight, on every node.
+    async fn endpoint_queue(&self, endpoint_id: &str) -> StoreResult<EndpointQueue>;
 }
 
 /// Pull endpoints: leases, acks and the ordered stream.

@@ -9,9 +9,10 @@ use tokio::sync::watch;
 
 use super::{
     ApiKey, AttemptRecord, ClaimRequest, DeliveryFilter, DeliveryQuery, DeliveryStats, EndpointQuery,
-    EndpointStore, EventQuery, EventStore, EventTypeStore, InboundEvent, IngestOutcome, Job, KeyStore,
-    NodeStore, PullRequest, PullStore, PulledDelivery, Purged, QueueStats, QueueStore, RateDecision,
-    ReplayOutcome, RequestRecord, RetryOutcome, SourceStore, Store, StoreError, StoreResult, WakeFn,
+    EndpointQueue, EndpointStore, EventQuery, EventStore, EventTypeStore, InboundEvent, IngestOutcome, Job,
+    KeyStore, NodeStore, PullRequest, PullStore, PulledDelivery, Purged, QueueStats, QueueStore,
+    RateDecision, ReplayOutcome, RequestRecord, RetryOutcome, SourceStore, Store, StoreError, StoreResult,
+    WakeFn,
 };
 use crate::domain::source::{Source, SourcePatch, VerifyConfig};
 use crate::domain::{
@@ -389,6 +390,10 @@ impl QueueStore for SealedStore {
 
     async fn next_due_at(&self) -> StoreResult<Option<Millis>> {
         self.inner.next_due_at().await
+    }
+
+    async fn endpoint_queue(&self, endpoint_id: &str) -> StoreResult<EndpointQueue> {
+        self.inner.endpoint_queue(endpoint_id).await
     }
 }
 

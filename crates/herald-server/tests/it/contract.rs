@@ -55,6 +55,9 @@ fn endpoint(tenant: Option<&str>, url: Option<&str>, patterns: &[&str]) -> Endpo
         created_at: 0,
         updated_at: 0,
         retry_schedule: None,
+        circuit_after: 5,
+        paused_until: None,
+        breaker: Default::default(),
     }
 }
 
@@ -327,6 +330,8 @@ fn record(job: &herald_server::store::Job, next: NextStep, now: i64) -> AttemptR
         event_type: job.event.event_type.clone(),
         next,
         disable_failing_since_before: None,
+        probe: job.probe,
+        pause_until: None,
     }
 }
 

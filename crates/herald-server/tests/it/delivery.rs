@@ -74,10 +74,10 @@ store_tests! {
     async fn an_endpoints_own_retry_schedule_replaces_the_global_one() {
         let app = spawn_app().await; // global: 100ms,100ms,100ms (four tries)
         let failing = Receiver::start(|_| Reply::status(500)).await;
-        let own = app.create_endpoint(json!({"url": failing.url, "retry_schedule": "50ms"})).await;
+        let own = app.create_endpoint(json!({"url": failing.url, "retry_schedule": "50ms", "circuit_after": 0})).await;
         assert_eq!(own["retry_schedule"], "50ms");
         let other = Receiver::start(|_| Reply::status(500)).await;
-        let global = app.create_endpoint(json!({"url": other.url})).await;
+        let global = app.create_endpoint(json!({"url": other.url, "circuit_after": 0})).await;
         assert!(global["retry_schedule"].is_null());
         let ev = app.publish(json!({"type": "a.b", "payload": {}})).await;
         let ds = app.settled(ev["id"].as_str().unwrap()).await;

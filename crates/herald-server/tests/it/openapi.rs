@@ -13,6 +13,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("PATCH", "/v1/endpoints/{id}"),
     ("DELETE", "/v1/endpoints/{id}"),
     ("GET", "/v1/endpoints/{id}/secret"),
+    ("GET", "/v1/endpoints/{id}/health"),
     ("POST", "/v1/endpoints/{id}/secret/rotate"),
     ("POST", "/v1/endpoints/{id}/recover"),
     ("GET", "/v1/endpoints/{id}/stream"),

@@ -33,7 +33,7 @@ async fn world(app: &TestApp) -> World {
         .unwrap()
         .to_string();
     let failing = app
-        .create_endpoint(json!({"url": bad.url, "event_types": ["ticket.*"]}))
+        .create_endpoint(json!({"url": bad.url, "event_types": ["ticket.*"], "circuit_after": 0}))
         .await["id"]
         .as_str()
         .unwrap()
@@ -111,7 +111,7 @@ store_tests! {
     async fn bulk_retry_shows_its_count_first_then_sends_them_again() {
         let app = spawn_app().await;
         let flaky = Receiver::start(|n| Reply::status(if n < 8 { 500 } else { 200 })).await;
-        let ep = app.create_endpoint(json!({"url": flaky.url})).await;
+        let ep = app.create_endpoint(json!({"url": flaky.url, "circuit_after": 0})).await;
         let mut events = Vec::new();
         for n in 0..2 {
             let ev = app.publish(json!({"type": "a.b", "payload": {"n": n}})).await;

@@ -56,7 +56,7 @@ fn json<T: serde::de::DeserializeOwned>(row: &Row, i: usize, what: &str) -> Stor
 
 pub const ENDPOINT_COLUMNS: &str = "id, tenant, url, description, event_types, headers, signature, \
      secrets, timeout_ms, max_in_flight, rate_limit_per_s, disabled, disabled_reason, created_at, updated_at, \
-     retry_schedule";
+     retry_schedule, circuit_after, paused_until, consecutive_failures, circuit_wait_ms, circuit_until";
 
 pub const EVENT_COLUMNS: &str =
     "id, type, tenant, payload, content_type, deliveries, created_at, seq, source_id, headers";
@@ -96,6 +96,12 @@ pub fn endpoint(row: &Row) -> StoreResult<Endpoint> {
         created_at: get(row, 13)?,
         updated_at: get(row, 14)?,
         retry_schedule: get(row, 15)?,
+        circuit_after: get::<i32>(row, 16)? as u32,
+        paused_until: get(row, 17)?,
+        breaker: crate::domain::breaker::Breaker {
+            consecutive_failures: get::<i32>(row, 18)? as u32,
+            open: crate::domain::breaker::Open::from_columns(get(row, 19)?, get(row, 20)?),
+        },
     })
 }
 

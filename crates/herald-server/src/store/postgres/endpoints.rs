@@ -1,6 +1,7 @@
 //! Endpoint queries.
 
 use super::db::{self, all, exec, get, query, query_opt, to_json, Tx, ENDPOINT_COLUMNS};
+use crate::domain::breaker::Breaker;
 use crate::domain::{Endpoint, EndpointPatch, Millis, Page, Scope};
 
 use crate::domain::subscribers::{Subscriber, SubscriberIndex};
@@ -11,7 +12,7 @@ pub async fn insert(tx: &Tx<'_>, ep: &Endpoint) -> StoreResult<()> {
         tx,
         "INSERT INTO endpoints (id, tenant, url, description, event_types, headers, signature, secrets, \
          timeout_ms, max_in_flight, rate_limit_per_s, disabled, disabled_reason, created_at, updated_at, \
-         retry_schedule) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+         retry_schedule, circuit_after) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         &[
             &ep.id,
             &ep.tenant,
@@ -29,6 +30,7 @@ pub async fn insert(tx: &Tx<'_>, ep: &Endpoint) -> StoreResult<()> {
             &ep.created_at,
             &ep.updated_at,
             &ep.retry_schedule,
+            &(ep.circuit_after as i32),
         ],
     )
     .await?;
@@ -79,7 +81,7 @@ async fn replace(tx: &Tx<'_>, ep: &Endpoint) -> StoreResult<()> {
         tx,
         "UPDATE endpoints SET url = $2, description = $3, event_types = $4, headers = $5, secrets = $6, \
          timeout_ms = $7, max_in_flight = $8, rate_limit_per_s = $9, disabled = $10, disabled_reason = $11, \
-         updated_at = $12, retry_schedule = $13 WHERE id = $1",
+         updated_at = $12, retry_schedule = $13, circuit_after = $14 WHERE id = $1",
         &[
             &ep.id,
             &ep.url,
@@ -94,6 +96,7 @@ async fn replace(tx: &Tx<'_>, ep: &Endpoint) -> StoreResult<()> {
             &ep.disabled_reason,
             &ep.updated_at,
             &ep.retry_schedule,
+            &(ep.circuit_after as i32),
         ],
     )
     .await?;
@@ -117,7 +120,8 @@ pub async fn update(
         // A fresh start: the failure streak that disabled it no longer counts.
         exec(
             tx,
-            "UPDATE endpoints SET failing_since = NULL WHERE id = $1",
+            "UPDATE endpoints SET failing_since = NULL, consecutive_failures = 0, circuit_wait_ms = NULL, \
+             circuit_until = NULL, paused_until = NULL WHERE id = $1",
             &[&id],
         )
         .await?;
@@ -173,6 +177,30 @@ pub async fn disable(tx: &Tx<'_>, id: &str, reason: &str, now: Millis) -> StoreR
         tx,
         "UPDATE endpoints SET disabled = TRUE, disabled_reason = $2, updated_at = $3 WHERE id = $1",
         &[&id, &reason, &now],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Keeps an endpoint's breaker state and pause.
+pub async fn set_control(
+    tx: &Tx<'_>,
+    id: &str,
+    breaker: &Breaker,
+    paused_until: Option<Millis>,
+) -> StoreResult<()> {
+    let open = breaker.open;
+    exec(
+        tx,
+        "UPDATE endpoints SET consecutive_failures = $2, circuit_wait_ms = $3, circuit_until = $4, \
+         paused_until = $5 WHERE id = $1",
+        &[
+            &id,
+            &(breaker.consecutive_failures as i32),
+            &open.map(|o| o.wait_ms),
+            &open.map(|o| o.probe_at),
+            &paused_until,
+        ],
     )
     .await?;
     Ok(())

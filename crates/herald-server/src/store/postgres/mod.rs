@@ -32,9 +32,9 @@ use tokio_postgres::AsyncMessage;
 use self::db::pg;
 use super::{
     ApiKey, AttemptRecord, ClaimRequest, DeliveryFilter, DeliveryQuery, DeliveryStats, EndpointQuery,
-    EndpointStore, EventQuery, EventStore, EventTypeStore, InboundEvent, IngestOutcome, Job, KeyStore,
-    NodeStore, PullRequest, PullStore, PulledDelivery, Purged, QueueStats, QueueStore, RateDecision,
-    ReplayOutcome, RequestRecord, RetryOutcome, SourceStore, StoreError, StoreResult, WakeFn,
+    EndpointQueue, EndpointStore, EventQuery, EventStore, EventTypeStore, InboundEvent, IngestOutcome, Job,
+    KeyStore, NodeStore, PullRequest, PullStore, PulledDelivery, Purged, QueueStats, QueueStore,
+    RateDecision, ReplayOutcome, RequestRecord, RetryOutcome, SourceStore, StoreError, StoreResult, WakeFn,
 };
 use crate::domain::source::{Source, SourcePatch};
 use crate::domain::{
@@ -445,6 +445,10 @@ impl QueueStore for PgStore {
 
     async fn next_due_at(&self) -> StoreResult<Option<Millis>> {
         in_tx!(self, |tx| queue::next_due_at(&tx).await?)
+    }
+
+    async fn endpoint_queue(&self, endpoint_id: &str) -> StoreResult<EndpointQueue> {
+        in_tx!(self, |tx| queue::endpoint_queue(&tx, endpoint_id).await?)
     }
 }
 

@@ -29,11 +29,14 @@ pub async fn claim(
     if endpoints::get_visible(tx, scope, endpoint_id).await?.is_none() {
         return Ok(None);
     }
+    // Not SKIP LOCKED: a lease another transaction is expiring right now (a worker's
+    // claim expires every lease that ran out) is waited for, so a consumer is never told
+    // "nothing" while what it is owed is being put back.
     exec(
         tx,
         "UPDATE deliveries SET state = 'pending', lease_until = NULL, updated_at = $2 \
          WHERE id IN (SELECT id FROM deliveries WHERE endpoint_id = $1 AND state = 'delivering' \
-             AND lease_until <= $2 FOR UPDATE SKIP LOCKED)",
+             AND lease_until <= $2 FOR UPDATE)",
         &[&endpoint_id, &now],
     )
     .await?;

@@ -9,7 +9,9 @@ use super::endpoints;
 use super::events::publish_internal;
 use crate::domain::health::{self, Effect, Standing};
 use crate::domain::{Endpoint, Event, Millis};
-use crate::store::{AttemptRecord, ClaimRequest, Job, NextStep, QueueStats, StoreError, StoreResult};
+use crate::store::{
+    AttemptRecord, ClaimRequest, EndpointQueue, Job, NextStep, QueueStats, StoreError, StoreResult,
+};
 
 /// Puts deliveries whose lease ran out back in the queue (their worker died).
 async fn expire_leases(tx: &Tx<'_>, now: Millis) -> StoreResult<u64> {
@@ -60,14 +62,17 @@ pub async fn claim(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
     if expired > 0 {
         tracing::info!(expired, "re-queued deliveries whose lease ran out");
     }
+    let mut claimed = claim_probes(tx, req).await?;
     // An endpoint's `max_in_flight` is one cap across nodes: the claim locks the endpoint
     // rows it takes work from (skipping those another node is claiming for right now),
     // counts what is already in flight for them, and takes at most the room left.
+    let room = req.limit.saturating_sub(claimed.len()) as i64;
     let rows = query(
         tx,
         "WITH cand AS ( \
              SELECT d.id, d.endpoint_id, d.next_attempt_at FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id \
              WHERE d.state = 'pending' AND d.next_attempt_at <= $2 AND NOT e.disabled AND e.url IS NOT NULL \
+             AND (e.paused_until IS NULL OR e.paused_until <= $2) AND e.circuit_wait_ms IS NULL \
              AND NOT (d.endpoint_id = ANY($3)) ORDER BY d.next_attempt_at LIMIT $5), \
          eps AS ( \
              SELECT e.id, e.max_in_flight FROM endpoints e WHERE e.id IN (SELECT endpoint_id FROM cand) \
@@ -89,18 +94,49 @@ pub async fn claim(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
             &req.lease_until,
             &req.now,
             &req.exclude_endpoints,
-            &(req.limit as i64),
-            &(req.limit as i64 * 4),
+            &room,
+            &(room * 4),
         ],
     )
     .await?;
-    let claimed = rows
-        .iter()
-        .map(|r| {
-            let key: EventKey = (get(r, 1)?, get::<Option<String>>(r, 4)?.unwrap_or_default());
-            Ok((get(r, 0)?, key, get(r, 2)?, get::<i64>(r, 3)? as u32))
-        })
-        .collect::<StoreResult<Vec<(String, EventKey, String, u32)>>>()?;
+    for r in &rows {
+        claimed.push(claimed_row(r, false)?);
+    }
+    jobs_of(tx, claimed).await
+}
+
+/// A claimed delivery row: (id, event key, endpoint id, round attempts, probe).
+type Claimed = (String, EventKey, String, u32, bool);
+
+fn claimed_row(r: &tokio_postgres::Row, probe: bool) -> StoreResult<Claimed> {
+    let key: EventKey = (get(r, 1)?, get::<Option<String>>(r, 4)?.unwrap_or_default());
+    Ok((get(r, 0)?, key, get(r, 2)?, get::<i64>(r, 3)? as u32, probe))
+}
+
+/// One probe per open circuit whose wait is over (its oldest due delivery). The endpoint
+/// row is locked, so one node takes the probe, and its circuit waits for the probe's lease.
+async fn claim_probes(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Claimed>> {
+    let rows = query(
+        tx,
+        "WITH probing AS ( \
+             SELECT e.id FROM endpoints e WHERE e.circuit_wait_ms IS NOT NULL AND e.circuit_until <= $2 \
+             AND NOT e.disabled AND e.url IS NOT NULL AND (e.paused_until IS NULL OR e.paused_until <= $2) \
+             AND NOT (e.id = ANY($3)) LIMIT $4 FOR UPDATE SKIP LOCKED), \
+         picked AS ( \
+             SELECT DISTINCT ON (d.endpoint_id) d.id, d.endpoint_id FROM deliveries d \
+             JOIN probing p ON p.id = d.endpoint_id WHERE d.state = 'pending' AND d.next_attempt_at <= $2 \
+             ORDER BY d.endpoint_id, d.next_attempt_at), \
+         held AS ( \
+             UPDATE endpoints SET circuit_until = $1 WHERE id IN (SELECT endpoint_id FROM picked)) \
+         UPDATE deliveries SET state = 'delivering', lease_until = $1, updated_at = $2 FROM picked \
+         WHERE deliveries.id = picked.id RETURNING deliveries.id, event_id, deliveries.endpoint_id, round_attempts, tenant",
+        &[&req.lease_until, &req.now, &req.exclude_endpoints, &(req.limit as i64)],
+    )
+    .await?;
+    rows.iter().map(|r| claimed_row(r, true)).collect()
+}
+
+async fn jobs_of(tx: &Tx<'_>, claimed: Vec<Claimed>) -> StoreResult<Vec<Job>> {
     // Everything the batch needs in two queries, each event and endpoint loaded once.
     let events = load_events(tx, claimed.iter().map(|c| &c.1)).await?;
     let endpoint_ids: Vec<&str> = claimed.iter().map(|c| c.2.as_str()).collect();
@@ -111,7 +147,7 @@ pub async fn claim(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
         .map(|r| db::endpoint(r).map(|e| (e.id.clone(), Arc::new(e))))
         .collect::<StoreResult<_>>()?;
     let mut jobs = Vec::with_capacity(claimed.len());
-    for (delivery_id, event_id, endpoint_id, round_attempts) in claimed {
+    for (delivery_id, event_id, endpoint_id, round_attempts, probe) in claimed {
         let event = events
             .get(&event_id)
             .cloned()
@@ -124,6 +160,7 @@ pub async fn claim(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
             round_attempts,
             event,
             endpoint,
+            probe,
         });
     }
     // RETURNING gives no order: start the batch in publish order.
@@ -189,7 +226,9 @@ async fn after_attempt(tx: &Tx<'_>, rec: &AttemptRecord, now: Millis) -> StoreRe
     if rec.next == NextStep::Succeeded {
         exec(
             tx,
-            "UPDATE endpoints SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL",
+            "UPDATE endpoints SET failing_since = NULL, consecutive_failures = 0, circuit_wait_ms = NULL, \
+             circuit_until = NULL WHERE id = $1 \
+             AND (failing_since IS NOT NULL OR consecutive_failures > 0 OR circuit_wait_ms IS NOT NULL)",
             &[&rec.endpoint_id],
         )
         .await?;
@@ -203,7 +242,8 @@ pub async fn after_failure(tx: &Tx<'_>, rec: &AttemptRecord, now: Millis) -> Sto
     let Some(row) = query_opt(
         tx,
         "UPDATE endpoints SET failing_since = coalesce(failing_since, $2) WHERE id = $1 \
-         RETURNING tenant, disabled, failing_since",
+         RETURNING tenant, disabled, failing_since, circuit_after, consecutive_failures, circuit_wait_ms, \
+         circuit_until, paused_until",
         &[&rec.endpoint_id, &rec.attempt.attempted_at],
     )
     .await?
@@ -214,6 +254,12 @@ pub async fn after_failure(tx: &Tx<'_>, rec: &AttemptRecord, now: Millis) -> Sto
         tenant: get(&row, 0)?,
         disabled: get(&row, 1)?,
         failing_since: get(&row, 2)?,
+        circuit_after: get::<i32>(&row, 3)? as u32,
+        breaker: crate::domain::breaker::Breaker {
+            consecutive_failures: get::<i32>(&row, 4)? as u32,
+            open: crate::domain::breaker::Open::from_columns(get(&row, 5)?, get(&row, 6)?),
+        },
+        paused_until: get(&row, 7)?,
     };
     for effect in health::after_failure(rec, &standing, now) {
         match effect {
@@ -228,6 +274,10 @@ pub async fn after_failure(tx: &Tx<'_>, rec: &AttemptRecord, now: Millis) -> Sto
                     endpoints::fail_pending(tx, &rec.endpoint_id, error, now).await?;
                 }
             }
+            Effect::Control {
+                breaker,
+                paused_until,
+            } => endpoints::set_control(tx, &rec.endpoint_id, &breaker, paused_until).await?,
         }
     }
     Ok(())
@@ -254,6 +304,23 @@ pub async fn next_due_at(tx: &Tx<'_>) -> StoreResult<Option<Millis>> {
     )
     .await?;
     row.map(|r| get(&r, 0)).transpose().map(Option::flatten)
+}
+
+pub async fn endpoint_queue(tx: &Tx<'_>, endpoint_id: &str) -> StoreResult<EndpointQueue> {
+    let row = query_opt(
+        tx,
+        "SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'delivering'), \
+         min(created_at) FILTER (WHERE state = 'pending') \
+         FROM deliveries WHERE endpoint_id = $1 AND state IN ('pending', 'delivering')",
+        &[&endpoint_id],
+    )
+    .await?
+    .ok_or_else(|| StoreError::Corrupt("an aggregate returned no row".into()))?;
+    Ok(EndpointQueue {
+        pending: get::<i64>(&row, 0)? as u64,
+        in_flight: get::<i64>(&row, 1)? as u64,
+        oldest_pending_at: get(&row, 2)?,
+    })
 }
 
 pub async fn stats(tx: &Tx<'_>, now: Millis) -> StoreResult<QueueStats> {

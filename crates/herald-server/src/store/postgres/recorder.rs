@@ -87,7 +87,9 @@ async fn write_group(pool: &Pool, records: &[&AttemptRecord], now: Millis) -> St
     healthy.dedup();
     exec(
         &tx,
-        "UPDATE endpoints SET failing_since = NULL WHERE id = ANY($1) AND failing_since IS NOT NULL",
+        "UPDATE endpoints SET failing_since = NULL, consecutive_failures = 0, circuit_wait_ms = NULL, \
+         circuit_until = NULL WHERE id = ANY($1) \
+         AND (failing_since IS NOT NULL OR consecutive_failures > 0 OR circuit_wait_ms IS NOT NULL)",
         &[&healthy],
     )
     .await?;

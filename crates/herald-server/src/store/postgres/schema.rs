@@ -164,6 +164,15 @@ ALTER TABLE deliveries ADD CONSTRAINT deliveries_state_known
 -- An endpoint's own retry schedule (the global one when NULL).
 ALTER TABLE endpoints ADD COLUMN retry_schedule TEXT;
 "#,
+    r#"
+-- Delivery control (domain::breaker): the circuit breaker's setting and state, and the
+-- pause a Retry-After asked for. A circuit is open when circuit_wait_ms is set.
+ALTER TABLE endpoints ADD COLUMN circuit_after INTEGER NOT NULL DEFAULT 5;
+ALTER TABLE endpoints ADD COLUMN paused_until BIGINT;
+ALTER TABLE endpoints ADD COLUMN consecutive_failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE endpoints ADD COLUMN circuit_wait_ms BIGINT;
+ALTER TABLE endpoints ADD COLUMN circuit_until BIGINT;
+"#,
 ];
 
 /// Applies the migrations this database has not seen yet; returns how many ran.

@@ -7,6 +7,7 @@ use std::rc::Rc;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::rows::{self, to_json, ENDPOINT_COLUMNS};
+use crate::domain::breaker::Breaker;
 use crate::domain::subscribers::{Subscriber, SubscriberIndex};
 use crate::domain::{Endpoint, EndpointPatch, Millis, Page, Scope};
 use crate::store::sqlite::writer::backend;
@@ -17,7 +18,7 @@ pub fn insert(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO endpoints (id, tenant, url, description, event_types, headers, signature, secrets, \
          timeout_ms, max_in_flight, rate_limit_per_s, disabled, disabled_reason, created_at, updated_at, \
-         retry_schedule) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+         retry_schedule, circuit_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
     )
     .and_then(|mut st| {
         st.execute(params![
@@ -37,6 +38,7 @@ pub fn insert(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
             ep.created_at,
             ep.updated_at,
             ep.retry_schedule,
+            i64::from(ep.circuit_after),
         ])
     })
     .map_err(backend)?;
@@ -80,7 +82,7 @@ pub fn replace(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
     conn.prepare_cached(
         "UPDATE endpoints SET url = ?2, description = ?3, event_types = ?4, headers = ?5, secrets = ?6, \
          timeout_ms = ?7, max_in_flight = ?8, rate_limit_per_s = ?9, disabled = ?10, disabled_reason = ?11, \
-         updated_at = ?12, retry_schedule = ?13 WHERE id = ?1",
+         updated_at = ?12, retry_schedule = ?13, circuit_after = ?14 WHERE id = ?1",
     )
     .and_then(|mut st| {
         st.execute(params![
@@ -97,6 +99,7 @@ pub fn replace(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
             ep.disabled_reason,
             ep.updated_at,
             ep.retry_schedule,
+            i64::from(ep.circuit_after),
         ])
     })
     .map_err(backend)?;
@@ -118,9 +121,12 @@ pub fn update(
     replace(conn, &ep)?;
     if re_enabled {
         // A fresh start: the failure streak that disabled it no longer counts.
-        conn.prepare_cached("UPDATE endpoints SET failing_since = NULL WHERE id = ?1")
-            .and_then(|mut st| st.execute(params![id]))
-            .map_err(backend)?;
+        conn.prepare_cached(
+            "UPDATE endpoints SET failing_since = NULL, consecutive_failures = 0, circuit_wait_ms = NULL, \
+             circuit_until = NULL, paused_until = NULL WHERE id = ?1",
+        )
+        .and_then(|mut st| st.execute(params![id]))
+        .map_err(backend)?;
     }
     Ok(Some(ep))
 }
@@ -171,6 +177,32 @@ pub fn disable(conn: &Connection, id: &str, reason: &str, now: Millis) -> StoreR
         "UPDATE endpoints SET disabled = 1, disabled_reason = ?2, updated_at = ?3 WHERE id = ?1",
     )
     .and_then(|mut st| st.execute(params![id, reason, now]))
+    .map_err(backend)?;
+    Ok(())
+}
+
+/// Keeps an endpoint's breaker state and pause (delivery control does not change who
+/// subscribes: the subscriber cache stays).
+pub fn set_control(
+    conn: &Connection,
+    id: &str,
+    breaker: &Breaker,
+    paused_until: Option<Millis>,
+) -> StoreResult<()> {
+    let open = breaker.open;
+    conn.prepare_cached(
+        "UPDATE endpoints SET consecutive_failures = ?2, circuit_wait_ms = ?3, circuit_until = ?4, \
+         paused_until = ?5 WHERE id = ?1",
+    )
+    .and_then(|mut st| {
+        st.execute(params![
+            id,
+            i64::from(breaker.consecutive_failures),
+            open.map(|o| o.wait_ms),
+            open.map(|o| o.probe_at),
+            paused_until,
+        ])
+    })
     .map_err(backend)?;
     Ok(())
 }

@@ -30,9 +30,9 @@ use self::checkpoint::{Checkpointer, Commits};
 use self::writer::{backend, Readers, Writer};
 use super::{
     ApiKey, AttemptRecord, ClaimRequest, DeliveryFilter, DeliveryQuery, DeliveryStats, EndpointQuery,
-    EndpointStore, EventQuery, EventStore, EventTypeStore, InboundEvent, IngestOutcome, Job, KeyStore,
-    NodeStore, PullRequest, PullStore, PulledDelivery, Purged, QueueStats, QueueStore, RateDecision,
-    ReplayOutcome, RequestRecord, RetryOutcome, SourceStore, StoreError, StoreResult, WakeFn,
+    EndpointQueue, EndpointStore, EventQuery, EventStore, EventTypeStore, InboundEvent, IngestOutcome, Job,
+    KeyStore, NodeStore, PullRequest, PullStore, PulledDelivery, Purged, QueueStats, QueueStore,
+    RateDecision, ReplayOutcome, RequestRecord, RetryOutcome, SourceStore, StoreError, StoreResult, WakeFn,
 };
 use crate::domain::source::{Source, SourcePatch};
 use crate::domain::{
@@ -443,6 +443,11 @@ impl QueueStore for SqliteStore {
 
     async fn next_due_at(&self) -> StoreResult<Option<Millis>> {
         self.readers.read(queue::next_due_at).await
+    }
+
+    async fn endpoint_queue(&self, endpoint_id: &str) -> StoreResult<EndpointQueue> {
+        let id = endpoint_id.to_string();
+        self.readers.read(move |c| queue::endpoint_queue(c, &id)).await
     }
 }
 

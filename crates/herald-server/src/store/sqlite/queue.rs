@@ -9,7 +9,9 @@ use super::health;
 use super::rows::{self, ENDPOINT_COLUMNS, EVENT_COLUMNS};
 use crate::domain::{Endpoint, Event, Millis};
 use crate::store::sqlite::writer::backend;
-use crate::store::{AttemptRecord, ClaimRequest, Job, NextStep, QueueStats, StoreError, StoreResult};
+use crate::store::{
+    AttemptRecord, ClaimRequest, EndpointQueue, Job, NextStep, QueueStats, StoreError, StoreResult,
+};
 
 /// Puts deliveries whose lease ran out back in the queue (their worker died).
 pub fn expire_leases(conn: &Connection, now: Millis) -> StoreResult<usize> {
@@ -31,30 +33,87 @@ pub fn release_all_leases(conn: &Connection, now: Millis) -> StoreResult<usize> 
     .map_err(backend)
 }
 
+/// A claimed delivery row: (id, event key, endpoint id, round attempts, probe).
+type Claimed = (String, EventKey, String, u32, bool);
+
+/// Leases due deliveries: first one probe per endpoint whose open circuit may be probed
+/// now (its oldest due delivery; the probe's lease holds the circuit meanwhile), then due
+/// deliveries of endpoints that are neither paused nor open.
 pub fn claim(conn: &Connection, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
     expire_leases(conn, req.now)?;
     let exclude = serde_json::to_string(&req.exclude_endpoints).expect("strings serialize");
-    let claimed: Vec<(String, EventKey, String, u32)> = conn
-        .prepare_cached(
+    let mut claimed = claim_probes(conn, req, &exclude)?;
+    let room = req.limit.saturating_sub(claimed.len());
+    claimed.extend(
+        conn.prepare_cached(
             "UPDATE deliveries SET state = 'delivering', lease_until = ?1, updated_at = ?2 \
              WHERE id IN (SELECT d.id FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id \
                  WHERE d.state = 'pending' AND d.next_attempt_at <= ?2 AND e.disabled = 0 AND e.url IS NOT NULL \
+                 AND (e.paused_until IS NULL OR e.paused_until <= ?2) AND e.circuit_wait_ms IS NULL \
                  AND d.endpoint_id NOT IN (SELECT value FROM json_each(?3)) \
                  ORDER BY d.next_attempt_at LIMIT ?4) \
              RETURNING id, event_id, tenant, endpoint_id, round_attempts",
         )
         .and_then(|mut st| {
-            st.query_map(
-                params![req.lease_until, req.now, exclude, req.limit as i64],
-                |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?), r.get(3)?, r.get::<_, i64>(4)? as u32)),
-            )?
-            .collect()
+            st.query_map(params![req.lease_until, req.now, exclude, room as i64], |r| claimed_row(r, false))?
+                .collect::<rusqlite::Result<Vec<_>>>()
         })
+        .map_err(backend)?,
+    );
+    jobs_of(conn, claimed)
+}
+
+fn claimed_row(r: &rusqlite::Row<'_>, probe: bool) -> rusqlite::Result<Claimed> {
+    Ok((
+        r.get(0)?,
+        (r.get(1)?, r.get(2)?),
+        r.get(3)?,
+        r.get::<_, i64>(4)? as u32,
+        probe,
+    ))
+}
+
+/// One probe per open circuit whose wait is over.
+fn claim_probes(conn: &Connection, req: &ClaimRequest, exclude: &str) -> StoreResult<Vec<Claimed>> {
+    let probing: Vec<String> = conn
+        .prepare_cached(
+            "SELECT id FROM endpoints WHERE circuit_wait_ms IS NOT NULL AND circuit_until <= ?1 \
+             AND disabled = 0 AND url IS NOT NULL AND (paused_until IS NULL OR paused_until <= ?1) \
+             AND id NOT IN (SELECT value FROM json_each(?2))",
+        )
+        .and_then(|mut st| st.query_map(params![req.now, exclude], |r| r.get(0))?.collect())
         .map_err(backend)?;
+    let mut out = Vec::new();
+    for endpoint_id in probing.into_iter().take(req.limit) {
+        let probe = conn
+            .prepare_cached(
+                "UPDATE deliveries SET state = 'delivering', lease_until = ?1, updated_at = ?2 \
+                 WHERE id = (SELECT id FROM deliveries WHERE endpoint_id = ?3 AND state = 'pending' \
+                     AND next_attempt_at <= ?2 ORDER BY next_attempt_at LIMIT 1) \
+                 RETURNING id, event_id, tenant, endpoint_id, round_attempts",
+            )
+            .and_then(|mut st| {
+                st.query_row(params![req.lease_until, req.now, endpoint_id], |r| {
+                    claimed_row(r, true)
+                })
+                .optional()
+            })
+            .map_err(backend)?;
+        if let Some(p) = probe {
+            conn.prepare_cached("UPDATE endpoints SET circuit_until = ?2 WHERE id = ?1")
+                .and_then(|mut st| st.execute(params![endpoint_id, req.lease_until]))
+                .map_err(backend)?;
+            out.push(p);
+        }
+    }
+    Ok(out)
+}
+
+fn jobs_of(conn: &Connection, claimed: Vec<Claimed>) -> StoreResult<Vec<Job>> {
     let mut events: HashMap<EventKey, Arc<Event>> = HashMap::new();
     let mut eps: HashMap<String, Arc<Endpoint>> = HashMap::new();
     let mut jobs = Vec::with_capacity(claimed.len());
-    for (delivery_id, event_id, endpoint_id, attempts) in claimed {
+    for (delivery_id, event_id, endpoint_id, attempts, probe) in claimed {
         let event = match events.get(&event_id) {
             Some(e) => e.clone(),
             None => {
@@ -76,6 +135,7 @@ pub fn claim(conn: &Connection, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
             round_attempts: attempts,
             event,
             endpoint,
+            probe,
         });
     }
     // RETURNING gives no order: start the batch in publish order.
@@ -175,6 +235,24 @@ pub fn next_due_at(conn: &Connection) -> StoreResult<Option<Millis>> {
          ORDER BY d.next_attempt_at LIMIT 1",
     )
     .and_then(|mut st| st.query_row([], |r| r.get(0)).optional())
+    .map_err(backend)
+}
+
+pub fn endpoint_queue(conn: &Connection, endpoint_id: &str) -> StoreResult<EndpointQueue> {
+    conn.prepare_cached(
+        "SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'delivering'), \
+         min(created_at) FILTER (WHERE state = 'pending') \
+         FROM deliveries WHERE endpoint_id = ?1 AND state IN ('pending', 'delivering')",
+    )
+    .and_then(|mut st| {
+        st.query_row(params![endpoint_id], |r| {
+            Ok(EndpointQueue {
+                pending: r.get::<_, i64>(0)? as u64,
+                in_flight: r.get::<_, i64>(1)? as u64,
+                oldest_pending_at: r.get(2)?,
+            })
+        })
+    })
     .map_err(backend)
 }
 

@@ -7,7 +7,7 @@ use crate::store::StoreError;
 
 pub const ENDPOINT_COLUMNS: &str = "id, tenant, url, description, event_types, headers, signature, \
      secrets, timeout_ms, max_in_flight, rate_limit_per_s, disabled, disabled_reason, created_at, updated_at, \
-     retry_schedule";
+     retry_schedule, circuit_after, paused_until, consecutive_failures, circuit_wait_ms, circuit_until";
 
 pub const EVENT_COLUMNS: &str =
     "id, type, tenant, payload, content_type, deliveries, created_at, seq, source_id, headers";
@@ -50,6 +50,12 @@ pub fn endpoint(row: &Row<'_>) -> rusqlite::Result<Endpoint> {
         created_at: row.get(13)?,
         updated_at: row.get(14)?,
         retry_schedule: row.get(15)?,
+        circuit_after: row.get::<_, i64>(16)? as u32,
+        paused_until: row.get(17)?,
+        breaker: crate::domain::breaker::Breaker {
+            consecutive_failures: row.get::<_, i64>(18)? as u32,
+            open: crate::domain::breaker::Open::from_columns(row.get(19)?, row.get(20)?),
+        },
     })
 }
 

@@ -185,6 +185,15 @@ DROP INDEX deliveries_by_event;
 -- An endpoint's own retry schedule (the global one when NULL).
 ALTER TABLE endpoints ADD COLUMN retry_schedule TEXT;
 "#,
+    r#"
+-- Delivery control (domain::breaker): the circuit breaker's setting and state, and the
+-- pause a Retry-After asked for. A circuit is open when circuit_wait_ms is set.
+ALTER TABLE endpoints ADD COLUMN circuit_after INTEGER NOT NULL DEFAULT 5;
+ALTER TABLE endpoints ADD COLUMN paused_until INTEGER;
+ALTER TABLE endpoints ADD COLUMN consecutive_failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE endpoints ADD COLUMN circuit_wait_ms INTEGER;
+ALTER TABLE endpoints ADD COLUMN circuit_until INTEGER;
+"#,
 ];
 
 /// SQLite's own consistency check (`PRAGMA quick_check`): `Err` with what it found.
