@@ -25,6 +25,11 @@ pub struct Done {
 
 pub struct EndpointLoad {
     pub in_flight: u32,
+    /// Failed attempts in a row as this node saw them, from the count the store had when
+    /// the endpoint's work was claimed; at the endpoint's `circuit_after` its circuit is
+    /// open, and what this node still holds for it goes back to the store.
+    pub failures_in_row: u32,
+    pub circuit_after: u32,
     pub limit: Limit,
     /// Claimed but not started: over the limit, or waiting for the rate limit.
     pub queued: VecDeque<Job>,
@@ -36,6 +41,8 @@ impl EndpointLoad {
     pub fn new(ceiling: u32) -> Self {
         EndpointLoad {
             in_flight: 0,
+            failures_in_row: 0,
+            circuit_after: 0,
             limit: Limit::new(ceiling),
             queued: VecDeque::new(),
             next_slot: None,
@@ -54,9 +61,14 @@ impl EndpointLoad {
         self.in_flight == 0 && self.queued.is_empty() && self.next_slot.is_none_or(|s| s <= now)
     }
 
-    /// Learns from a finished attempt.
-    pub fn learn(&mut self, done: &Done) {
+    /// Learns from a finished attempt; true when the circuit has just opened.
+    pub fn learn(&mut self, done: &Done) -> bool {
         self.in_flight = self.in_flight.saturating_sub(1);
+        self.failures_in_row = if done.succeeded {
+            0
+        } else {
+            self.failures_in_row + 1
+        };
         if done.probe && done.succeeded {
             // The circuit closed: start low and ramp up.
             self.limit.restart_low();
@@ -65,6 +77,7 @@ impl EndpointLoad {
         } else if done.succeeded {
             self.limit.succeeded(done.sent);
         }
+        self.circuit_after > 0 && self.failures_in_row >= self.circuit_after
     }
 }
 

@@ -95,8 +95,11 @@ impl Dispatcher {
             }
             let (deadline, nothing_pending) = self.next_wake().await;
             let queued = self.loads.values().any(|l| !l.queued.is_empty());
-            self.idle
-                .report(look, nothing_pending && self.in_flight == 0 && !queued);
+            self.idle.report(
+                look,
+                nothing_pending && self.in_flight == 0 && !queued,
+                self.in_flight,
+            );
             tokio::select! {
                 _ = self.wake.notified() => {}
                 Some(done) = self.done_rx.recv() => self.finished(done),
@@ -157,6 +160,10 @@ impl Dispatcher {
             .entry(ep.id.clone())
             .or_insert_with(|| EndpointLoad::new(ep.max_in_flight));
         load.limit.set_ceiling(ep.max_in_flight);
+        load.circuit_after = ep.circuit_after;
+        if load.in_flight == 0 {
+            load.failures_in_row = ep.breaker.consecutive_failures;
+        }
         load.interval = ep
             .rate_limit_per_s
             .filter(|r| *r > 0)
@@ -225,10 +232,12 @@ impl Dispatcher {
         let Some(load) = self.loads.get_mut(&done.endpoint_id) else {
             return;
         };
-        load.learn(&done);
+        let circuit_open = load.learn(&done);
         self.board.set(&done.endpoint_id, load.limit.current());
         if let Some(until) = done.pause_until {
             self.pause_ends = Some(self.pause_ends.map_or(until, |t| t.min(until)));
+        }
+        if done.pause_until.is_some() || circuit_open {
             self.hold_back(&done.endpoint_id);
         }
         if !load_idle(&self.loads, &done.endpoint_id) {
@@ -236,9 +245,9 @@ impl Dispatcher {
         }
     }
 
-    /// The endpoint is paused: what this node claimed for it and has not started goes back
-    /// to the store, which hands it out again (here or on another node) once the pause is
-    /// over. Nothing starts before then.
+    /// The endpoint is paused or its circuit open: what this node claimed for it and has
+    /// not started goes back to the store, which hands it out again (here or on another
+    /// node) once the pause is over or the circuit closes. Nothing starts before then.
     fn hold_back(&mut self, endpoint_id: &str) {
         let Some(load) = self.loads.get_mut(endpoint_id) else {
             return;

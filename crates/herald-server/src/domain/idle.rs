@@ -13,6 +13,10 @@ struct State {
     idle: bool,
     /// Counts hand-ins of work, so a report can tell whether it is still current.
     work: u64,
+    /// Counts the workers' looks at the store (one a dispatcher round).
+    looks: u64,
+    /// Attempts in flight at the last look.
+    in_flight: usize,
 }
 
 #[derive(Clone)]
@@ -48,15 +52,25 @@ impl QueueIdle {
         Look(self.0.borrow().work)
     }
 
-    /// Reports what a look found; ignored if work arrived since.
-    pub fn report(&self, look: Look, idle: bool) {
-        self.0.send_if_modified(|s| {
-            let current = s.work == look.0 && s.idle != idle;
-            if current {
+    /// Reports what a look found (and how many attempts are in flight); "idle" is
+    /// ignored if work arrived since.
+    pub fn report(&self, look: Look, idle: bool, in_flight: usize) {
+        self.0.send_modify(|s| {
+            s.looks += 1;
+            s.in_flight = in_flight;
+            if s.work == look.0 {
                 s.idle = idle;
             }
-            current
         });
+    }
+
+    /// Resolves after the workers have looked at the store `n` more times, the last with
+    /// nothing in flight: what they would send by then, they have sent and recorded
+    /// (tests use it to show that nothing was).
+    pub async fn rounds(&self, n: u64) {
+        let mut rx = self.0.subscribe();
+        let until = rx.borrow().looks + n;
+        let _ = rx.wait_for(|s| s.looks >= until && s.in_flight == 0).await;
     }
 
     /// Resolves once the workers are idle.
@@ -76,10 +90,10 @@ mod tests {
         let idle = QueueIdle::default();
         let look = idle.look();
         idle.work_arrived();
-        idle.report(look, true);
+        idle.report(look, true, 0);
         assert!(!idle.0.borrow().idle);
         let look = idle.look();
-        idle.report(look, true);
+        idle.report(look, true, 0);
         assert!(idle.0.borrow().idle);
     }
 }

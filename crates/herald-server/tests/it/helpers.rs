@@ -168,6 +168,14 @@ impl TestApp {
         self.clock.advance(by);
     }
 
+    /// Waits until the delivery workers have looked at the store twice more (a full round
+    /// after whatever was happening): anything they were going to send by now, they sent.
+    pub async fn worker_rounds(&self) {
+        tokio::time::timeout(Duration::from_secs(15), self.idle.rounds(2))
+            .await
+            .expect("the delivery workers did not look at the store within 15 s");
+    }
+
     /// Waits until the delivery workers have nothing in flight and no push delivery is
     /// pending (retries scheduled later count as pending: see [`TestApp::advance`]).
     pub async fn until_idle(&self) {

@@ -37,6 +37,7 @@ mod helpers;
 
 mod api_errors;
 mod contract;
+mod control;
 mod delivery;
 mod endpoints;
 mod event_types;
