@@ -35,6 +35,9 @@ pub struct Metrics {
     deliveries: Family<State, Gauge>,
     oldest_due_age: Gauge<f64, std::sync::atomic::AtomicU64>,
     endpoint_failed: Family<EndpointLabel, Gauge>,
+    endpoint_limit: Family<EndpointLabel, Gauge>,
+    endpoint_circuit_open: Family<EndpointLabel, Gauge>,
+    endpoint_paused: Family<EndpointLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -82,6 +85,24 @@ impl Metrics {
             "Failed deliveries of the 20 endpoints with the most",
             endpoint_failed.clone(),
         );
+        let endpoint_limit = Family::<EndpointLabel, Gauge>::default();
+        registry.register(
+            "endpoint_concurrency_limit",
+            "The adaptive concurrency limit of each endpoint this node delivers to",
+            endpoint_limit.clone(),
+        );
+        let endpoint_circuit_open = Family::<EndpointLabel, Gauge>::default();
+        registry.register(
+            "endpoint_circuit_open",
+            "1 for endpoints whose circuit is open (at most 100 listed)",
+            endpoint_circuit_open.clone(),
+        );
+        let endpoint_paused = Family::<EndpointLabel, Gauge>::default();
+        registry.register(
+            "endpoint_paused",
+            "1 for endpoints paused by a Retry-After (at most 100 listed)",
+            endpoint_paused.clone(),
+        );
         Metrics {
             registry,
             events_published,
@@ -90,6 +111,9 @@ impl Metrics {
             deliveries,
             oldest_due_age,
             endpoint_failed,
+            endpoint_limit,
+            endpoint_circuit_open,
+            endpoint_paused,
         }
     }
 
@@ -108,9 +132,17 @@ impl Metrics {
         self.attempt_seconds.observe(seconds);
     }
 
-    /// Renders the exposition text after loading the queue gauges.
-    pub fn render(&self, stats: &QueueStats, now: Millis) -> String {
+    /// Renders the exposition text after loading the queue gauges and this node's
+    /// adaptive limits.
+    pub fn render(&self, stats: &QueueStats, limits: &[(String, u32)], now: Millis) -> String {
         self.set_queue(stats, now);
+        self.endpoint_limit.clear();
+        for (endpoint, limit) in limits {
+            let label = EndpointLabel {
+                endpoint: endpoint.clone(),
+            };
+            self.endpoint_limit.get_or_create(&label).set(i64::from(*limit));
+        }
         let mut out = String::new();
         prometheus_client::encoding::text::encode(&mut out, &self.registry)
             .expect("writing to a String cannot fail");
@@ -133,6 +165,17 @@ impl Metrics {
             .oldest_due_at
             .map_or(0.0, |t| (now - t).max(0) as f64 / 1000.0);
         self.oldest_due_age.set(age);
+        self.endpoint_circuit_open.clear();
+        self.endpoint_paused.clear();
+        for (endpoint, open, paused) in &stats.held {
+            let label = EndpointLabel {
+                endpoint: endpoint.clone(),
+            };
+            self.endpoint_circuit_open
+                .get_or_create(&label)
+                .set(i64::from(*open));
+            self.endpoint_paused.get_or_create(&label).set(i64::from(*paused));
+        }
         self.endpoint_failed.clear();
         for (endpoint, n) in &stats.top_failing {
             self.endpoint_failed

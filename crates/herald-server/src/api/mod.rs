@@ -144,7 +144,9 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
 #[utoipa::path(get, path = "/metrics", tag = "health", summary = "Prometheus metrics", responses((status = 200, content_type = "application/openmetrics-text", body = String)))]
 async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let stats = state.store.queue_stats().await?;
-    let body = state.metrics.render(&stats, state.now_ms());
+    let body = state
+        .metrics
+        .render(&stats, &state.concurrency.all(), state.now_ms());
     Ok((
         [(
             CONTENT_TYPE,

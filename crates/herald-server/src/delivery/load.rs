@@ -93,6 +93,12 @@ impl Board {
         }
     }
 
+    /// Every endpoint's limit on this node.
+    pub fn all(&self) -> Vec<(String, u32)> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.iter().map(|(id, limit)| (id.clone(), *limit)).collect()
+    }
+
     /// This node's limit for the endpoint, if it has delivered to it.
     pub fn limit(&self, endpoint_id: &str) -> Option<u32> {
         self.0

@@ -426,7 +426,7 @@ impl HeraldTools {
 
     #[tool(
         name = "endpoint_health",
-        description = "How an endpoint is doing: whether it is disabled (and why), and its deliveries of the last 24 hours by state."
+        description = "How an endpoint is doing: whether it is disabled (and why), its circuit (closed, open, half_open), any pause a Retry-After asked for, its adaptive concurrency limit, what is in flight and pending, and its deliveries of the last 24 hours by state. Use it to explain why deliveries to an endpoint are slow or stopped."
     )]
     async fn endpoint_health(
         &self,
@@ -438,18 +438,24 @@ impl HeraldTools {
         let ep = self
             .api(&key, ApiCall::get(format!("/v1/endpoints/{id}")))
             .await?;
+        let health = self
+            .api(&key, ApiCall::get(format!("/v1/endpoints/{id}/health")))
+            .await?;
         let stats = self.api(&key, ApiCall::get("/v1/stats")).await?;
         let counts = stats["endpoints"]
             .as_array()
             .and_then(|all| all.iter().find(|e| e["endpoint_id"] == ep["id"]).cloned())
             .unwrap_or_else(|| json!({}));
         let state = |s: &str| counts[s].as_u64().unwrap_or(0);
-        object(json!({
+        let mut out = json!({
             "endpoint_id": ep["id"], "url": ep["url"], "disabled": ep["disabled"],
-            "disabled_reason": ep["disabled_reason"], "max_in_flight": ep["max_in_flight"],
-            "in_flight": state("delivering"), "pending": state("pending"),
+            "disabled_reason": ep["disabled_reason"],
             "last_24h": {"succeeded": state("succeeded"), "failed": state("failed"), "skipped": state("skipped")},
-        }))
+        });
+        if let (Some(out), Some(h)) = (out.as_object_mut(), health.as_object()) {
+            out.extend(h.clone());
+        }
+        object(out)
     }
 
     #[tool(

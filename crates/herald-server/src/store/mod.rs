@@ -237,6 +237,8 @@ pub struct QueueStats {
     pub oldest_due_at: Option<Millis>,
     /// Endpoints with the most failed deliveries (bounded list).
     pub top_failing: Vec<(String, u64)>,
+    /// Endpoints held back now (bounded list): (id, circuit open, paused).
+    pub held: Vec<(String, bool, bool)>,
 }
 
 /// One endpoint's share of the queue.

@@ -80,6 +80,10 @@ store_tests! {
         assert!(eps["data"].as_array().unwrap().iter().any(|e| e["description"] == "mcp:inbox"), "{eps}");
         let dl = tool(&app, &acme, "deliveries_list", json!({"state": "succeeded"})).await;
         assert_eq!(dl["data"].as_array().unwrap().len(), 1, "{dl}");
+        let consumer = eps["data"].as_array().unwrap().iter().find(|e| e["description"] == "mcp:inbox").unwrap();
+        let health = tool(&app, &acme, "endpoint_health", json!({"endpoint_id": consumer["id"]})).await;
+        assert_eq!((health["circuit"].as_str(), health["pending"].as_u64()), (Some("closed"), Some(0)), "{health}");
+        assert_eq!(health["last_24h"]["succeeded"], 1, "{health}");
 
         // Revoking the key ends its access at once.
         let (s, _) = app.call(Method::DELETE, &format!("/v1/keys/{acme_id}"), None).await;

@@ -348,9 +348,20 @@ pub async fn stats(tx: &Tx<'_>, now: Millis) -> StoreResult<QueueStats> {
     .iter()
     .map(|r| Ok((get(r, 0)?, get::<i64>(r, 1)? as u64)))
     .collect::<StoreResult<_>>()?;
+    let held = query(
+        tx,
+        "SELECT id, circuit_wait_ms IS NOT NULL, coalesce(paused_until > $1, false) FROM endpoints \
+         WHERE circuit_wait_ms IS NOT NULL OR paused_until > $1 ORDER BY id LIMIT 100",
+        &[&now],
+    )
+    .await?
+    .iter()
+    .map(|r| Ok((get(r, 0)?, get(r, 1)?, get(r, 2)?)))
+    .collect::<StoreResult<_>>()?;
     Ok(QueueStats {
         by_state,
         oldest_due_at,
         top_failing,
+        held,
     })
 }

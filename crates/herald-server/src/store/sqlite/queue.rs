@@ -280,10 +280,21 @@ pub fn stats(conn: &Connection, now: Millis) -> StoreResult<QueueStats> {
                 .collect()
         })
         .map_err(backend)?;
+    let held = conn
+        .prepare_cached(
+            "SELECT id, circuit_wait_ms IS NOT NULL, coalesce(paused_until > ?1, 0) FROM endpoints \
+             WHERE circuit_wait_ms IS NOT NULL OR paused_until > ?1 ORDER BY id LIMIT 100",
+        )
+        .and_then(|mut st| {
+            st.query_map(params![now], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect()
+        })
+        .map_err(backend)?;
     Ok(QueueStats {
         by_state,
         oldest_due_at,
         top_failing,
+        held,
     })
 }
 
