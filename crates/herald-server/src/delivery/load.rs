@@ -1,6 +1,7 @@
 //! What this node's dispatcher knows of one endpoint while it has work: attempts in
 //! flight, claimed jobs waiting for room or for the rate limit, and the adaptive limit
-//! (kept while the endpoint is idle, so it is not relearned from the ceiling each time).
+//! (which the dispatcher keeps aside while the endpoint is idle, when it has learnt
+//! something, so it is not relearned from the ceiling each time).
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -38,12 +39,12 @@ pub struct EndpointLoad {
 }
 
 impl EndpointLoad {
-    pub fn new(ceiling: u32) -> Self {
+    pub fn new(limit: Limit) -> Self {
         EndpointLoad {
             in_flight: 0,
             failures_in_row: 0,
             circuit_after: 0,
-            limit: Limit::new(ceiling),
+            limit,
             queued: VecDeque::new(),
             next_slot: None,
             interval: None,

@@ -18,6 +18,7 @@ use tokio::time::Instant;
 use self::attempt::Deliverer;
 use self::load::{Board, Done, EndpointLoad};
 use crate::config::DeliveryConfig;
+use crate::domain::limit::Limit;
 use crate::domain::{Millis, QueueIdle};
 use crate::store::{ClaimRequest, Job, RateDecision, Store};
 
@@ -35,7 +36,10 @@ pub struct Dispatcher {
     deliverer: Arc<Deliverer>,
     config: DeliveryConfig,
     wake: Arc<Notify>,
+    /// Endpoints with work on this node now (only these are looked at each round).
     loads: HashMap<String, EndpointLoad>,
+    /// Limits learnt for endpoints that are idle now.
+    limits: HashMap<String, Limit>,
     in_flight: usize,
     done_tx: mpsc::UnboundedSender<Done>,
     done_rx: mpsc::UnboundedReceiver<Done>,
@@ -59,6 +63,7 @@ impl Dispatcher {
             config,
             wake,
             loads: HashMap::new(),
+            limits: HashMap::new(),
             in_flight: 0,
             done_tx,
             done_rx,
@@ -155,10 +160,14 @@ impl Dispatcher {
     /// Starts a claimed job now, or queues it behind its endpoint's cap or rate.
     fn admit(&mut self, job: Job) {
         let ep = job.endpoint.clone();
-        let load = self
-            .loads
-            .entry(ep.id.clone())
-            .or_insert_with(|| EndpointLoad::new(ep.max_in_flight));
+        if !self.loads.contains_key(&ep.id) {
+            let limit = self
+                .limits
+                .remove(&ep.id)
+                .unwrap_or_else(|| Limit::new(ep.max_in_flight));
+            self.loads.insert(ep.id.clone(), EndpointLoad::new(limit));
+        }
+        let load = self.loads.get_mut(&ep.id).expect("inserted above");
         load.limit.set_ceiling(ep.max_in_flight);
         load.circuit_after = ep.circuit_after;
         if load.in_flight == 0 {
@@ -240,7 +249,13 @@ impl Dispatcher {
         if done.pause_until.is_some() || circuit_open {
             self.hold_back(&done.endpoint_id);
         }
-        if !load_idle(&self.loads, &done.endpoint_id) {
+        if load_idle(&self.loads, &done.endpoint_id) {
+            if let Some(load) = self.loads.remove(&done.endpoint_id) {
+                if !load.limit.is_fresh() {
+                    self.limits.insert(done.endpoint_id, load.limit);
+                }
+            }
+        } else {
             self.pump(&done.endpoint_id);
         }
     }

@@ -47,6 +47,12 @@ impl Limit {
         }
     }
 
+    /// Whether it says nothing a new limit would not (at its ceiling, nothing learnt):
+    /// such a limit need not be kept while its endpoint is idle.
+    pub fn is_fresh(&self) -> bool {
+        self.known.is_none() && self.limit >= f64::from(self.ceiling)
+    }
+
     /// How many attempts may be in flight now.
     pub fn current(&self) -> u32 {
         (self.limit.floor() as u32).clamp(1, self.ceiling)
