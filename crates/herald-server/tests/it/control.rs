@@ -53,17 +53,6 @@ impl Capacity {
     }
 }
 
-async fn scrape(app: &TestApp) -> String {
-    app.http
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 async fn publish_n(app: &TestApp, n: usize) -> Vec<String> {
     let mut ids = Vec::new();
     for i in 0..n {
@@ -127,7 +116,7 @@ store_tests! {
         let open = health(&app, id).await;
         assert_eq!((open["circuit"].as_str(), open["consecutive_failures"].as_u64()), (Some("open"), Some(3)), "{open}");
         assert_eq!(rx.count(), 3, "nothing goes through an open circuit");
-        let metrics = scrape(&app).await;
+        let metrics = app.metrics_text().await;
         assert!(metrics.contains(&format!("herald_endpoint_circuit_open{{endpoint=\"{id}\"}} 1")), "{metrics}");
         assert!(metrics.contains(&format!("herald_endpoint_concurrency_limit{{endpoint=\"{id}\"}} 1")), "{metrics}");
         // The first wait is 30 s: one probe after it, which fails and doubles the wait.
@@ -149,7 +138,7 @@ store_tests! {
         }
         let closed = health(&app, id).await;
         assert_eq!((closed["circuit"].as_str(), closed["consecutive_failures"].as_u64()), (Some("closed"), Some(0)), "{closed}");
-        assert!(!scrape(&app).await.contains("herald_endpoint_circuit_open{"), "no open circuit is listed");
+        assert!(!app.metrics_text().await.contains("herald_endpoint_circuit_open{"), "no open circuit is listed");
         assert_eq!(closed["limit"], 1, "a circuit that just closed restarts its limit low");
     }
 

@@ -225,6 +225,12 @@ impl TestApp {
         (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
     }
 
+    /// `/metrics` as text.
+    pub async fn metrics_text(&self) -> String {
+        let url = format!("{}/metrics", self.base);
+        self.http.get(url).send().await.unwrap().text().await.unwrap()
+    }
+
     pub async fn get(&self, path: &str) -> Value {
         let (status, body) = self.call(Method::GET, path, None).await;
         assert_eq!(status, 200, "GET {path}: {body}");

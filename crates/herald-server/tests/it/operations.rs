@@ -344,16 +344,7 @@ store_tests! {
 
     async fn metrics_move_as_deliveries_happen() {
         let app = spawn_app().await;
-        let scrape = || async {
-            app.http
-                .get(format!("{}/metrics", app.base))
-                .send()
-                .await
-                .unwrap()
-                .text()
-                .await
-                .unwrap()
-        };
+        let scrape = || app.metrics_text();
         let before = scrape().await;
         assert_eq!(metric(&before, "herald_events_published_total"), 0.0);
         assert_eq!(metric(&before, "herald_deliveries{state=\"succeeded\"}"), 0.0);
