@@ -244,7 +244,12 @@ impl Dispatcher {
         let circuit_open = load.learn(&done);
         self.board.set(&done.endpoint_id, load.limit.current());
         if let Some(until) = done.pause_until {
-            self.pause_ends = Some(self.pause_ends.map_or(until, |t| t.min(until)));
+            // An end already past says nothing: keep the earliest end still to come.
+            let now = self.deliverer.clock().now_ms();
+            self.pause_ends = Some(match self.pause_ends {
+                Some(t) if t > now => t.min(until),
+                _ => until,
+            });
         }
         if done.pause_until.is_some() || circuit_open {
             self.hold_back(&done.endpoint_id);

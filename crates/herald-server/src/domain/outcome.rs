@@ -61,10 +61,8 @@ pub fn judge(
         let Some(base) = policy.schedule.get(attempt_no.saturating_sub(1) as usize) else {
             return NextStep::Failed;
         };
-        let delay = match hint {
-            Some(h) => h.min(policy.max_retry_after),
-            None => jitter(*base),
-        };
+        // A hint comes capped (see the status arm below).
+        let delay = hint.unwrap_or_else(|| jitter(*base));
         NextStep::RetryAt(now + delay.as_millis() as Millis)
     };
     let (next, error) = match *answer {

@@ -5,6 +5,23 @@
 //! Deliveries are claimed with a lease (`lease_until`), which maps onto
 //! `FOR UPDATE SKIP LOCKED` on PostgreSQL.
 
+/// SQL assignments that give an endpoint a clean standing: no failure streak, circuit
+/// closed (`Breaker::after_success`). Both stores write them after a success and when an
+/// endpoint is re-enabled; the same in both dialects.
+macro_rules! clean_standing {
+    () => {
+        "failing_since = NULL, consecutive_failures = 0, circuit_wait_ms = NULL, circuit_until = NULL"
+    };
+}
+
+/// The condition under which writing [`clean_standing`] changes the row (so a success
+/// writes the endpoint row only when it has something to forget).
+macro_rules! standing_not_clean {
+    () => {
+        "(failing_since IS NOT NULL OR consecutive_failures > 0 OR circuit_wait_ms IS NOT NULL)"
+    };
+}
+
 pub mod postgres;
 pub mod sealed;
 pub mod sqlite;

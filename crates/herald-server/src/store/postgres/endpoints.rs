@@ -120,8 +120,11 @@ pub async fn update(
         // A fresh start: the failure streak that disabled it no longer counts.
         exec(
             tx,
-            "UPDATE endpoints SET failing_since = NULL, consecutive_failures = 0, circuit_wait_ms = NULL, \
-             circuit_until = NULL, paused_until = NULL WHERE id = $1",
+            concat!(
+                "UPDATE endpoints SET ",
+                clean_standing!(),
+                ", paused_until = NULL WHERE id = $1"
+            ),
             &[&id],
         )
         .await?;

@@ -226,9 +226,12 @@ async fn after_attempt(tx: &Tx<'_>, rec: &AttemptRecord, now: Millis) -> StoreRe
     if rec.next == NextStep::Succeeded {
         exec(
             tx,
-            "UPDATE endpoints SET failing_since = NULL, consecutive_failures = 0, circuit_wait_ms = NULL, \
-             circuit_until = NULL WHERE id = $1 \
-             AND (failing_since IS NOT NULL OR consecutive_failures > 0 OR circuit_wait_ms IS NOT NULL)",
+            concat!(
+                "UPDATE endpoints SET ",
+                clean_standing!(),
+                " WHERE id = $1 AND ",
+                standing_not_clean!()
+            ),
             &[&rec.endpoint_id],
         )
         .await?;

@@ -87,9 +87,12 @@ async fn write_group(pool: &Pool, records: &[&AttemptRecord], now: Millis) -> St
     healthy.dedup();
     exec(
         &tx,
-        "UPDATE endpoints SET failing_since = NULL, consecutive_failures = 0, circuit_wait_ms = NULL, \
-         circuit_until = NULL WHERE id = ANY($1) \
-         AND (failing_since IS NOT NULL OR consecutive_failures > 0 OR circuit_wait_ms IS NOT NULL)",
+        concat!(
+            "UPDATE endpoints SET ",
+            clean_standing!(),
+            " WHERE id = ANY($1) AND ",
+            standing_not_clean!()
+        ),
         &[&healthy],
     )
     .await?;

@@ -121,10 +121,11 @@ pub fn update(
     replace(conn, &ep)?;
     if re_enabled {
         // A fresh start: the failure streak that disabled it no longer counts.
-        conn.prepare_cached(
-            "UPDATE endpoints SET failing_since = NULL, consecutive_failures = 0, circuit_wait_ms = NULL, \
-             circuit_until = NULL, paused_until = NULL WHERE id = ?1",
-        )
+        conn.prepare_cached(concat!(
+            "UPDATE endpoints SET ",
+            clean_standing!(),
+            ", paused_until = NULL WHERE id = ?1"
+        ))
         .and_then(|mut st| st.execute(params![id]))
         .map_err(backend)?;
     }

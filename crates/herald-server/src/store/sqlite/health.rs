@@ -39,11 +39,12 @@ pub fn after_attempt(conn: &Connection, rec: &AttemptRecord, now: Millis) -> Sto
     if rec.next == NextStep::Succeeded {
         // A success closes the circuit and forgets the failures (`Breaker::after_success`);
         // the row is written only when that changes it.
-        conn.prepare_cached(
-            "UPDATE endpoints SET failing_since = NULL, consecutive_failures = 0, circuit_wait_ms = NULL, \
-             circuit_until = NULL WHERE id = ?1 \
-             AND (failing_since IS NOT NULL OR consecutive_failures > 0 OR circuit_wait_ms IS NOT NULL)",
-        )
+        conn.prepare_cached(concat!(
+            "UPDATE endpoints SET ",
+            clean_standing!(),
+            " WHERE id = ?1 AND ",
+            standing_not_clean!()
+        ))
         .and_then(|mut st| st.execute(params![rec.endpoint_id]))
         .map_err(backend)?;
         return Ok(());
