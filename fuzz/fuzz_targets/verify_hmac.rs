@@ -1,5 +1,5 @@
 //! Generic HMAC verification (`verify_inbound` with `Scheme::Hmac`), with the scheme built
-//! the way a source's configuration builds it (`VerifyConfig::scheme`).
+//! the way a source's configuration builds it (`VerifyConfig::new`).
 //!
 //! Input: a choice byte, then lines `header name`, `algorithm`, `encoding`, `prefix`,
 //! `secret`, signature header value; the rest is the body. When the configuration is
@@ -17,7 +17,7 @@ use herald_fuzz::{
     hmac_sha1, hmac_sha256, hmac_sha512, mix_case, tampered, usable_secret, Fields, B64, B64_ANY_PAD,
     B64_NO_PAD,
 };
-use herald_server::domain::source::VerifyConfig;
+use herald_server::domain::source::{VerifyConfig, VerifyFields};
 use herald_signing::{
     verify_inbound, HmacAlgorithm, HmacSpec, InboundError, InboundRequest, Scheme, SigEncoding, Verified,
 };
@@ -73,7 +73,7 @@ fuzz_target!(|data: &[u8]| {
     let value = f.text();
     let body = f.rest();
 
-    let config = VerifyConfig {
+    let config = VerifyConfig::new(VerifyFields {
         scheme: "hmac".into(),
         secrets: vec![secret.clone()],
         header: some_if(header.clone()),
@@ -81,9 +81,9 @@ fuzz_target!(|data: &[u8]| {
         encoding: some_if(encoding),
         prefix: (choice & 0x40 == 0).then(|| prefix.clone()),
         tolerance_s: None,
-    };
-    let spec = match config.scheme() {
-        Ok(Scheme::Hmac(spec)) => spec,
+    });
+    let spec = match config.as_ref().map(VerifyConfig::scheme) {
+        Ok(Scheme::Hmac(spec)) => spec.clone(),
         Ok(other) => panic!("hmac configuration gave {other:?}"),
         Err(_) => HmacSpec {
             header,

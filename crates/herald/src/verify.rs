@@ -5,7 +5,7 @@ use std::io::Read;
 
 use anyhow::Context;
 use clap::Args;
-use herald_server::domain::source::VerifyConfig;
+use herald_server::domain::source::{VerifyConfig, VerifyFields};
 use herald_signing::{verify_inbound, InboundRequest};
 
 #[derive(Args)]
@@ -40,7 +40,7 @@ pub struct VerifyArgs {
 }
 
 pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
-    let config = VerifyConfig {
+    let config = VerifyConfig::new(VerifyFields {
         scheme: args.scheme.to_ascii_lowercase(),
         secrets: args.secrets,
         header: args.sig_header,
@@ -48,10 +48,9 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
         encoding: args.encoding,
         prefix: args.prefix,
         tolerance_s: args.tolerance,
-    };
-    let scheme = config
-        .scheme()
-        .map_err(|(field, e)| anyhow::anyhow!("{field}: {e}"))?;
+    })
+    .map_err(|(field, e)| anyhow::anyhow!("{field}: {e}"))?;
+    let scheme = config.scheme();
     let headers = args
         .headers
         .iter()
@@ -71,7 +70,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs() as i64)
     });
-    let secrets: Vec<&str> = config.secrets.iter().map(String::as_str).collect();
+    let secrets: Vec<&str> = config.secrets().iter().map(String::as_str).collect();
     let request = InboundRequest {
         headers: &pairs,
         body: &body,

@@ -69,7 +69,6 @@ impl Log<'_> {
 fn answer(kind: RefusalKind) -> (StatusCode, &'static str) {
     match kind {
         RefusalKind::SenderNotAllowed => (StatusCode::FORBIDDEN, "forbidden"),
-        RefusalKind::Misconfigured => (StatusCode::INTERNAL_SERVER_ERROR, "misconfigured"),
         RefusalKind::BadSignature => (StatusCode::UNAUTHORIZED, "unauthorized"),
         RefusalKind::ReservedType => (StatusCode::UNPROCESSABLE_ENTITY, "reserved_event_type"),
         RefusalKind::MissingDedupeKey => (StatusCode::BAD_REQUEST, "malformed_request"),

@@ -12,7 +12,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{page_limit, ApiJson, ApiQuery, Caller, PageParams};
 use super::AppState;
 use crate::domain::source::{
-    default_event_type, Dedupe, Extract, Source, SourcePatch, SourceSpec, VerifyConfig,
+    default_event_type, Dedupe, Extract, Source, SourcePatch, SourceSpec, VerifyConfig, VerifyFields,
 };
 use crate::domain::{new_id, rfc3339, valid_event_type, OPERATIONAL_PREFIX};
 use crate::store::RequestRecord;
@@ -111,7 +111,7 @@ fn validate_verify(v: Option<VerifyBody>) -> ApiResult<VerifyConfig> {
     if v.prefix.as_ref().is_some_and(|p| p.len() > 32) {
         return Err(ApiError::invalid("verify.prefix", "at most 32 characters"));
     }
-    let config = VerifyConfig {
+    let fields = VerifyFields {
         scheme: scheme.to_ascii_lowercase(),
         secrets,
         header: v.header,
@@ -120,10 +120,7 @@ fn validate_verify(v: Option<VerifyBody>) -> ApiResult<VerifyConfig> {
         prefix: v.prefix,
         tolerance_s: v.tolerance_s,
     };
-    config
-        .scheme()
-        .map_err(|(field, e)| ApiError::invalid(&field, e))?;
-    Ok(config)
+    VerifyConfig::new(fields).map_err(|(field, e)| ApiError::invalid(&field, e))
 }
 
 /// Parses a source's `allow_ips`: CIDR networks (host bits cleared) or single addresses.
@@ -243,7 +240,7 @@ fn ingest_url(state: &AppState, headers: &HeaderMap, id: &str) -> String {
 }
 
 fn view(s: Source, url: String) -> SourceView {
-    let v = s.spec.verify;
+    let v = s.spec.verify.into_fields();
     SourceView {
         verify: VerifyView {
             tolerance_s: v
@@ -281,7 +278,7 @@ pub async fn create(
     let verify = validate_verify(body.verify)?;
     let event_type = match body.event_type {
         Some(spec) => validate_type_rule(&spec)?,
-        None => default_event_type(&verify.scheme),
+        None => default_event_type(verify.scheme()),
     };
     let spec = SourceSpec {
         allow_ips: validate_ips(body.allow_ips.unwrap_or_default())?,

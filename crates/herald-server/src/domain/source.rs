@@ -7,10 +7,10 @@ use serde::{Deserialize, Serialize};
 
 use super::Millis;
 
-/// How requests to a source are verified. Secrets are never shown by the API (nor by
-/// `Debug`, which counts them).
+/// How requests to a source are verified, as given and stored: names and settings still
+/// to be read. Secrets are never shown by the API (nor by `Debug`, which counts them).
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct VerifyConfig {
+pub struct VerifyFields {
     pub scheme: String,
     pub secrets: Vec<String>,
     /// `hmac` only: the signature header (default `x-signature`).
@@ -25,9 +25,9 @@ pub struct VerifyConfig {
     pub tolerance_s: Option<i64>,
 }
 
-impl std::fmt::Debug for VerifyConfig {
+impl std::fmt::Debug for VerifyFields {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("VerifyConfig")
+        f.debug_struct("VerifyFields")
             .field("scheme", &self.scheme)
             .field("secrets", &format_args!("<{} redacted>", self.secrets.len()))
             .field("header", &self.header)
@@ -41,10 +41,81 @@ impl std::fmt::Debug for VerifyConfig {
 
 pub const DEFAULT_TOLERANCE_S: i64 = 300;
 
+/// A source's verification, read once: the typed [`Scheme`] next to the fields it was read
+/// from (which the API shows as given). It is built only from fields that read, when a
+/// source is saved or loaded, so a request is never verified against an unread setting.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "VerifyFields", into = "VerifyFields")]
+pub struct VerifyConfig {
+    fields: VerifyFields,
+    scheme: Scheme,
+}
+
+/// A field of `verify` (as `verify.NAME`) and what is wrong with it.
+pub type VerifyProblem = (String, String);
+
+fn bad(field: &str, e: &dyn std::fmt::Display) -> VerifyProblem {
+    (format!("verify.{field}"), e.to_string())
+}
+
 impl VerifyConfig {
-    /// The verification scheme, or why the configuration is unusable (names the field).
-    pub fn scheme(&self) -> Result<Scheme, (String, String)> {
-        let bad = |field: &str, e: &dyn std::fmt::Display| (format!("verify.{field}"), e.to_string());
+    /// Reads the settings and checks the secrets: what the API and the CLI accept.
+    pub fn new(fields: VerifyFields) -> Result<Self, VerifyProblem> {
+        let config = Self::read(fields)?;
+        let secrets: Vec<&str> = config.secrets().iter().map(String::as_str).collect();
+        validate_secrets(&config.scheme, &secrets).map_err(|e| bad("secrets", &e))?;
+        Ok(config)
+    }
+
+    /// Reads the settings (not the secrets, which a store may hold sealed).
+    fn read(fields: VerifyFields) -> Result<Self, VerifyProblem> {
+        let scheme = fields.read_scheme()?;
+        Ok(Self { fields, scheme })
+    }
+
+    pub fn scheme(&self) -> &Scheme {
+        &self.scheme
+    }
+
+    pub fn fields(&self) -> &VerifyFields {
+        &self.fields
+    }
+
+    pub fn into_fields(self) -> VerifyFields {
+        self.fields
+    }
+
+    pub fn secrets(&self) -> &[String] {
+        &self.fields.secrets
+    }
+
+    /// The secrets, to seal or open them in place (nothing else may change once read).
+    pub fn secrets_mut(&mut self) -> &mut Vec<String> {
+        &mut self.fields.secrets
+    }
+
+    pub fn tolerance(&self) -> i64 {
+        self.fields.tolerance()
+    }
+}
+
+impl TryFrom<VerifyFields> for VerifyConfig {
+    type Error = String;
+
+    fn try_from(fields: VerifyFields) -> Result<Self, String> {
+        Self::read(fields).map_err(|(field, why)| format!("{field}: {why}"))
+    }
+}
+
+impl From<VerifyConfig> for VerifyFields {
+    fn from(c: VerifyConfig) -> Self {
+        c.fields
+    }
+}
+
+impl VerifyFields {
+    /// The verification scheme, or why the settings are unusable (names the field).
+    fn read_scheme(&self) -> Result<Scheme, VerifyProblem> {
         let mut scheme = parse_scheme(&self.scheme).map_err(|e| bad("scheme", &e))?;
         if let Scheme::Hmac(spec) = &mut scheme {
             *spec = HmacSpec {
@@ -75,8 +146,6 @@ impl VerifyConfig {
                 "header, algorithm, encoding and prefix apply to the `hmac` scheme only".into(),
             ));
         }
-        let secrets: Vec<&str> = self.secrets.iter().map(String::as_str).collect();
-        validate_secrets(&scheme, &secrets).map_err(|e| bad("secrets", &e))?;
         if !(1..=86_400).contains(&self.tolerance()) {
             return Err(bad("tolerance_s", &"must be between 1 and 86400"));
         }
@@ -171,12 +240,12 @@ pub struct Source {
 }
 
 /// Where each provider says what happened, when the source does not say.
-pub fn default_event_type(scheme: &str) -> Extract {
+pub fn default_event_type(scheme: &Scheme) -> Extract {
     match scheme {
-        "github" => Extract::Header("x-github-event".into()),
-        "shopify" => Extract::Header("x-shopify-topic".into()),
-        "slack" => Extract::Json("/event/type".into()),
-        "standard" | "stripe" => Extract::Json("/type".into()),
+        Scheme::Github => Extract::Header("x-github-event".into()),
+        Scheme::Shopify => Extract::Header("x-shopify-topic".into()),
+        Scheme::Slack => Extract::Json("/event/type".into()),
+        Scheme::Standard | Scheme::Stripe => Extract::Json("/type".into()),
         _ => Extract::Const("webhook".into()),
     }
 }
@@ -213,5 +282,54 @@ impl SourcePatch {
             s.spec.type_prefix = v;
         }
         s.updated_at = now;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hmac_fields() -> VerifyFields {
+        VerifyFields {
+            scheme: "hmac".into(),
+            secrets: vec!["s3cret".into()],
+            header: Some("X-Sig".into()),
+            algorithm: Some("SHA-512".into()),
+            encoding: Some("base64".into()),
+            prefix: None,
+            tolerance_s: None,
+        }
+    }
+
+    #[test]
+    fn verification_is_read_once_and_stored_as_given() {
+        let config = VerifyConfig::new(hmac_fields()).unwrap();
+        let Scheme::Hmac(spec) = config.scheme() else {
+            panic!("{config:?}")
+        };
+        assert_eq!(spec.algorithm, herald_signing::HmacAlgorithm::Sha512);
+        assert_eq!(spec.header, "X-Sig");
+        let stored = serde_json::to_value(&config).unwrap();
+        assert_eq!(stored["algorithm"], "SHA-512", "stored as given: {stored}");
+        let loaded: VerifyConfig = serde_json::from_value(stored).unwrap();
+        assert_eq!(loaded, config);
+    }
+
+    #[test]
+    fn unreadable_stored_settings_fail_to_load_naming_the_field() {
+        let mut fields = hmac_fields();
+        fields.encoding = Some("morse".into());
+        let err = serde_json::from_value::<VerifyConfig>(serde_json::to_value(&fields).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("verify.encoding"), "{err}");
+        // Sealed secrets are not secrets the scheme could check: loading does not look at them.
+        let mut sealed = hmac_fields();
+        sealed.scheme = "standard".into();
+        sealed.header = None;
+        sealed.algorithm = None;
+        sealed.encoding = None;
+        sealed.secrets = vec!["v1:sealed-bytes".into()];
+        let json = serde_json::to_value(&sealed).unwrap();
+        assert!(serde_json::from_value::<VerifyConfig>(json).is_ok());
+        assert!(VerifyConfig::new(sealed).is_err(), "the API checks the secrets");
     }
 }

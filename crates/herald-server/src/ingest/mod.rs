@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use axum::http::HeaderMap;
-use herald_signing::{signature_headers, verify_inbound, InboundRequest};
+use herald_signing::{signature_headers, verify_inbound, InboundRequest, Scheme};
 use ipnet::IpNet;
 use sha2::{Digest, Sha256};
 
@@ -35,8 +35,6 @@ pub struct Refusal {
 pub enum RefusalKind {
     /// The sender's address is outside `allow_ips`.
     SenderNotAllowed,
-    /// The source's own settings cannot verify anything.
-    Misconfigured,
     /// The signature or credential is missing, malformed or does not match.
     BadSignature,
     /// The request would make a `herald.` event.
@@ -91,23 +89,20 @@ pub fn decide(source: &Source, req: &RawRequest<'_>) -> Result<Accepted, Refusal
             reason: format!("sender {ip} is not in allow_ips"),
         });
     }
-    let scheme = spec.verify.scheme().map_err(|(field, e)| Refusal {
-        kind: RefusalKind::Misconfigured,
-        reason: format!("{field}: {e}"),
-    })?;
+    let scheme = spec.verify.scheme();
     let pairs = header_pairs(req.headers);
-    let secrets: Vec<&str> = spec.verify.secrets.iter().map(String::as_str).collect();
+    let secrets: Vec<&str> = spec.verify.secrets().iter().map(String::as_str).collect();
     let inbound = InboundRequest {
         headers: &pairs,
         body: req.body,
     };
-    verify_inbound(&scheme, &secrets, &inbound, req.now_s, spec.verify.tolerance()).map_err(|e| Refusal {
+    verify_inbound(scheme, &secrets, &inbound, req.now_s, spec.verify.tolerance()).map_err(|e| Refusal {
         kind: RefusalKind::BadSignature,
         reason: format!("signature check failed: {e}"),
     })?;
     // Verified: only now is the body parsed, and only if a rule needs it.
     let json: Option<serde_json::Value> = serde_json::from_slice(req.body).ok();
-    if spec.verify.scheme == "slack" {
+    if *scheme == Scheme::Slack {
         if let Some(challenge) = json.as_ref().and_then(slack_challenge) {
             return Ok(Accepted::Challenge(challenge));
         }
@@ -195,16 +190,10 @@ pub fn event_type(prefix: &str, raw: &str) -> String {
 
 /// The request headers worth keeping, with every credential removed.
 pub fn redacted_headers(source: &Source, headers: &HeaderMap) -> BTreeMap<String, String> {
-    let scheme = source.spec.verify.scheme().ok();
-    let secret_headers: Vec<String> = scheme
-        .as_ref()
-        .map(|s| {
-            signature_headers(s)
-                .into_iter()
-                .map(|h| h.to_ascii_lowercase())
-                .collect()
-        })
-        .unwrap_or_default();
+    let secret_headers: Vec<String> = signature_headers(source.spec.verify.scheme())
+        .into_iter()
+        .map(|h| h.to_ascii_lowercase())
+        .collect();
     let mut out = BTreeMap::new();
     for (name, value) in headers {
         let n = name.as_str();

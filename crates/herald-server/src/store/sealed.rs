@@ -56,7 +56,7 @@ impl SealedStore {
     }
 
     fn seal_verify(&self, id: &str, verify: &mut VerifyConfig) {
-        for s in &mut verify.secrets {
+        for s in verify.secrets_mut() {
             *s = self.keys.seal(&source_ctx(id), s);
         }
     }
@@ -72,7 +72,7 @@ impl SealedStore {
     }
 
     fn open_source(&self, mut source: Source) -> StoreResult<Source> {
-        for s in &mut source.spec.verify.secrets {
+        for s in source.spec.verify.secrets_mut() {
             *s = self.keys.open(&source_ctx(&source.id), s)?;
         }
         Ok(source)
@@ -146,7 +146,13 @@ impl SealedStore {
                 .list_sources(&Scope::Admin, cursor.clone(), 200)
                 .await?;
             for raw in page.items {
-                if !raw.spec.verify.secrets.iter().any(|s| self.keys.needs_reseal(s)) {
+                if !raw
+                    .spec
+                    .verify
+                    .secrets()
+                    .iter()
+                    .any(|s| self.keys.needs_reseal(s))
+                {
                     continue;
                 }
                 let mut source = self.open_source(raw)?;

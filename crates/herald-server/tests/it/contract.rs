@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use herald_server::domain::source::{Extract, Source, SourceSpec, VerifyConfig};
+use herald_server::domain::source::{Extract, Source, SourceSpec, VerifyConfig, VerifyFields};
 use herald_server::domain::{
     new_id, Attempt, Clock, DeliveryState, Endpoint, EndpointPatch, EventType, EventTypePatch, NewEvent,
     PublishOutcome, Scope, SignatureScheme,
@@ -272,7 +272,7 @@ store_tests! {
             name: "gh".into(),
             tenant: Some("acme".into()),
             spec: SourceSpec {
-                verify: VerifyConfig {
+                verify: VerifyConfig::new(VerifyFields {
                     scheme: "none".into(),
                     secrets: vec![],
                     header: None,
@@ -280,7 +280,8 @@ store_tests! {
                     encoding: None,
                     prefix: None,
                     tolerance_s: None,
-                },
+                })
+                .unwrap(),
                 allow_ips: vec![],
                 dedupe: None,
                 event_type: Extract::Const("webhook".into()),
