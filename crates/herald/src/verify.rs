@@ -75,7 +75,7 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
         headers: &pairs,
         body: &body,
     };
-    match verify_inbound(&scheme, &secrets, &request, now, config.tolerance()) {
+    match verify_inbound(scheme, &secrets, &request, now, config.tolerance()) {
         Ok(v) => {
             match v.secret_index {
                 Some(i) => println!("valid (secret #{})", i + 1),
