@@ -126,6 +126,7 @@ impl Metrics {
             NextStep::Succeeded => "succeeded",
             NextStep::RetryAt(_) => "retry",
             NextStep::Failed => "failed",
+            NextStep::Parked => "parked",
             NextStep::EndpointGone => "gone",
         };
         self.attempts.get_or_create(&Outcome { outcome }).inc();

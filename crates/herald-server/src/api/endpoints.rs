@@ -15,6 +15,7 @@ use super::fields::{
 };
 use super::AppState;
 use crate::domain::breaker::{DEFAULT_CIRCUIT_AFTER, MAX_CIRCUIT_AFTER};
+use crate::domain::ordering::{KeyRule, OnStuck, Ordering};
 use crate::domain::{
     new_id, rfc3339, valid_tenant, Endpoint, EndpointPatch, EndpointSecret, Scope, SignatureScheme,
 };
@@ -68,6 +69,27 @@ pub struct CreateEndpoint {
     #[schema(minimum = 0, maximum = 10000)]
     #[serde(default, deserialize_with = "super::integers::opt")]
     circuit_after: Option<u32>,
+    /// Ordered keys: per key, one delivery at a time, in publish order [default: none].
+    ordering: Option<OrderingBody>,
+}
+
+/// `{"key": "endpoint" | "json:/pointer" | "header:Name", "on_stuck": "skip" | "park"}`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrderingBody {
+    /// `endpoint` (one key for the whole endpoint), `json:/pointer` into the payload, or
+    /// `header:Name` of an inbound provider's request.
+    key: Option<String>,
+    /// When a key's head exhausts its retries: `skip` (fail it, go on) or `park` (hold the
+    /// key until resumed or skipped) [default: skip].
+    on_stuck: Option<String>,
+}
+
+/// An ordering setting as the API shows it.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct OrderingView {
+    key: String,
+    on_stuck: &'static str,
 }
 
 /// A type pattern: `*`, an exact type such as `ticket.created`, or a prefix such as `ticket.*`.
@@ -117,6 +139,9 @@ pub struct PatchEndpoint {
     #[schema(minimum = 0, maximum = 10000)]
     #[serde(default, deserialize_with = "super::integers::opt")]
     circuit_after: Option<u32>,
+    /// `null` removes ordering (deliveries already keyed keep their order).
+    #[serde(default, deserialize_with = "nullable")]
+    ordering: Option<Option<OrderingBody>>,
 }
 
 /// An endpoint as the API shows it (secrets are never listed).
@@ -138,6 +163,8 @@ pub struct EndpointView {
     /// `null`: the global schedule.
     retry_schedule: Option<String>,
     circuit_after: u32,
+    /// `null`: deliveries go in any order.
+    ordering: Option<OrderingView>,
     created_at: String,
     updated_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -165,11 +192,44 @@ impl From<&Endpoint> for EndpointView {
             disabled_reason: e.disabled_reason.clone(),
             retry_schedule: e.retry_schedule.clone(),
             circuit_after: e.circuit_after,
+            ordering: e.ordering.as_ref().map(|o| OrderingView {
+                key: o.key.to_spec(),
+                on_stuck: match o.on_stuck {
+                    OnStuck::Skip => "skip",
+                    OnStuck::Park => "park",
+                },
+            }),
             created_at: rfc3339(e.created_at),
             updated_at: rfc3339(e.updated_at),
             secret: None,
         }
     }
+}
+
+fn validate_ordering(o: OrderingBody) -> ApiResult<Ordering> {
+    let spec = o.key.ok_or_else(|| {
+        ApiError::invalid(
+            "ordering.key",
+            "is required (endpoint, json:/pointer or header:Name)",
+        )
+    })?;
+    let key = KeyRule::parse(&spec).ok_or_else(|| {
+        ApiError::invalid(
+            "ordering.key",
+            format!("`{spec}` is not endpoint, json:/pointer or header:Name"),
+        )
+    })?;
+    let on_stuck = match o.on_stuck.as_deref() {
+        None | Some("skip") => OnStuck::Skip,
+        Some("park") => OnStuck::Park,
+        Some(other) => {
+            return Err(ApiError::invalid(
+                "ordering.on_stuck",
+                format!("`{other}` is not skip or park"),
+            ))
+        }
+    };
+    Ok(Ordering { key, on_stuck })
 }
 
 fn circuit_after(n: u32) -> ApiResult<u32> {
@@ -280,6 +340,7 @@ pub async fn create(
         circuit_after: circuit_after(body.circuit_after.unwrap_or(DEFAULT_CIRCUIT_AFTER))?,
         paused_until: None,
         breaker: Default::default(),
+        ordering: body.ordering.map(validate_ordering).transpose()?,
         disabled: body.disabled.unwrap_or(false),
         disabled_reason: body
             .disabled
@@ -409,6 +470,10 @@ pub async fn update(
             .map(|s| s.map(validate_schedule).transpose())
             .transpose()?,
         circuit_after: body.circuit_after.map(circuit_after).transpose()?,
+        ordering: body
+            .ordering
+            .map(|o| o.map(validate_ordering).transpose())
+            .transpose()?,
     };
     if let Some(Some(url)) = &patch.url {
         check_https_only(&state, url).await?;

@@ -11,6 +11,7 @@ use super::endpoints::{owning_tenant, ListView};
 use super::error::{ApiError, ApiResult};
 use super::extract::{body_bytes, page_limit, parse_json, tenant_filter, ApiQuery, Caller};
 use super::AppState;
+use crate::domain::ordering::valid_ordering_key;
 use crate::domain::{
     new_id, parse_rfc3339, rfc3339, valid_event_type, valid_key, Attempt, Delivery, Event, NewEvent,
     PublishOutcome, PublishSummary, OPERATIONAL_PREFIX,
@@ -26,6 +27,7 @@ struct PublishBody<'a> {
     payload: Option<&'a RawValue>,
     tenant: Option<String>,
     id: Option<String>,
+    ordering_key: Option<String>,
 }
 
 /// `POST /v1/events` as documented (the handler reads [`PublishBody`], which keeps the
@@ -45,6 +47,10 @@ pub struct PublishRequest {
     /// Your own event id; also makes the publish idempotent.
     #[schema(pattern = r"^[A-Za-z0-9_.:~-]{1,128}$")]
     id: Option<String>,
+    /// Orders this event's deliveries to ordered endpoints by this key, instead of the
+    /// key each endpoint's rule finds (1-256 visible ASCII characters or spaces).
+    #[schema(pattern = r"^[ -~]{1,256}$")]
+    ordering_key: Option<String>,
 }
 
 /// A publish body after the checks that need nothing but its bytes.
@@ -57,6 +63,8 @@ pub struct ParsedPublish<'a> {
     pub tenant: Option<String>,
     /// Not yet checked (after the payload's schema, so errors come in the same order).
     pub id: Option<String>,
+    /// A valid ordering key.
+    pub ordering_key: Option<String>,
 }
 
 /// The pure first step of `POST /v1/events`: parses the body and checks its type and
@@ -87,27 +95,43 @@ pub fn parse_publish(bytes: &[u8], max_payload: usize) -> ApiResult<ParsedPublis
     if payload.get().len() > max_payload {
         return Err(ApiError::too_large(max_payload));
     }
+    if body
+        .ordering_key
+        .as_deref()
+        .is_some_and(|k| !valid_ordering_key(k))
+    {
+        return Err(ApiError::invalid(
+            "ordering_key",
+            "must be 1-256 visible ASCII characters or spaces",
+        ));
+    }
     Ok(ParsedPublish {
         event_type,
         payload,
         tenant: body.tenant,
         id: body.id,
+        ordering_key: body.ordering_key,
     })
 }
 
 /// Identifies what was asked (the caller's own id, if any, not a generated one), so a retry
-/// can be told from another request with the same key.
-fn request_hash(event_type: &str, tenant: Option<&str>, caller_id: Option<&str>, payload: &[u8]) -> String {
+/// can be told from another request with the same key. An ordering key counts only when
+/// given, so the hashes of publishes without one are what they always were.
+fn request_hash(p: &ParsedPublish<'_>, tenant: Option<&str>) -> String {
     let mut h = Sha256::new();
     for part in [
-        event_type.as_bytes(),
+        p.event_type.as_bytes(),
         tenant.unwrap_or("").as_bytes(),
-        caller_id.unwrap_or("").as_bytes(),
+        p.id.as_deref().unwrap_or("").as_bytes(),
     ] {
         h.update((part.len() as u64).to_le_bytes());
         h.update(part);
     }
-    h.update(payload);
+    h.update(p.payload.get().as_bytes());
+    if let Some(k) = &p.ordering_key {
+        h.update(b"\0ordering_key\0");
+        h.update(k.as_bytes());
+    }
     hex::encode(h.finalize())
 }
 
@@ -131,32 +155,27 @@ pub async fn publish(
         },
     };
     let bytes = body_bytes(req, &state).await?;
-    let ParsedPublish {
-        event_type,
-        payload,
-        tenant,
-        id,
-    } = parse_publish(&bytes, state.config.max_payload)?;
-    super::event_types::check_payload(&state, &event_type, payload.get()).await?;
-    if let Some(id) = &id {
+    let parsed = parse_publish(&bytes, state.config.max_payload)?;
+    super::event_types::check_payload(&state, &parsed.event_type, parsed.payload.get()).await?;
+    if let Some(id) = &parsed.id {
         if !valid_key(id) {
             return Err(ApiError::invalid("id", "must be 1-128 URL-safe characters"));
         }
     }
-    let tenant = owning_tenant(&scope, tenant)?;
-    let payload = payload.get().as_bytes().to_vec();
+    let tenant = owning_tenant(&scope, parsed.tenant.clone())?;
     let event = NewEvent {
-        request_hash: request_hash(&event_type, tenant.as_deref(), id.as_deref(), &payload),
-        caller_id: id.is_some(),
-        id: id.unwrap_or_else(|| new_id("evt")),
-        event_type,
+        request_hash: request_hash(&parsed, tenant.as_deref()),
+        caller_id: parsed.id.is_some(),
+        id: parsed.id.unwrap_or_else(|| new_id("evt")),
+        event_type: parsed.event_type,
         tenant,
-        payload,
+        payload: parsed.payload.get().as_bytes().to_vec(),
         content_type: "application/json".into(),
         idempotency_key,
         created_at: state.now_ms(),
         source_id: None,
         headers: None,
+        ordering_key: parsed.ordering_key,
     };
     match state.store.publish(event).await? {
         PublishOutcome::Created(summary) => {
@@ -190,6 +209,9 @@ pub struct EventView {
     /// Inbound events: the request headers, credentials redacted.
     #[serde(skip_serializing_if = "Option::is_none")]
     headers: Option<serde_json::Value>,
+    /// The publisher's ordering key, if one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ordering_key: Option<String>,
 }
 
 impl From<Event> for EventView {
@@ -210,6 +232,7 @@ impl From<Event> for EventView {
             created_at: rfc3339(e.created_at),
             source_id: e.source_id,
             headers: e.headers.and_then(|h| serde_json::from_str(&h).ok()),
+            ordering_key: e.ordering_key,
         }
     }
 }
@@ -296,6 +319,12 @@ pub struct DeliveryView {
     last_error: Option<String>,
     created_at: String,
     updated_at: String,
+    /// On an ordered endpoint: the delivery's key and its place in the key's order (as in
+    /// `x-herald-ordering-key` and `x-herald-sequence`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    ordering_key: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sequence: Option<i64>,
 }
 
 impl From<Delivery> for DeliveryView {
@@ -312,6 +341,8 @@ impl From<Delivery> for DeliveryView {
             last_error: d.last_error,
             created_at: rfc3339(d.created_at),
             updated_at: rfc3339(d.updated_at),
+            sequence: d.ordering.as_ref().map(|p| p.sequence),
+            ordering_key: d.ordering.map(|p| p.key),
         }
     }
 }

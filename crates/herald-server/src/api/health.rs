@@ -53,8 +53,7 @@ pub async fn health(
         oldest_pending_age_s: queue
             .oldest_pending_at
             .map_or(0, |t| ((now - t).max(0) / 1000) as u64),
-        // Ordered keys are not built yet: no endpoint has keys to block or park.
-        blocked_keys: 0,
-        parked_keys: 0,
+        blocked_keys: queue.blocked_keys,
+        parked_keys: queue.parked_keys,
     }))
 }

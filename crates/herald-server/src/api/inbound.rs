@@ -158,6 +158,7 @@ pub async fn receive(
         created_at: now,
         source_id: Some(source.id.clone()),
         headers: Some(log.headers.clone()),
+        ordering_key: None,
     };
     let window = source
         .spec

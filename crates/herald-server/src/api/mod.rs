@@ -15,6 +15,7 @@ mod known_fields;
 pub mod limits;
 pub mod openapi;
 mod operations;
+mod ordering;
 mod pull;
 mod sources;
 
@@ -85,6 +86,8 @@ pub fn router(state: AppState, with_api: bool) -> Router {
             .routes(routes!(endpoints::get, endpoints::update, endpoints::delete))
             .routes(routes!(endpoints::secret))
             .routes(routes!(health::health))
+            .routes(routes!(ordering::resume))
+            .routes(routes!(ordering::skip))
             .routes(routes!(operations::rotate))
             .routes(routes!(operations::recover))
             .routes(routes!(pull::poll))

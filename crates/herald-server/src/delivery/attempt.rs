@@ -13,10 +13,11 @@ use herald_signing::{hex_hmac_sha256, standard_signature_header, StandardKey};
 
 use super::client::{HttpClient, SendError};
 use crate::config::DeliveryConfig;
+use crate::domain::ordering::{self, KeyPosition};
 use crate::domain::outcome::{judge, Answer, Policy};
 use crate::domain::{new_id, Attempt, Clock, Endpoint, Event, Millis, SignatureScheme};
 use crate::metrics::Metrics;
-use crate::store::{AttemptRecord, Job};
+use crate::store::{AttemptRecord, Job, NextStep};
 
 pub const USER_AGENT_VALUE: &str = concat!("herald/", env!("CARGO_PKG_VERSION"));
 
@@ -53,7 +54,7 @@ impl Deliverer {
         let attempted_at = self.clock.now_ms();
         let started = Instant::now();
         let endpoint = &job.endpoint;
-        let result = match build_request(endpoint, &job.event, attempted_at) {
+        let result = match build_request(job, attempted_at) {
             Ok(req) => {
                 let timeout = Duration::from_millis(endpoint.timeout_ms);
                 self.client.send(req, timeout).await
@@ -85,7 +86,10 @@ impl Deliverer {
             attempt.status_code = Some(resp.status);
             attempt.response_body = Some(resp.body);
         }
-        let next = verdict.next;
+        let next = match (&verdict.next, &job.ordering, &endpoint.ordering) {
+            (NextStep::Failed, Some(_), Some(o)) => ordering::exhausted(o.on_stuck),
+            _ => verdict.next,
+        };
         self.metrics.attempt_finished(&next, elapsed.as_secs_f64());
         let record = AttemptRecord {
             attempt,
@@ -99,6 +103,7 @@ impl Deliverer {
                 .map(|d| attempted_at - d.as_millis() as Millis),
             probe: job.probe,
             pause_until: verdict.pause_until,
+            ordering: job.ordering.clone(),
         };
         Attempted {
             record,
@@ -188,7 +193,10 @@ pub fn signed_headers(ep: &Endpoint, ev: &Event, now: Millis) -> Result<Vec<(&'s
     Ok(out)
 }
 
-fn build_request(ep: &Endpoint, ev: &Event, now: Millis) -> Result<Request<Full<Bytes>>, String> {
+/// The request of one attempt: the endpoint's own headers, then herald's (which win),
+/// and a keyed delivery's `x-herald-ordering-key` and `x-herald-sequence`.
+fn build_request(job: &Job, now: Millis) -> Result<Request<Full<Bytes>>, String> {
+    let (ep, ev) = (&*job.endpoint, &*job.event);
     let url = ep.url.as_deref().ok_or("endpoint has no URL")?;
     let mut req = Request::post(url)
         .body(Full::new(Bytes::copy_from_slice(&ev.payload)))
@@ -202,11 +210,24 @@ fn build_request(ep: &Endpoint, ev: &Event, now: Millis) -> Result<Request<Full<
             headers.insert(n, v);
         }
     }
-    for (name, value) in signed_headers(ep, ev, now)? {
+    let mut ours = signed_headers(ep, ev, now)?;
+    ours.extend(ordering_headers(job.ordering.as_ref()));
+    for (name, value) in ours {
         let v = HeaderValue::try_from(value).map_err(|e| format!("bad header value: {e}"))?;
         headers.insert(name, v);
     }
     Ok(req)
+}
+
+/// The headers that say where a keyed delivery stands in its key's order.
+pub fn ordering_headers(position: Option<&KeyPosition>) -> Vec<(&'static str, String)> {
+    match position {
+        Some(p) => vec![
+            ("x-herald-ordering-key", p.key.clone()),
+            ("x-herald-sequence", p.sequence.to_string()),
+        ],
+        None => Vec::new(),
+    }
 }
 
 #[cfg(test)]

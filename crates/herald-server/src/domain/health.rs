@@ -6,7 +6,7 @@
 use serde_json::json;
 
 use super::breaker::Breaker;
-use super::{rfc3339, Attempt, Millis, OPERATIONAL_PREFIX};
+use super::{rfc3339, Attempt, DeliveryState, Millis, OPERATIONAL_PREFIX};
 
 /// What happens to a delivery after an attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -15,9 +15,25 @@ pub enum NextStep {
     RetryAt(Millis),
     /// Retries exhausted, or the attempt can never succeed.
     Failed,
+    /// Retries exhausted at the head of a key that parks (`on_stuck: park`): the delivery
+    /// stays owed, not due, and its key waits for a resume or a skip.
+    Parked,
     /// The endpoint answered 410 Gone: fail this delivery, disable the endpoint and fail
     /// its other pending deliveries.
     EndpointGone,
+}
+
+impl NextStep {
+    /// The delivery's state and next due time after the attempt (a parked head stays
+    /// owed, due at no time).
+    pub fn state_after(&self) -> (DeliveryState, Option<Millis>) {
+        match self {
+            NextStep::Succeeded => (DeliveryState::Succeeded, None),
+            NextStep::RetryAt(t) => (DeliveryState::Pending, Some(*t)),
+            NextStep::Parked => (DeliveryState::Pending, None),
+            NextStep::Failed | NextStep::EndpointGone => (DeliveryState::Failed, None),
+        }
+    }
 }
 
 /// The result of one attempt, to record.
@@ -34,6 +50,8 @@ pub struct AttemptRecord {
     pub probe: bool,
     /// The receiver asked for a pause of the endpoint until then (`Retry-After`).
     pub pause_until: Option<Millis>,
+    /// The delivery's place in its key's order, on an ordered endpoint.
+    pub ordering: Option<super::ordering::KeyPosition>,
 }
 
 /// What the store knows of the endpoint when an attempt of it failed, after noting the
@@ -158,6 +176,7 @@ mod tests {
             disable_failing_since_before: cutoff,
             probe: false,
             pause_until: None,
+            ordering: None,
         }
     }
 

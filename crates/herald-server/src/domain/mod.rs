@@ -13,6 +13,7 @@ mod idle;
 mod ids;
 pub mod limit;
 mod names;
+pub mod ordering;
 pub mod outcome;
 mod secret;
 pub mod source;
@@ -167,6 +168,8 @@ pub struct Endpoint {
     pub paused_until: Option<Millis>,
     /// The circuit breaker's state (kept in the store, so every node sees it).
     pub breaker: breaker::Breaker,
+    /// Ordered keys (`None`: deliveries go in any order).
+    pub ordering: Option<ordering::Ordering>,
 }
 
 /// Custom header values may be credentials: `Debug` shows their names only.
@@ -233,6 +236,7 @@ pub struct EndpointPatch {
     pub disabled: Option<bool>,
     pub retry_schedule: Option<Option<String>>,
     pub circuit_after: Option<u32>,
+    pub ordering: Option<Option<ordering::Ordering>>,
 }
 
 impl EndpointPatch {
@@ -260,6 +264,9 @@ impl EndpointPatch {
         }
         if let Some(v) = self.circuit_after {
             ep.circuit_after = v;
+        }
+        if let Some(v) = self.ordering {
+            ep.ordering = v;
         }
         if let Some(v) = self.retry_schedule {
             ep.retry_schedule = v;
@@ -294,9 +301,20 @@ pub struct NewEvent {
     /// redacted) as JSON.
     pub source_id: Option<String>,
     pub headers: Option<String>,
+    /// The publisher's ordering key (wins over an endpoint's rule).
+    pub ordering_key: Option<String>,
 }
 
 impl NewEvent {
+    /// What the event offers an endpoint's ordering rule.
+    pub fn key_source(&self) -> ordering::KeySource<'_> {
+        ordering::KeySource {
+            explicit: self.ordering_key.as_deref(),
+            payload: &self.payload,
+            headers: self.headers.as_deref(),
+        }
+    }
+
     /// The operational events (`herald.…`) herald publishes about something of `tenant`:
     /// one for the tenant's own endpoints and, for a tenant's, a copy without tenant for
     /// the operator's endpoints, so an operator subscribed to `herald.*` hears about every
@@ -340,6 +358,7 @@ impl NewEvent {
             created_at: now,
             source_id: None,
             headers: None,
+            ordering_key: None,
         }
     }
 }
@@ -358,6 +377,18 @@ pub struct Event {
     pub seq: i64,
     pub source_id: Option<String>,
     pub headers: Option<String>,
+    pub ordering_key: Option<String>,
+}
+
+impl Event {
+    /// What the event offers an endpoint's ordering rule.
+    pub fn key_source(&self) -> ordering::KeySource<'_> {
+        ordering::KeySource {
+            explicit: self.ordering_key.as_deref(),
+            payload: &self.payload,
+            headers: self.headers.as_deref(),
+        }
+    }
 }
 
 /// What a publish did.
@@ -443,6 +474,8 @@ pub struct Delivery {
     pub last_error: Option<String>,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// Its place in its key's order, on an ordered endpoint.
+    pub ordering: Option<ordering::KeyPosition>,
 }
 
 /// One HTTP try of a delivery.

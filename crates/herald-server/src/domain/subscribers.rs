@@ -15,6 +15,8 @@ pub struct Subscriber {
     pub disabled: bool,
     /// A pull endpoint (no URL).
     pub pull: bool,
+    /// Its ordering rule, if its deliveries are ordered by key.
+    pub ordering: Option<super::ordering::Ordering>,
 }
 
 impl Subscriber {
@@ -25,7 +27,13 @@ impl Subscriber {
             patterns: Vec::new(),
             disabled: endpoint.disabled,
             pull: endpoint.url.is_none(),
+            ordering: endpoint.ordering.clone(),
         }
+    }
+
+    /// The key an event's delivery to it is ordered by, if any.
+    pub fn key_of(&self, ev: super::ordering::KeySource<'_>) -> Option<String> {
+        self.ordering.as_ref()?.key_of(ev)
     }
 
     /// The state of a new delivery to it: due now, or (endpoint disabled) kept as
@@ -131,6 +139,7 @@ mod tests {
             patterns: patterns.iter().map(|p| p.to_string()).collect(),
             disabled: false,
             pull: false,
+            ordering: None,
         }
     }
 
@@ -185,6 +194,7 @@ mod tests {
             circuit_after: 5,
             paused_until: None,
             breaker: Default::default(),
+            ordering: None,
         }
     }
 

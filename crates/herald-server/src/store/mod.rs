@@ -22,6 +22,28 @@ macro_rules! standing_not_clean {
     };
 }
 
+/// The claim's order rule for a candidate delivery `d` (design section 8): a keyed
+/// delivery goes only when no other delivery of its key is in flight and none with a lower
+/// sequence is still owed. Waiting is therefore no attempt and has no backoff: the next
+/// delivery of a key is claimable the moment its head settles. The same in both dialects;
+/// the `deliveries_by_key` index answers it.
+macro_rules! key_is_free {
+    () => {
+        "(d.ordering_key IS NULL OR NOT EXISTS (SELECT 1 FROM deliveries k \
+         WHERE k.endpoint_id = d.endpoint_id AND k.ordering_key = d.ordering_key \
+         AND k.state IN ('pending', 'delivering') AND k.id <> d.id \
+         AND (k.state = 'delivering' OR k.sequence < d.sequence)))"
+    };
+}
+
+/// The deliveries of a key that wait (owed, never tried in this round); the first term
+/// lets the planner use the partial `deliveries_by_key` index.
+macro_rules! waiting {
+    () => {
+        "state IN ('pending', 'delivering') AND state = 'pending' AND round_attempts = 0"
+    };
+}
+
 pub mod postgres;
 pub mod sealed;
 pub mod sqlite;
@@ -31,6 +53,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use tokio::sync::watch;
 
+use crate::domain::ordering::KeyAction;
 use crate::domain::source::{Source, SourcePatch};
 use crate::domain::{
     Attempt, Delivery, DeliveryState, Endpoint, EndpointPatch, EndpointSecret, Event, EventType,
@@ -155,6 +178,8 @@ pub struct Job {
     pub endpoint: std::sync::Arc<Endpoint>,
     /// The one attempt an open circuit lets through (see `domain::breaker`).
     pub probe: bool,
+    /// Its place in its key's order, on an ordered endpoint.
+    pub ordering: Option<crate::domain::ordering::KeyPosition>,
 }
 
 pub use crate::domain::health::{AttemptRecord, NextStep};
@@ -265,6 +290,18 @@ pub struct EndpointQueue {
     pub in_flight: u64,
     /// When the oldest pending delivery was created.
     pub oldest_pending_at: Option<Millis>,
+    /// Ordered keys whose head is retrying with deliveries waiting behind it.
+    pub blocked_keys: u64,
+    /// Ordered keys whose head ran out of retries and waits for a resume or a skip.
+    pub parked_keys: u64,
+}
+
+/// What a resume or skip of an ordered key did.
+#[derive(Debug, Clone)]
+pub enum KeyOutcome {
+    /// The key's head, as it is now.
+    Done(Delivery),
+    Refused(crate::domain::ordering::KeyRefusal),
 }
 
 /// What a shared rate limit says about one request.
@@ -441,6 +478,16 @@ pub trait QueueStore: Send + Sync + 'static {
 
     /// What one endpoint has waiting and in flight, on every node.
     async fn endpoint_queue(&self, endpoint_id: &str) -> StoreResult<EndpointQueue>;
+
+    /// Resumes or skips the head of one of an endpoint's ordered keys
+    /// (`ordering::key_action`); `None` when the endpoint is not visible in `scope`.
+    async fn key_action(
+        &self,
+        scope: &Scope,
+        endpoint_id: &str,
+        key: &str,
+        action: KeyAction,
+    ) -> StoreResult<Option<KeyOutcome>>;
 }
 
 /// Pull endpoints: leases, acks and the ordered stream.

@@ -10,10 +10,11 @@ use tokio::sync::watch;
 use super::{
     ApiKey, AttemptRecord, ClaimRequest, DeliveryFilter, DeliveryQuery, DeliveryStats, EndpointQuery,
     EndpointQueue, EndpointStore, EventQuery, EventStore, EventTypeStore, InboundEvent, IngestOutcome, Job,
-    KeyStore, NodeStore, PullRequest, PullStore, PulledDelivery, Purged, QueueStats, QueueStore,
+    KeyOutcome, KeyStore, NodeStore, PullRequest, PullStore, PulledDelivery, Purged, QueueStats, QueueStore,
     RateDecision, ReplayOutcome, RequestRecord, RetryOutcome, SourceStore, Store, StoreError, StoreResult,
     WakeFn,
 };
+use crate::domain::ordering::KeyAction;
 use crate::domain::source::{Source, SourcePatch, VerifyConfig};
 use crate::domain::{
     Attempt, Delivery, Endpoint, EndpointPatch, EndpointSecret, Event, EventType, EventTypePatch, Millis,
@@ -400,6 +401,16 @@ impl QueueStore for SealedStore {
 
     async fn endpoint_queue(&self, endpoint_id: &str) -> StoreResult<EndpointQueue> {
         self.inner.endpoint_queue(endpoint_id).await
+    }
+
+    async fn key_action(
+        &self,
+        scope: &Scope,
+        endpoint_id: &str,
+        key: &str,
+        action: KeyAction,
+    ) -> StoreResult<Option<KeyOutcome>> {
+        self.inner.key_action(scope, endpoint_id, key, action).await
     }
 }
 

@@ -58,6 +58,7 @@ fn endpoint(tenant: Option<&str>, url: Option<&str>, patterns: &[&str]) -> Endpo
         circuit_after: 5,
         paused_until: None,
         breaker: Default::default(),
+        ordering: None,
     }
 }
 
@@ -333,6 +334,7 @@ fn record(job: &herald_server::store::Job, next: NextStep, now: i64) -> AttemptR
         disable_failing_since_before: None,
         probe: job.probe,
         pause_until: None,
+        ordering: None,
     }
 }
 

@@ -322,7 +322,7 @@ impl Reply {
     }
 }
 
-type Script = Arc<dyn Fn(usize) -> Reply + Send + Sync>;
+type Script = Arc<dyn Fn(&Received, usize) -> Reply + Send + Sync>;
 
 #[derive(Clone)]
 pub struct Receiver {
@@ -337,6 +337,11 @@ impl Receiver {
     }
 
     pub async fn start(script: impl Fn(usize) -> Reply + Send + Sync + 'static) -> Receiver {
+        Receiver::answering(move |_, n| script(n)).await
+    }
+
+    /// A receiver whose answer depends on the request too.
+    pub async fn answering(script: impl Fn(&Received, usize) -> Reply + Send + Sync + 'static) -> Receiver {
         let seen: Arc<Mutex<Vec<Received>>> = Arc::default();
         let script: Script = Arc::new(script);
         let (s2, sc) = (seen.clone(), script.clone());
@@ -344,17 +349,18 @@ impl Receiver {
             axum::Router::new().fallback(move |uri: axum::http::Uri, headers: HeaderMap, body: Bytes| {
                 let (seen, script) = (s2.clone(), sc.clone());
                 async move {
+                    let got = Received {
+                        path: uri.path().to_string(),
+                        headers,
+                        body,
+                        at: Instant::now(),
+                    };
                     let n = {
                         let mut v = seen.lock().unwrap();
-                        v.push(Received {
-                            path: uri.path().to_string(),
-                            headers,
-                            body,
-                            at: Instant::now(),
-                        });
+                        v.push(got.clone());
                         v.len() - 1
                     };
-                    let reply = script(n);
+                    let reply = script(&got, n);
                     tokio::time::sleep(reply.delay).await;
                     let mut resp =
                         (StatusCode::from_u16(reply.status).unwrap(), format!("reply {n}")).into_response();

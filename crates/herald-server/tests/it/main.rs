@@ -47,6 +47,7 @@ mod mcp;
 mod multinode;
 mod openapi;
 mod operations;
+mod ordering;
 mod publish;
 mod pull;
 mod refusals;

@@ -14,6 +14,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("DELETE", "/v1/endpoints/{id}"),
     ("GET", "/v1/endpoints/{id}/secret"),
     ("GET", "/v1/endpoints/{id}/health"),
+    ("POST", "/v1/endpoints/{id}/keys/{key}/resume"),
+    ("POST", "/v1/endpoints/{id}/keys/{key}/skip"),
     ("POST", "/v1/endpoints/{id}/secret/rotate"),
     ("POST", "/v1/endpoints/{id}/recover"),
     ("GET", "/v1/endpoints/{id}/stream"),

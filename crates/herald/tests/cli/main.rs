@@ -17,6 +17,7 @@ mod listen;
 mod maintenance;
 mod mcp;
 mod multinode;
+mod ordered;
 mod process;
 
 const KEY: &str = "cli-test-admin-key-0123456789";

@@ -6,7 +6,7 @@ use super::*;
 /// A fresh schema in the database `DATABASE_URL` names (or `test` on the machine's
 /// PostgreSQL), as a store URL. Without a PostgreSQL the test is compiled as ignored
 /// (`build.rs`, shared with herald-server).
-async fn fresh_store() -> String {
+pub async fn fresh_store(name: &str) -> String {
     let url = std::env::var("DATABASE_URL")
         .ok()
         .filter(|u| !u.is_empty())
@@ -15,7 +15,7 @@ async fn fresh_store() -> String {
         .await
         .unwrap();
     tokio::spawn(conn);
-    let schema = format!("multinode_{}", std::process::id());
+    let schema = format!("{name}_{}", std::process::id());
     client
         .batch_execute(&format!(
             "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
@@ -46,7 +46,7 @@ async fn succeeded_attempts(base: &str) -> f64 {
     ignore = "no PostgreSQL: set DATABASE_URL or start one on 127.0.0.1:5432"
 )]
 async fn three_nodes_share_the_work_and_a_killed_node_loses_nothing() {
-    let store = fresh_store().await;
+    let store = fresh_store("multinode").await;
     // Each request takes 20 ms at the receiver, so the killed node has attempts in flight.
     let (url, seen) = receiver(Duration::from_millis(20)).await;
     let args = [

@@ -3,6 +3,7 @@
 use tokio_postgres::types::{FromSql, ToSql};
 use tokio_postgres::Row;
 
+use crate::domain::ordering::KeyPosition;
 use crate::domain::{Attempt, Delivery, DeliveryState, Endpoint, Event, SignatureScheme};
 use crate::store::{StoreError, StoreResult};
 
@@ -56,13 +57,13 @@ fn json<T: serde::de::DeserializeOwned>(row: &Row, i: usize, what: &str) -> Stor
 
 pub const ENDPOINT_COLUMNS: &str = "id, tenant, url, description, event_types, headers, signature, \
      secrets, timeout_ms, max_in_flight, rate_limit_per_s, disabled, disabled_reason, created_at, updated_at, \
-     retry_schedule, circuit_after, paused_until, consecutive_failures, circuit_wait_ms, circuit_until";
+     retry_schedule, circuit_after, paused_until, consecutive_failures, circuit_wait_ms, circuit_until, ordering";
 
 pub const EVENT_COLUMNS: &str =
-    "id, type, tenant, payload, content_type, deliveries, created_at, seq, source_id, headers";
+    "id, type, tenant, payload, content_type, deliveries, created_at, seq, source_id, headers, ordering_key";
 
 pub const DELIVERY_COLUMNS: &str = "id, event_id, endpoint_id, state, attempts, next_attempt_at, \
-     last_attempt_at, last_status, last_error, created_at, updated_at";
+     last_attempt_at, last_status, last_error, created_at, updated_at, ordering_key, sequence";
 
 pub const ATTEMPT_COLUMNS: &str =
     "id, delivery_id, attempted_at, status_code, duration_ms, error, response_body";
@@ -102,6 +103,9 @@ pub fn endpoint(row: &Row) -> StoreResult<Endpoint> {
             consecutive_failures: get::<i32>(row, 18)? as u32,
             open: crate::domain::breaker::Open::from_columns(get(row, 19)?, get(row, 20)?),
         },
+        ordering: get::<Option<String>>(row, 21)?
+            .map(|t| serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("ordering: {e}"))))
+            .transpose()?,
     })
 }
 
@@ -118,6 +122,7 @@ pub fn event_at(row: &Row, at: usize) -> StoreResult<Event> {
         seq: get(row, at + 7)?,
         source_id: get(row, at + 8)?,
         headers: get(row, at + 9)?,
+        ordering_key: get(row, at + 10)?,
     })
 }
 
@@ -139,6 +144,7 @@ pub fn delivery(row: &Row) -> StoreResult<Delivery> {
         last_error: get(row, 8)?,
         created_at: get(row, 9)?,
         updated_at: get(row, 10)?,
+        ordering: KeyPosition::from_columns(get(row, 11)?, get(row, 12)?),
     })
 }
 

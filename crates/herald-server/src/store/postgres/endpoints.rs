@@ -12,7 +12,7 @@ pub async fn insert(tx: &Tx<'_>, ep: &Endpoint) -> StoreResult<()> {
         tx,
         "INSERT INTO endpoints (id, tenant, url, description, event_types, headers, signature, secrets, \
          timeout_ms, max_in_flight, rate_limit_per_s, disabled, disabled_reason, created_at, updated_at, \
-         retry_schedule, circuit_after) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+         retry_schedule, circuit_after, ordering) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
         &[
             &ep.id,
             &ep.tenant,
@@ -31,6 +31,7 @@ pub async fn insert(tx: &Tx<'_>, ep: &Endpoint) -> StoreResult<()> {
             &ep.updated_at,
             &ep.retry_schedule,
             &(ep.circuit_after as i32),
+            &ep.ordering.as_ref().map(to_json),
         ],
     )
     .await?;
@@ -81,7 +82,7 @@ async fn replace(tx: &Tx<'_>, ep: &Endpoint) -> StoreResult<()> {
         tx,
         "UPDATE endpoints SET url = $2, description = $3, event_types = $4, headers = $5, secrets = $6, \
          timeout_ms = $7, max_in_flight = $8, rate_limit_per_s = $9, disabled = $10, disabled_reason = $11, \
-         updated_at = $12, retry_schedule = $13, circuit_after = $14 WHERE id = $1",
+         updated_at = $12, retry_schedule = $13, circuit_after = $14, ordering = $15 WHERE id = $1",
         &[
             &ep.id,
             &ep.url,
@@ -97,6 +98,7 @@ async fn replace(tx: &Tx<'_>, ep: &Endpoint) -> StoreResult<()> {
             &ep.updated_at,
             &ep.retry_schedule,
             &(ep.circuit_after as i32),
+            &ep.ordering.as_ref().map(to_json),
         ],
     )
     .await?;
@@ -213,7 +215,7 @@ pub async fn set_control(
 pub async fn subscribers(tx: &Tx<'_>, tenant: Option<&str>) -> StoreResult<SubscriberIndex> {
     let rows = query(
         tx,
-        "SELECT id, event_types, disabled, url IS NULL FROM endpoints WHERE tenant IS NOT DISTINCT FROM $1",
+        "SELECT id, event_types, disabled, url IS NULL, ordering FROM endpoints WHERE tenant IS NOT DISTINCT FROM $1",
         &[&tenant],
     )
     .await?;
@@ -227,6 +229,10 @@ pub async fn subscribers(tx: &Tx<'_>, tenant: Option<&str>) -> StoreResult<Subsc
                     .map_err(|e| StoreError::Corrupt(format!("event_types: {e}")))?,
                 disabled: get(r, 2)?,
                 pull: get(r, 3)?,
+                ordering: get::<Option<String>>(r, 4)?
+                    .map(|o| serde_json::from_str(&o))
+                    .transpose()
+                    .map_err(|e| StoreError::Corrupt(format!("ordering: {e}")))?,
             })
         })
         .collect::<StoreResult<Vec<_>>>()?;

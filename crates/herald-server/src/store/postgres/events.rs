@@ -4,6 +4,7 @@ use super::db::{
     self, all, exec, get, query, query_opt, Tx, ATTEMPT_COLUMNS, DELIVERY_COLUMNS, EVENT_COLUMNS,
 };
 use super::endpoints;
+use crate::domain::ordering::KeySource;
 use crate::domain::subscribers::{FanOut, Subscriber};
 use crate::domain::{
     new_id, Attempt, Delivery, DeliveryState, Event, Millis, NewEvent, Page, PublishOutcome, PublishSummary,
@@ -65,6 +66,7 @@ pub async fn publish(tx: &Tx<'_>, ev: NewEvent) -> StoreResult<PublishOutcome> {
         event_id: &ev.id,
         tenant: ev.tenant.as_deref(),
         now: ev.created_at,
+        keys: ev.key_source(),
     };
     owed.insert(tx, &mut targets, DeliveryState::Pending).await?;
     owed.insert(tx, &mut skipped, DeliveryState::Skipped).await?;
@@ -81,8 +83,8 @@ pub async fn insert_event(tx: &Tx<'_>, ev: &NewEvent, deliveries: usize) -> Stor
     let inserted = query_opt(
         tx,
         "INSERT INTO events (id, type, tenant, payload, content_type, idempotency_key, request_hash, \
-         deliveries, created_at, source_id, headers) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-         ON CONFLICT DO NOTHING RETURNING seq",
+         deliveries, created_at, source_id, headers, ordering_key) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) ON CONFLICT DO NOTHING RETURNING seq",
         &[
             &ev.id,
             &ev.event_type,
@@ -95,6 +97,7 @@ pub async fn insert_event(tx: &Tx<'_>, ev: &NewEvent, deliveries: usize) -> Stor
             &ev.created_at,
             &ev.source_id,
             &ev.headers,
+            &ev.ordering_key,
         ],
     )
     .await?;
@@ -106,6 +109,8 @@ pub struct NewDeliveries<'a> {
     pub event_id: &'a str,
     pub tenant: Option<&'a str>,
     pub now: Millis,
+    /// What the event offers ordered endpoints to find its key.
+    pub keys: KeySource<'a>,
 }
 
 impl NewDeliveries<'_> {
@@ -126,6 +131,11 @@ impl NewDeliveries<'_> {
         subs.sort_by(|a, b| a.id.cmp(&b.id));
         let due = (state == DeliveryState::Pending).then_some(self.now);
         for sub in subs.iter() {
+            let key = sub.key_of(self.keys);
+            let sequence = match &key {
+                Some(k) => Some(next_sequence(tx, &sub.id, k).await?),
+                None => None,
+            };
             let pos: i64 = if sub.pull {
                 let row = query_opt(
                     tx,
@@ -140,7 +150,8 @@ impl NewDeliveries<'_> {
             exec(
                 tx,
                 "INSERT INTO deliveries (id, event_id, endpoint_id, tenant, state, attempts, next_attempt_at, \
-                 pos, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $8)",
+                 pos, created_at, updated_at, ordering_key, sequence) \
+                 VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $8, $9, $10)",
                 &[
                     &new_id("dlv"),
                     &self.event_id,
@@ -150,6 +161,8 @@ impl NewDeliveries<'_> {
                     &due,
                     &pos,
                     &self.now,
+                    &key,
+                    &sequence,
                 ],
             )
             .await?;
@@ -159,6 +172,41 @@ impl NewDeliveries<'_> {
         }
         Ok(())
     }
+}
+
+/// The next sequence number of an endpoint's key (1 for a new key). The key's row stays
+/// locked until the transaction ends, so a key's sequence numbers commit in their order.
+pub async fn next_sequence(tx: &Tx<'_>, endpoint_id: &str, key: &str) -> StoreResult<i64> {
+    let row = query_opt(
+        tx,
+        "INSERT INTO ordering_keys (endpoint_id, key, last_sequence) VALUES ($1, $2, 1) \
+         ON CONFLICT (endpoint_id, key) DO UPDATE SET last_sequence = ordering_keys.last_sequence + 1 \
+         RETURNING last_sequence",
+        &[&endpoint_id, &key],
+    )
+    .await?
+    .ok_or_else(|| StoreError::Corrupt("an upsert returned no row".into()))?;
+    get(&row, 0)
+}
+
+/// Locks the keys a group of publishes will number, in one order, so two groups that
+/// share keys cannot deadlock.
+pub async fn lock_keys(tx: &Tx<'_>, mut keys: Vec<(String, String)>) -> StoreResult<()> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    keys.sort();
+    keys.dedup();
+    let (endpoints, names): (Vec<String>, Vec<String>) = keys.into_iter().unzip();
+    exec(
+        tx,
+        "INSERT INTO ordering_keys (endpoint_id, key, last_sequence) \
+         SELECT e, k, 0 FROM UNNEST($1::TEXT[], $2::TEXT[]) AS u(e, k) ORDER BY e, k \
+         ON CONFLICT (endpoint_id, key) DO UPDATE SET last_sequence = ordering_keys.last_sequence",
+        &[&endpoints, &names],
+    )
+    .await?;
+    Ok(())
 }
 
 /// Moves re-queued deliveries of a pull endpoint to the end of its stream, in the order

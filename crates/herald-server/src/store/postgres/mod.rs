@@ -9,6 +9,7 @@ mod endpoints;
 mod event_types;
 mod events;
 mod keys;
+mod ordered;
 mod publisher;
 mod pull;
 mod queue;
@@ -33,9 +34,10 @@ use self::db::pg;
 use super::{
     ApiKey, AttemptRecord, ClaimRequest, DeliveryFilter, DeliveryQuery, DeliveryStats, EndpointQuery,
     EndpointQueue, EndpointStore, EventQuery, EventStore, EventTypeStore, InboundEvent, IngestOutcome, Job,
-    KeyStore, NodeStore, PullRequest, PullStore, PulledDelivery, Purged, QueueStats, QueueStore,
+    KeyOutcome, KeyStore, NodeStore, PullRequest, PullStore, PulledDelivery, Purged, QueueStats, QueueStore,
     RateDecision, ReplayOutcome, RequestRecord, RetryOutcome, SourceStore, StoreError, StoreResult, WakeFn,
 };
+use crate::domain::ordering::KeyAction;
 use crate::domain::source::{Source, SourcePatch};
 use crate::domain::{
     Attempt, Clock, Delivery, Endpoint, EndpointPatch, EndpointSecret, Event, EventType, EventTypePatch,
@@ -449,6 +451,24 @@ impl QueueStore for PgStore {
 
     async fn endpoint_queue(&self, endpoint_id: &str) -> StoreResult<EndpointQueue> {
         in_tx!(self, |tx| queue::endpoint_queue(&tx, endpoint_id).await?)
+    }
+
+    async fn key_action(
+        &self,
+        scope: &Scope,
+        endpoint_id: &str,
+        key: &str,
+        action: KeyAction,
+    ) -> StoreResult<Option<KeyOutcome>> {
+        in_tx!(self, |tx| ordered::act(
+            &tx,
+            scope,
+            endpoint_id,
+            key,
+            action,
+            self.clock.now_ms()
+        )
+        .await?)
     }
 }
 

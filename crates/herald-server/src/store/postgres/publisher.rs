@@ -99,10 +99,17 @@ async fn store_group(pool: &Pool, group: &[&NewEvent]) -> StoreResult<Vec<Publis
             let subs = endpoints::subscribers(&tx, ev.tenant.as_deref()).await?;
             subscribers.insert(ev.tenant.clone(), subs);
         }
+    }
+    events::lock_keys(&tx, keys_of(group, &subscribers)).await?;
+    for &ev in group {
         let matching: Vec<&Subscriber> = subscribers[&ev.tenant].matching(&ev.event_type);
-        // Repeats (ids, idempotency keys) and pull endpoints' stream positions take the
-        // careful path; a plain publish to push endpoints is one statement.
-        let outcome = if ev.caller_id || ev.idempotency_key.is_some() || matching.iter().any(|s| s.pull) {
+        // Repeats (ids, idempotency keys), pull endpoints' stream positions and ordered
+        // keys' sequences take the careful path; a plain publish to push endpoints is one
+        // statement.
+        let careful = ev.caller_id
+            || ev.idempotency_key.is_some()
+            || matching.iter().any(|s| s.pull || s.ordering.is_some());
+        let outcome = if careful {
             events::publish(&tx, ev.clone()).await?
         } else {
             insert_plain(&tx, ev, &matching).await?
@@ -119,6 +126,22 @@ async fn store_group(pool: &Pool, group: &[&NewEvent]) -> StoreResult<Vec<Publis
     Ok(outcomes)
 }
 
+/// The (endpoint, key) pairs a group of publishes will number.
+fn keys_of(
+    group: &[&NewEvent],
+    subscribers: &HashMap<Option<String>, SubscriberIndex>,
+) -> Vec<(String, String)> {
+    group
+        .iter()
+        .flat_map(|ev| {
+            subscribers[&ev.tenant]
+                .matching(&ev.event_type)
+                .into_iter()
+                .filter_map(|s| Some((s.id.clone(), s.key_of(ev.key_source())?)))
+        })
+        .collect()
+}
+
 /// The event and its deliveries to push endpoints in one statement.
 async fn insert_plain(tx: &Tx<'_>, ev: &NewEvent, subs: &[&Subscriber]) -> StoreResult<PublishOutcome> {
     let targets = subs
@@ -132,7 +155,8 @@ async fn insert_plain(tx: &Tx<'_>, ev: &NewEvent, subs: &[&Subscriber]) -> Store
         tx,
         "WITH ev AS ( \
              INSERT INTO events (id, type, tenant, payload, content_type, idempotency_key, request_hash, \
-             deliveries, created_at, source_id, headers) VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $9, $10) \
+             deliveries, created_at, source_id, headers, ordering_key) \
+             VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $9, $10, $14) \
              RETURNING id) \
          INSERT INTO deliveries (id, event_id, endpoint_id, tenant, state, attempts, next_attempt_at, pos, \
              created_at, updated_at) \
@@ -153,6 +177,7 @@ async fn insert_plain(tx: &Tx<'_>, ev: &NewEvent, subs: &[&Subscriber]) -> Store
             &ids,
             &endpoint_ids,
             &states,
+            &ev.ordering_key,
         ],
     )
     .await?;

@@ -8,6 +8,7 @@ use super::db::{self, exec, get, query, query_opt, Tx, ENDPOINT_COLUMNS};
 use super::endpoints;
 use super::events::publish_internal;
 use crate::domain::health::{self, Effect, Standing};
+use crate::domain::ordering::{waiting_due, KeyPosition};
 use crate::domain::{Endpoint, Event, Millis};
 use crate::store::{
     AttemptRecord, ClaimRequest, EndpointQueue, Job, NextStep, QueueStats, StoreError, StoreResult,
@@ -69,11 +70,12 @@ pub async fn claim(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
     let room = req.limit.saturating_sub(claimed.len()) as i64;
     let rows = query(
         tx,
-        "WITH cand AS ( \
+        concat!("WITH cand AS ( \
              SELECT d.id, d.endpoint_id, d.next_attempt_at FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id \
              WHERE d.state = 'pending' AND d.next_attempt_at <= $2 AND NOT e.disabled AND e.url IS NOT NULL \
              AND (e.paused_until IS NULL OR e.paused_until <= $2) AND e.circuit_wait_ms IS NULL \
-             AND NOT (d.endpoint_id = ANY($3)) ORDER BY d.next_attempt_at LIMIT $5), \
+             AND NOT (d.endpoint_id = ANY($3)) AND \
+             ", key_is_free!(), " ORDER BY d.next_attempt_at LIMIT $5), \
          eps AS ( \
              SELECT e.id, e.max_in_flight FROM endpoints e WHERE e.id IN (SELECT endpoint_id FROM cand) \
              FOR UPDATE SKIP LOCKED), \
@@ -89,7 +91,8 @@ pub async fn claim(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
                  SELECT id FROM ranked WHERE rn <= room ORDER BY next_attempt_at LIMIT $4) \
              FOR UPDATE SKIP LOCKED) \
          UPDATE deliveries SET state = 'delivering', lease_until = $1, updated_at = $2 FROM due \
-         WHERE deliveries.id = due.id RETURNING deliveries.id, event_id, endpoint_id, round_attempts, tenant",
+         WHERE deliveries.id = due.id \
+         RETURNING deliveries.id, event_id, endpoint_id, round_attempts, tenant, ordering_key, sequence"),
         &[
             &req.lease_until,
             &req.now,
@@ -105,12 +108,21 @@ pub async fn claim(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
     jobs_of(tx, claimed).await
 }
 
-/// A claimed delivery row: (id, event key, endpoint id, round attempts, probe).
-type Claimed = (String, EventKey, String, u32, bool);
+/// A claimed delivery row: (id, event key, endpoint id, round attempts, probe, its
+/// place in its key's order).
+type Claimed = (String, EventKey, String, u32, bool, Option<KeyPosition>);
 
 fn claimed_row(r: &tokio_postgres::Row, probe: bool) -> StoreResult<Claimed> {
     let key: EventKey = (get(r, 1)?, get::<Option<String>>(r, 4)?.unwrap_or_default());
-    Ok((get(r, 0)?, key, get(r, 2)?, get::<i64>(r, 3)? as u32, probe))
+    let position = KeyPosition::from_columns(get(r, 5)?, get(r, 6)?);
+    Ok((
+        get(r, 0)?,
+        key,
+        get(r, 2)?,
+        get::<i64>(r, 3)? as u32,
+        probe,
+        position,
+    ))
 }
 
 /// One probe per open circuit whose wait is over (its oldest due delivery). The endpoint
@@ -118,18 +130,19 @@ fn claimed_row(r: &tokio_postgres::Row, probe: bool) -> StoreResult<Claimed> {
 async fn claim_probes(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Claimed>> {
     let rows = query(
         tx,
-        "WITH probing AS ( \
+        concat!("WITH probing AS ( \
              SELECT e.id FROM endpoints e WHERE e.circuit_wait_ms IS NOT NULL AND e.circuit_until <= $2 \
              AND NOT e.disabled AND e.url IS NOT NULL AND (e.paused_until IS NULL OR e.paused_until <= $2) \
              AND NOT (e.id = ANY($3)) LIMIT $4 FOR UPDATE SKIP LOCKED), \
          picked AS ( \
              SELECT DISTINCT ON (d.endpoint_id) d.id, d.endpoint_id FROM deliveries d \
              JOIN probing p ON p.id = d.endpoint_id WHERE d.state = 'pending' AND d.next_attempt_at <= $2 \
-             ORDER BY d.endpoint_id, d.next_attempt_at), \
+             AND ", key_is_free!(), " ORDER BY d.endpoint_id, d.next_attempt_at), \
          held AS ( \
              UPDATE endpoints SET circuit_until = $1 WHERE id IN (SELECT endpoint_id FROM picked)) \
          UPDATE deliveries SET state = 'delivering', lease_until = $1, updated_at = $2 FROM picked \
-         WHERE deliveries.id = picked.id RETURNING deliveries.id, event_id, deliveries.endpoint_id, round_attempts, tenant",
+         WHERE deliveries.id = picked.id \
+         RETURNING deliveries.id, event_id, deliveries.endpoint_id, round_attempts, tenant, ordering_key, sequence"),
         &[&req.lease_until, &req.now, &req.exclude_endpoints, &(req.limit as i64)],
     )
     .await?;
@@ -147,7 +160,7 @@ async fn jobs_of(tx: &Tx<'_>, claimed: Vec<Claimed>) -> StoreResult<Vec<Job>> {
         .map(|r| db::endpoint(r).map(|e| (e.id.clone(), Arc::new(e))))
         .collect::<StoreResult<_>>()?;
     let mut jobs = Vec::with_capacity(claimed.len());
-    for (delivery_id, event_id, endpoint_id, round_attempts, probe) in claimed {
+    for (delivery_id, event_id, endpoint_id, round_attempts, probe, ordering) in claimed {
         let event = events
             .get(&event_id)
             .cloned()
@@ -161,6 +174,7 @@ async fn jobs_of(tx: &Tx<'_>, claimed: Vec<Claimed>) -> StoreResult<Vec<Job>> {
             event,
             endpoint,
             probe,
+            ordering,
         });
     }
     // RETURNING gives no order: start the batch in publish order.
@@ -185,7 +199,8 @@ pub async fn record_attempt(tx: &Tx<'_>, rec: &AttemptRecord, now: Millis) -> St
         ],
     )
     .await?;
-    let (state, next_at) = state_after(&rec.next);
+    let (state, next_at) = rec.next.state_after();
+    let state = state.as_str();
     // A delivery finished while the attempt was in flight (its endpoint was deleted or
     // answered 410) keeps its final state; the attempt is still counted and logged.
     exec(
@@ -208,16 +223,18 @@ pub async fn record_attempt(tx: &Tx<'_>, rec: &AttemptRecord, now: Millis) -> St
         ],
     )
     .await?;
+    move_waiting(tx, rec, now).await?;
     after_attempt(tx, rec, now).await
 }
 
-/// The delivery's state and next due time after an attempt.
-pub fn state_after(next: &NextStep) -> (&'static str, Option<Millis>) {
-    match next {
-        NextStep::Succeeded => ("succeeded", None),
-        NextStep::RetryAt(t) => ("pending", Some(*t)),
-        NextStep::Failed | NextStep::EndpointGone => ("failed", None),
-    }
+/// Moves the deliveries waiting behind a keyed delivery to when they may go
+/// (`ordering::waiting_due`): with its retry, now, or (parked) not until a resume.
+pub async fn move_waiting(tx: &Tx<'_>, rec: &AttemptRecord, now: Millis) -> StoreResult<()> {
+    let (Some(position), Some(due)) = (&rec.ordering, waiting_due(&rec.next, now)) else {
+        return Ok(());
+    };
+    super::ordered::set_waiting(tx, &rec.endpoint_id, &position.key, position.sequence, due).await?;
+    Ok(())
 }
 
 /// Notes since when an endpoint has been failing and applies what `domain::health`
@@ -301,7 +318,7 @@ pub async fn next_due_at(tx: &Tx<'_>) -> StoreResult<Option<Millis>> {
     let row = query_opt(
         tx,
         "SELECT d.next_attempt_at FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id \
-         WHERE d.state = 'pending' AND NOT e.disabled AND e.url IS NOT NULL \
+         WHERE d.state = 'pending' AND d.next_attempt_at IS NOT NULL AND NOT e.disabled AND e.url IS NOT NULL \
          ORDER BY d.next_attempt_at LIMIT 1",
         &[],
     )
@@ -310,6 +327,7 @@ pub async fn next_due_at(tx: &Tx<'_>) -> StoreResult<Option<Millis>> {
 }
 
 pub async fn endpoint_queue(tx: &Tx<'_>, endpoint_id: &str) -> StoreResult<EndpointQueue> {
+    let (blocked_keys, parked_keys) = super::ordered::key_counts(tx, endpoint_id).await?;
     let row = query_opt(
         tx,
         "SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'delivering'), \
@@ -323,6 +341,8 @@ pub async fn endpoint_queue(tx: &Tx<'_>, endpoint_id: &str) -> StoreResult<Endpo
         pending: get::<i64>(&row, 0)? as u64,
         in_flight: get::<i64>(&row, 1)? as u64,
         oldest_pending_at: get(&row, 2)?,
+        blocked_keys,
+        parked_keys,
     })
 }
 

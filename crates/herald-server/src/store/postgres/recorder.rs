@@ -78,6 +78,9 @@ async fn write_group(pool: &Pool, records: &[&AttemptRecord], now: Millis) -> St
     let tx = client.transaction().await.map_err(pg)?;
     insert_attempts(&tx, records).await?;
     advance_deliveries(&tx, records, now).await?;
+    for record in records.iter().filter(|r| r.ordering.is_some()) {
+        queue::move_waiting(&tx, record, now).await?;
+    }
     let mut healthy: Vec<&str> = records
         .iter()
         .filter(|r| r.next == NextStep::Succeeded)
@@ -129,8 +132,8 @@ async fn insert_attempts(tx: &Tx<'_>, records: &[&AttemptRecord]) -> StoreResult
 /// final state, as in [`queue::record_attempt`].
 async fn advance_deliveries(tx: &Tx<'_>, records: &[&AttemptRecord], now: Millis) -> StoreResult<()> {
     let ids: Vec<&str> = records.iter().map(|r| r.attempt.delivery_id.as_str()).collect();
-    let states: Vec<&str> = records.iter().map(|r| queue::state_after(&r.next).0).collect();
-    let next_at: Vec<Option<Millis>> = records.iter().map(|r| queue::state_after(&r.next).1).collect();
+    let states: Vec<&str> = records.iter().map(|r| r.next.state_after().0.as_str()).collect();
+    let next_at: Vec<Option<Millis>> = records.iter().map(|r| r.next.state_after().1).collect();
     let at: Vec<Millis> = records.iter().map(|r| r.attempt.attempted_at).collect();
     let status: Vec<Option<i64>> = records
         .iter()

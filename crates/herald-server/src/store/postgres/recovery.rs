@@ -42,6 +42,7 @@ pub async fn replay(
         event_id: &event.id,
         tenant: event.tenant.as_deref(),
         now,
+        keys: event.key_source(),
     };
     owed.insert(tx, &mut targets, DeliveryState::Pending).await?;
     Ok(ReplayOutcome::Replayed(targets.len() as u32))

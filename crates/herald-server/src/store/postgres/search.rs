@@ -162,6 +162,7 @@ pub async fn publish_to(tx: &Tx<'_>, ev: NewEvent, endpoint_id: &str) -> StoreRe
         event_id: &ev.id,
         tenant: ev.tenant.as_deref(),
         now: ev.created_at,
+        keys: ev.key_source(),
     };
     owed.insert(tx, &mut target, DeliveryState::Pending).await?;
     Ok(Some(PublishSummary {

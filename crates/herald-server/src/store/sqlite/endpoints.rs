@@ -18,7 +18,7 @@ pub fn insert(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO endpoints (id, tenant, url, description, event_types, headers, signature, secrets, \
          timeout_ms, max_in_flight, rate_limit_per_s, disabled, disabled_reason, created_at, updated_at, \
-         retry_schedule, circuit_after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+         retry_schedule, circuit_after, ordering) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
     )
     .and_then(|mut st| {
         st.execute(params![
@@ -39,6 +39,7 @@ pub fn insert(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
             ep.updated_at,
             ep.retry_schedule,
             i64::from(ep.circuit_after),
+            ep.ordering.as_ref().map(to_json),
         ])
     })
     .map_err(backend)?;
@@ -82,7 +83,7 @@ pub fn replace(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
     conn.prepare_cached(
         "UPDATE endpoints SET url = ?2, description = ?3, event_types = ?4, headers = ?5, secrets = ?6, \
          timeout_ms = ?7, max_in_flight = ?8, rate_limit_per_s = ?9, disabled = ?10, disabled_reason = ?11, \
-         updated_at = ?12, retry_schedule = ?13, circuit_after = ?14 WHERE id = ?1",
+         updated_at = ?12, retry_schedule = ?13, circuit_after = ?14, ordering = ?15 WHERE id = ?1",
     )
     .and_then(|mut st| {
         st.execute(params![
@@ -100,6 +101,7 @@ pub fn replace(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
             ep.updated_at,
             ep.retry_schedule,
             i64::from(ep.circuit_after),
+            ep.ordering.as_ref().map(to_json),
         ])
     })
     .map_err(backend)?;
@@ -232,31 +234,37 @@ pub fn subscribers(conn: &Connection, tenant: Option<&str>) -> StoreResult<Rc<Su
 }
 
 fn load_subscribers(conn: &Connection, tenant: Option<&str>) -> StoreResult<Vec<Subscriber>> {
-    conn.prepare_cached("SELECT id, event_types, disabled, url IS NULL FROM endpoints WHERE tenant IS ?1")
-        .and_then(|mut st| {
-            st.query_map(params![tenant], |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, bool>(2)?,
-                    r.get::<_, bool>(3)?,
-                ))
-            })?
-            .collect::<rusqlite::Result<Vec<_>>>()
+    let corrupt =
+        |what: &str, e: serde_json::Error| crate::store::StoreError::Corrupt(format!("{what}: {e}"));
+    conn.prepare_cached(
+        "SELECT id, event_types, disabled, url IS NULL, ordering FROM endpoints WHERE tenant IS ?1",
+    )
+    .and_then(|mut st| {
+        st.query_map(params![tenant], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, bool>(2)?,
+                r.get::<_, bool>(3)?,
+                r.get::<_, Option<String>>(4)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()
+    })
+    .map_err(backend)?
+    .into_iter()
+    .map(|(id, types, disabled, pull, ordering)| {
+        Ok(Subscriber {
+            id,
+            patterns: serde_json::from_str(&types).map_err(|e| corrupt("event_types", e))?,
+            disabled,
+            pull,
+            ordering: ordering
+                .map(|o| serde_json::from_str(&o).map_err(|e| corrupt("ordering", e)))
+                .transpose()?,
         })
-        .map_err(backend)?
-        .into_iter()
-        .map(|(id, types, disabled, pull)| {
-            serde_json::from_str(&types)
-                .map(|patterns| Subscriber {
-                    id,
-                    patterns,
-                    disabled,
-                    pull,
-                })
-                .map_err(|e| crate::store::StoreError::Corrupt(format!("event_types: {e}")))
-        })
-        .collect()
+    })
+    .collect()
 }
 
 /// Writes an endpoint's secrets and headers as given; false when there is no such endpoint.

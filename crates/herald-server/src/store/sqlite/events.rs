@@ -4,6 +4,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::endpoints;
 use super::rows::{self, ATTEMPT_COLUMNS, DELIVERY_COLUMNS, EVENT_COLUMNS};
+use crate::domain::ordering::KeySource;
 use crate::domain::subscribers::Subscriber;
 use crate::domain::{
     new_id, Attempt, Delivery, DeliveryState, Event, Millis, NewEvent, Page, PublishOutcome, PublishSummary,
@@ -75,6 +76,7 @@ pub fn publish(conn: &Connection, ev: NewEvent) -> StoreResult<PublishOutcome> {
         event_id: &ev.id,
         tenant: ev.tenant.as_deref(),
         now: ev.created_at,
+        keys: ev.key_source(),
     };
     owed.insert(conn, &owed_to.due, DeliveryState::Pending)?;
     owed.insert(conn, &owed_to.skipped, DeliveryState::Skipped)?;
@@ -89,7 +91,8 @@ pub fn publish(conn: &Connection, ev: NewEvent) -> StoreResult<PublishOutcome> {
 pub fn insert_event(conn: &Connection, ev: &NewEvent, deliveries: usize) -> StoreResult<()> {
     conn.prepare_cached(
         "INSERT INTO events (id, type, tenant, payload, content_type, idempotency_key, request_hash, \
-         deliveries, created_at, source_id, headers) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+         deliveries, created_at, source_id, headers, ordering_key) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )
     .and_then(|mut st| {
         st.execute(params![
@@ -104,6 +107,7 @@ pub fn insert_event(conn: &Connection, ev: &NewEvent, deliveries: usize) -> Stor
             ev.created_at,
             ev.source_id,
             ev.headers,
+            ev.ordering_key,
         ])
     })
     .map_err(backend)?;
@@ -115,6 +119,8 @@ pub struct NewDeliveries<'a> {
     pub event_id: &'a str,
     pub tenant: Option<&'a str>,
     pub now: Millis,
+    /// What the event offers ordered endpoints to find its key.
+    pub keys: KeySource<'a>,
 }
 
 impl NewDeliveries<'_> {
@@ -128,12 +134,17 @@ impl NewDeliveries<'_> {
         let mut insert = conn
             .prepare_cached(
                 "INSERT INTO deliveries (id, event_id, endpoint_id, tenant, state, attempts, next_attempt_at, \
-                 created_at, updated_at, pos) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?7, \
+                 created_at, updated_at, pos, ordering_key, sequence) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?7, \
                  CASE WHEN ?8 THEN (SELECT coalesce(max(pos), 0) + 1 FROM deliveries WHERE endpoint_id = ?3 AND pos > 0) \
-                 ELSE 0 END)",
+                 ELSE 0 END, ?9, ?10)",
             )
             .map_err(backend)?;
         for t in targets {
+            let key = t.key_of(self.keys);
+            let sequence = key
+                .as_deref()
+                .map(|k| next_sequence(conn, &t.id, k))
+                .transpose()?;
             insert
                 .execute(params![
                     new_id("dlv"),
@@ -143,12 +154,24 @@ impl NewDeliveries<'_> {
                     state.as_str(),
                     due,
                     self.now,
-                    t.pull
+                    t.pull,
+                    key,
+                    sequence,
                 ])
                 .map_err(backend)?;
         }
         Ok(())
     }
+}
+
+/// The next sequence number of an endpoint's key (1 for a new key).
+fn next_sequence(conn: &Connection, endpoint_id: &str, key: &str) -> StoreResult<i64> {
+    conn.prepare_cached(
+        "INSERT INTO ordering_keys (endpoint_id, key, last_sequence) VALUES (?1, ?2, 1) \
+         ON CONFLICT (endpoint_id, key) DO UPDATE SET last_sequence = last_sequence + 1 RETURNING last_sequence",
+    )
+    .and_then(|mut st| st.query_row(params![endpoint_id, key], |r| r.get(0)))
+    .map_err(backend)
 }
 
 /// Moves re-queued deliveries of a pull endpoint to the end of its stream, in their order.

@@ -8,6 +8,7 @@ mod event_types;
 mod events;
 mod health;
 mod keys;
+mod ordered;
 mod pull;
 mod queue;
 mod recovery;
@@ -31,9 +32,10 @@ use self::writer::{backend, Readers, Writer};
 use super::{
     ApiKey, AttemptRecord, ClaimRequest, DeliveryFilter, DeliveryQuery, DeliveryStats, EndpointQuery,
     EndpointQueue, EndpointStore, EventQuery, EventStore, EventTypeStore, InboundEvent, IngestOutcome, Job,
-    KeyStore, NodeStore, PullRequest, PullStore, PulledDelivery, Purged, QueueStats, QueueStore,
+    KeyOutcome, KeyStore, NodeStore, PullRequest, PullStore, PulledDelivery, Purged, QueueStats, QueueStore,
     RateDecision, ReplayOutcome, RequestRecord, RetryOutcome, SourceStore, StoreError, StoreResult, WakeFn,
 };
+use crate::domain::ordering::KeyAction;
 use crate::domain::source::{Source, SourcePatch};
 use crate::domain::{
     Attempt, Clock, Delivery, Endpoint, EndpointPatch, EndpointSecret, Event, EventType, EventTypePatch,
@@ -448,6 +450,20 @@ impl QueueStore for SqliteStore {
     async fn endpoint_queue(&self, endpoint_id: &str) -> StoreResult<EndpointQueue> {
         let id = endpoint_id.to_string();
         self.readers.read(move |c| queue::endpoint_queue(c, &id)).await
+    }
+
+    async fn key_action(
+        &self,
+        scope: &Scope,
+        endpoint_id: &str,
+        key: &str,
+        action: KeyAction,
+    ) -> StoreResult<Option<KeyOutcome>> {
+        let clock = self.clock.clone();
+        let (scope, id, key) = (scope.clone(), endpoint_id.to_string(), key.to_string());
+        self.writer
+            .write(move |c| ordered::act(c, &scope, &id, &key, action, clock.now_ms()))
+            .await
     }
 }
 

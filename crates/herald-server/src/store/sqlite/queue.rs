@@ -7,11 +7,10 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::health;
 use super::rows::{self, ENDPOINT_COLUMNS, EVENT_COLUMNS};
+use crate::domain::ordering::{waiting_due, KeyPosition};
 use crate::domain::{Endpoint, Event, Millis};
 use crate::store::sqlite::writer::backend;
-use crate::store::{
-    AttemptRecord, ClaimRequest, EndpointQueue, Job, NextStep, QueueStats, StoreError, StoreResult,
-};
+use crate::store::{AttemptRecord, ClaimRequest, EndpointQueue, Job, QueueStats, StoreError, StoreResult};
 
 /// Puts deliveries whose lease ran out back in the queue (their worker died).
 pub fn expire_leases(conn: &Connection, now: Millis) -> StoreResult<usize> {
@@ -33,8 +32,12 @@ pub fn release_all_leases(conn: &Connection, now: Millis) -> StoreResult<usize> 
     .map_err(backend)
 }
 
-/// A claimed delivery row: (id, event key, endpoint id, round attempts, probe).
-type Claimed = (String, EventKey, String, u32, bool);
+/// A claimed delivery row: (id, event key, endpoint id, round attempts, probe, its place
+/// in its key's order).
+type Claimed = (String, EventKey, String, u32, bool, Option<KeyPosition>);
+
+/// What a claim returns of each row ([`claimed_row`] reads it).
+const CLAIMED: &str = "RETURNING id, event_id, tenant, endpoint_id, round_attempts, ordering_key, sequence";
 
 /// Leases due deliveries: first one probe per endpoint whose open circuit may be probed
 /// now (its oldest due delivery; the probe's lease holds the circuit meanwhile), then due
@@ -45,15 +48,15 @@ pub fn claim(conn: &Connection, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
     let mut claimed = claim_probes(conn, req, &exclude)?;
     let room = req.limit.saturating_sub(claimed.len());
     claimed.extend(
-        conn.prepare_cached(
+        conn.prepare_cached(&format!(
             "UPDATE deliveries SET state = 'delivering', lease_until = ?1, updated_at = ?2 \
              WHERE id IN (SELECT d.id FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id \
                  WHERE d.state = 'pending' AND d.next_attempt_at <= ?2 AND e.disabled = 0 AND e.url IS NOT NULL \
                  AND (e.paused_until IS NULL OR e.paused_until <= ?2) AND e.circuit_wait_ms IS NULL \
-                 AND d.endpoint_id NOT IN (SELECT value FROM json_each(?3)) \
-                 ORDER BY d.next_attempt_at LIMIT ?4) \
-             RETURNING id, event_id, tenant, endpoint_id, round_attempts",
-        )
+                 AND d.endpoint_id NOT IN (SELECT value FROM json_each(?3)) AND {} \
+                 ORDER BY d.next_attempt_at LIMIT ?4) {CLAIMED}",
+            key_is_free!()
+        ))
         .and_then(|mut st| {
             st.query_map(params![req.lease_until, req.now, exclude, room as i64], |r| claimed_row(r, false))?
                 .collect::<rusqlite::Result<Vec<_>>>()
@@ -70,6 +73,7 @@ fn claimed_row(r: &rusqlite::Row<'_>, probe: bool) -> rusqlite::Result<Claimed> 
         r.get(3)?,
         r.get::<_, i64>(4)? as u32,
         probe,
+        KeyPosition::from_columns(r.get(5)?, r.get(6)?),
     ))
 }
 
@@ -86,12 +90,12 @@ fn claim_probes(conn: &Connection, req: &ClaimRequest, exclude: &str) -> StoreRe
     let mut out = Vec::new();
     for endpoint_id in probing.into_iter().take(req.limit) {
         let probe = conn
-            .prepare_cached(
+            .prepare_cached(&format!(
                 "UPDATE deliveries SET state = 'delivering', lease_until = ?1, updated_at = ?2 \
-                 WHERE id = (SELECT id FROM deliveries WHERE endpoint_id = ?3 AND state = 'pending' \
-                     AND next_attempt_at <= ?2 ORDER BY next_attempt_at LIMIT 1) \
-                 RETURNING id, event_id, tenant, endpoint_id, round_attempts",
-            )
+                 WHERE id = (SELECT d.id FROM deliveries d WHERE d.endpoint_id = ?3 AND d.state = 'pending' \
+                     AND d.next_attempt_at <= ?2 AND {} ORDER BY d.next_attempt_at LIMIT 1) {CLAIMED}",
+                key_is_free!()
+            ))
             .and_then(|mut st| {
                 st.query_row(params![req.lease_until, req.now, endpoint_id], |r| {
                     claimed_row(r, true)
@@ -113,7 +117,7 @@ fn jobs_of(conn: &Connection, claimed: Vec<Claimed>) -> StoreResult<Vec<Job>> {
     let mut events: HashMap<EventKey, Arc<Event>> = HashMap::new();
     let mut eps: HashMap<String, Arc<Endpoint>> = HashMap::new();
     let mut jobs = Vec::with_capacity(claimed.len());
-    for (delivery_id, event_id, endpoint_id, attempts, probe) in claimed {
+    for (delivery_id, event_id, endpoint_id, attempts, probe, ordering) in claimed {
         let event = match events.get(&event_id) {
             Some(e) => e.clone(),
             None => {
@@ -136,6 +140,7 @@ fn jobs_of(conn: &Connection, claimed: Vec<Claimed>) -> StoreResult<Vec<Job>> {
             event,
             endpoint,
             probe,
+            ordering,
         });
     }
     // RETURNING gives no order: start the batch in publish order.
@@ -184,11 +189,8 @@ pub fn record_attempt(conn: &Connection, rec: &AttemptRecord, now: Millis) -> St
         ])
     })
     .map_err(backend)?;
-    let (state, next_at) = match rec.next {
-        NextStep::Succeeded => ("succeeded", None),
-        NextStep::RetryAt(t) => ("pending", Some(t)),
-        NextStep::Failed | NextStep::EndpointGone => ("failed", None),
-    };
+    let (state, next_at) = rec.next.state_after();
+    let state = state.as_str();
     conn.prepare_cached(
         // A delivery finished while the attempt was in flight (its endpoint was deleted or
         // answered 410) keeps its final state; the attempt is still counted and logged.
@@ -212,7 +214,18 @@ pub fn record_attempt(conn: &Connection, rec: &AttemptRecord, now: Millis) -> St
         ])
     })
     .map_err(backend)?;
+    move_waiting(conn, rec, now)?;
     health::after_attempt(conn, rec, now)
+}
+
+/// Moves the deliveries waiting behind a keyed delivery to when they may go
+/// (`ordering::waiting_due`): with its retry, now, or (parked) not until a resume.
+fn move_waiting(conn: &Connection, rec: &AttemptRecord, now: Millis) -> StoreResult<()> {
+    let (Some(position), Some(due)) = (&rec.ordering, waiting_due(&rec.next, now)) else {
+        return Ok(());
+    };
+    super::ordered::set_waiting(conn, &rec.endpoint_id, &position.key, position.sequence, due)?;
+    Ok(())
 }
 
 pub fn release(conn: &Connection, ids: &[String], now: Millis) -> StoreResult<()> {
@@ -231,7 +244,7 @@ pub fn release(conn: &Connection, ids: &[String], now: Millis) -> StoreResult<()
 pub fn next_due_at(conn: &Connection) -> StoreResult<Option<Millis>> {
     conn.prepare_cached(
         "SELECT d.next_attempt_at FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id \
-         WHERE d.state = 'pending' AND e.disabled = 0 AND e.url IS NOT NULL \
+         WHERE d.state = 'pending' AND d.next_attempt_at IS NOT NULL AND e.disabled = 0 AND e.url IS NOT NULL \
          ORDER BY d.next_attempt_at LIMIT 1",
     )
     .and_then(|mut st| st.query_row([], |r| r.get(0)).optional())
@@ -239,6 +252,7 @@ pub fn next_due_at(conn: &Connection) -> StoreResult<Option<Millis>> {
 }
 
 pub fn endpoint_queue(conn: &Connection, endpoint_id: &str) -> StoreResult<EndpointQueue> {
+    let (blocked_keys, parked_keys) = super::ordered::key_counts(conn, endpoint_id)?;
     conn.prepare_cached(
         "SELECT count(*) FILTER (WHERE state = 'pending'), count(*) FILTER (WHERE state = 'delivering'), \
          min(created_at) FILTER (WHERE state = 'pending') \
@@ -250,6 +264,8 @@ pub fn endpoint_queue(conn: &Connection, endpoint_id: &str) -> StoreResult<Endpo
                 pending: r.get::<_, i64>(0)? as u64,
                 in_flight: r.get::<_, i64>(1)? as u64,
                 oldest_pending_at: r.get(2)?,
+                blocked_keys,
+                parked_keys,
             })
         })
     })

@@ -42,6 +42,7 @@ pub fn replay(
         event_id: &event.id,
         tenant: event.tenant.as_deref(),
         now,
+        keys: event.key_source(),
     };
     owed.insert(conn, &targets, DeliveryState::Pending)?;
     Ok(ReplayOutcome::Replayed(targets.len() as u32))

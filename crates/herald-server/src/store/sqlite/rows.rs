@@ -2,18 +2,19 @@
 
 use rusqlite::Row;
 
+use crate::domain::ordering::KeyPosition;
 use crate::domain::{Attempt, Delivery, DeliveryState, Endpoint, Event, SignatureScheme};
 use crate::store::StoreError;
 
 pub const ENDPOINT_COLUMNS: &str = "id, tenant, url, description, event_types, headers, signature, \
      secrets, timeout_ms, max_in_flight, rate_limit_per_s, disabled, disabled_reason, created_at, updated_at, \
-     retry_schedule, circuit_after, paused_until, consecutive_failures, circuit_wait_ms, circuit_until";
+     retry_schedule, circuit_after, paused_until, consecutive_failures, circuit_wait_ms, circuit_until, ordering";
 
 pub const EVENT_COLUMNS: &str =
-    "id, type, tenant, payload, content_type, deliveries, created_at, seq, source_id, headers";
+    "id, type, tenant, payload, content_type, deliveries, created_at, seq, source_id, headers, ordering_key";
 
 pub const DELIVERY_COLUMNS: &str = "id, event_id, endpoint_id, state, attempts, next_attempt_at, \
-     last_attempt_at, last_status, last_error, created_at, updated_at";
+     last_attempt_at, last_status, last_error, created_at, updated_at, ordering_key, sequence";
 
 pub const ATTEMPT_COLUMNS: &str =
     "id, delivery_id, attempted_at, status_code, duration_ms, error, response_body";
@@ -56,6 +57,10 @@ pub fn endpoint(row: &Row<'_>) -> rusqlite::Result<Endpoint> {
             consecutive_failures: row.get::<_, i64>(18)? as u32,
             open: crate::domain::breaker::Open::from_columns(row.get(19)?, row.get(20)?),
         },
+        ordering: row
+            .get::<_, Option<String>>(21)?
+            .map(|t| serde_json::from_str(&t).map_err(|e| corrupt("ordering", e)))
+            .transpose()?,
     })
 }
 
@@ -76,6 +81,7 @@ pub fn event_at(row: &Row<'_>, at: usize) -> rusqlite::Result<Event> {
         seq: row.get(at + 7)?,
         source_id: row.get(at + 8)?,
         headers: row.get(at + 9)?,
+        ordering_key: row.get(at + 10)?,
     })
 }
 
@@ -93,6 +99,7 @@ pub fn delivery(row: &Row<'_>) -> rusqlite::Result<Delivery> {
         last_error: row.get(8)?,
         created_at: row.get(9)?,
         updated_at: row.get(10)?,
+        ordering: KeyPosition::from_columns(row.get(11)?, row.get(12)?),
     })
 }
 

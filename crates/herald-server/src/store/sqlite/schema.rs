@@ -194,6 +194,24 @@ ALTER TABLE endpoints ADD COLUMN consecutive_failures INTEGER NOT NULL DEFAULT 0
 ALTER TABLE endpoints ADD COLUMN circuit_wait_ms INTEGER;
 ALTER TABLE endpoints ADD COLUMN circuit_until INTEGER;
 "#,
+    r#"
+-- Ordered keys (domain::ordering): an endpoint's rule, a publisher's key, each keyed
+-- delivery's key and sequence, and each key's last sequence (never reused). The index
+-- finds what is ahead of a delivery in its key; the other, the open circuits to probe.
+ALTER TABLE endpoints ADD COLUMN ordering TEXT;
+ALTER TABLE events ADD COLUMN ordering_key TEXT;
+ALTER TABLE deliveries ADD COLUMN ordering_key TEXT;
+ALTER TABLE deliveries ADD COLUMN sequence INTEGER;
+CREATE TABLE ordering_keys (
+    endpoint_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    last_sequence INTEGER NOT NULL,
+    PRIMARY KEY (endpoint_id, key)
+);
+CREATE INDEX deliveries_by_key ON deliveries (endpoint_id, ordering_key, sequence)
+    WHERE ordering_key IS NOT NULL AND state IN ('pending', 'delivering');
+CREATE INDEX endpoints_open_circuits ON endpoints (circuit_until) WHERE circuit_wait_ms IS NOT NULL;
+"#,
 ];
 
 /// SQLite's own consistency check (`PRAGMA quick_check`): `Err` with what it found.

@@ -137,6 +137,7 @@ pub fn publish_to(conn: &Connection, ev: NewEvent, endpoint_id: &str) -> StoreRe
         event_id: &ev.id,
         tenant: ev.tenant.as_deref(),
         now: ev.created_at,
+        keys: ev.key_source(),
     };
     owed.insert(conn, &[target], DeliveryState::Pending)?;
     Ok(Some(PublishSummary {
