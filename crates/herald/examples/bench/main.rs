@@ -15,6 +15,7 @@
 //! concurrency: the loopback ceiling of the machine) and the ratio.
 
 mod harness;
+mod ordered;
 mod scenarios;
 mod stores;
 
@@ -32,6 +33,8 @@ pub struct Scale {
     inbound_rate: u64,
     backlog_events: u64,
     many_endpoints: usize,
+    ordered_rate: u64,
+    ordered_keys: u64,
 }
 
 impl Scale {
@@ -45,6 +48,8 @@ impl Scale {
             inbound_rate: 1_000,
             backlog_events: 100_000,
             many_endpoints: 10_000,
+            ordered_rate: 1_000,
+            ordered_keys: 1_000,
         }
     }
 
@@ -58,6 +63,8 @@ impl Scale {
             inbound_rate: 100,
             backlog_events: 100,
             many_endpoints: 100,
+            ordered_rate: 100,
+            ordered_keys: 20,
         }
     }
 }
@@ -180,6 +187,7 @@ async fn main() {
     drop(node);
     scenarios::backlog(&run, &mut report).await;
     scenarios::many_endpoints(&run, &mut report, publish16).await;
+    ordered::ordered_keys(&run, &mut report).await;
     // With a database at hand, (1)-(3) again with herald on PostgreSQL.
     if !postgres && std::env::var("DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
         let dir = tempfile::tempdir().unwrap();
