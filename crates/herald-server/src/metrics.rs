@@ -38,6 +38,8 @@ pub struct Metrics {
     endpoint_limit: Family<EndpointLabel, Gauge>,
     endpoint_circuit_open: Family<EndpointLabel, Gauge>,
     endpoint_paused: Family<EndpointLabel, Gauge>,
+    endpoint_blocked_keys: Family<EndpointLabel, Gauge>,
+    endpoint_parked_keys: Family<EndpointLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -103,6 +105,18 @@ impl Metrics {
             "1 for endpoints paused by a Retry-After (at most 100 listed)",
             endpoint_paused.clone(),
         );
+        let endpoint_blocked_keys = Family::<EndpointLabel, Gauge>::default();
+        registry.register(
+            "endpoint_blocked_keys",
+            "Ordered keys whose head is retrying with deliveries behind it (at most 100 endpoints listed)",
+            endpoint_blocked_keys.clone(),
+        );
+        let endpoint_parked_keys = Family::<EndpointLabel, Gauge>::default();
+        registry.register(
+            "endpoint_parked_keys",
+            "Ordered keys parked after their head ran out of retries (at most 100 endpoints listed)",
+            endpoint_parked_keys.clone(),
+        );
         Metrics {
             registry,
             events_published,
@@ -114,6 +128,8 @@ impl Metrics {
             endpoint_limit,
             endpoint_circuit_open,
             endpoint_paused,
+            endpoint_blocked_keys,
+            endpoint_parked_keys,
         }
     }
 
@@ -176,6 +192,19 @@ impl Metrics {
                 .get_or_create(&label)
                 .set(i64::from(*open));
             self.endpoint_paused.get_or_create(&label).set(i64::from(*paused));
+        }
+        self.endpoint_blocked_keys.clear();
+        self.endpoint_parked_keys.clear();
+        for (endpoint, blocked, parked) in &stats.keys {
+            let label = EndpointLabel {
+                endpoint: endpoint.clone(),
+            };
+            self.endpoint_blocked_keys
+                .get_or_create(&label)
+                .set(*blocked as i64);
+            self.endpoint_parked_keys
+                .get_or_create(&label)
+                .set(*parked as i64);
         }
         self.endpoint_failed.clear();
         for (endpoint, n) in &stats.top_failing {

@@ -20,7 +20,7 @@ use super::endpoints::ListView;
 use super::error::{ApiError, ApiResult};
 use super::extract::{ApiJson, ApiQuery, Caller, CallerKey};
 use super::AppState;
-use crate::delivery::attempt::signed_headers;
+use crate::delivery::attempt::{ordering_headers, signed_headers};
 use crate::domain::{rfc3339, Endpoint, Millis, Scope};
 use crate::store::{PullRequest, PulledDelivery};
 
@@ -48,11 +48,12 @@ pub struct PulledView {
 }
 
 fn view(ep: &Endpoint, p: PulledDelivery, now: Millis) -> ApiResult<PulledView> {
-    let headers = signed_headers(ep, &p.event, now)
-        .map_err(|e| {
-            tracing::error!(endpoint = %ep.id, error = %e, "cannot sign a pulled delivery");
-            ApiError::internal()
-        })?
+    let mut signed = signed_headers(ep, &p.event, now).map_err(|e| {
+        tracing::error!(endpoint = %ep.id, error = %e, "cannot sign a pulled delivery");
+        ApiError::internal()
+    })?;
+    signed.extend(ordering_headers(p.ordering.as_ref()));
+    let headers = signed
         .into_iter()
         .map(|(n, v)| (n.to_string(), serde_json::Value::String(v)))
         .collect();

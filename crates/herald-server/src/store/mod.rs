@@ -44,6 +44,22 @@ macro_rules! waiting {
     };
 }
 
+/// Each endpoint's blocked keys (a head retrying with deliveries behind it) and parked
+/// keys (a head out of retries, not due), as `(endpoint_id, blocked, parked)` rows; a
+/// store adds its endpoint filter or its grouping. The same in both dialects.
+macro_rules! key_counts {
+    () => {
+        "SELECT d.endpoint_id, \
+         count(DISTINCT d.ordering_key) FILTER (WHERE d.next_attempt_at IS NOT NULL AND EXISTS ( \
+             SELECT 1 FROM deliveries w WHERE w.endpoint_id = d.endpoint_id \
+             AND w.ordering_key = d.ordering_key AND w.state IN ('pending', 'delivering') \
+             AND w.sequence > d.sequence)), \
+         count(*) FILTER (WHERE d.next_attempt_at IS NULL) \
+         FROM deliveries d WHERE d.ordering_key IS NOT NULL \
+         AND d.state IN ('pending', 'delivering') AND d.state = 'pending' AND d.round_attempts > 0"
+    };
+}
+
 pub mod postgres;
 pub mod sealed;
 pub mod sqlite;
@@ -246,6 +262,8 @@ pub struct PulledDelivery {
     pub delivery_id: String,
     pub attempts: u32,
     pub event: Event,
+    /// Its place in its key's order, on an ordered endpoint.
+    pub ordering: Option<crate::domain::ordering::KeyPosition>,
 }
 
 /// What a pull consumer asks for.
@@ -281,6 +299,8 @@ pub struct QueueStats {
     pub top_failing: Vec<(String, u64)>,
     /// Endpoints held back now (bounded list): (id, circuit open, paused).
     pub held: Vec<(String, bool, bool)>,
+    /// Endpoints with blocked or parked ordered keys (bounded list): (id, blocked, parked).
+    pub keys: Vec<(String, u64, u64)>,
 }
 
 /// One endpoint's share of the queue.

@@ -9,6 +9,15 @@ use serde_json::{json, Value};
 
 use crate::helpers::*;
 
+async fn poll(app: &TestApp, id: &str) -> Vec<Value> {
+    let path = format!("/v1/endpoints/{id}/poll");
+    let (s, r) = app
+        .call(Method::POST, &path, Some(json!({"max": 10, "wait_ms": 0})))
+        .await;
+    assert_eq!(s, 200, "{r}");
+    r["data"].as_array().unwrap().clone()
+}
+
 async fn health(app: &TestApp, id: &str) -> Value {
     app.get(&format!("/v1/endpoints/{id}/health")).await
 }
@@ -107,6 +116,8 @@ store_tests! {
         assert_eq!((waiting["state"].as_str(), waiting["attempts"].as_u64()), (Some("pending"), Some(0)), "{waiting}");
         let h = health(&app, id).await;
         assert_eq!((h["blocked_keys"].as_u64(), h["parked_keys"].as_u64()), (Some(1), Some(0)), "{h}");
+        let metrics = app.metrics_text().await;
+        assert!(metrics.contains(&format!("herald_endpoint_blocked_keys{{endpoint=\"{id}\"}} 1")), "{metrics}");
         // The head's one retry, an hour on, fails too: the default `skip` fails it and the
         // key moves on at once (the next delivery owes nothing to the head's backoff).
         app.advance(Duration::from_secs(4400));
@@ -158,6 +169,8 @@ store_tests! {
         assert_eq!((head["state"].as_str(), head["next_attempt_at"].is_null()), (Some("pending"), true), "{head}");
         let h = health(&app, id).await;
         assert_eq!((h["parked_keys"].as_u64(), h["pending"].as_u64()), (Some(1), Some(3)), "{h}");
+        let metrics = app.metrics_text().await;
+        assert!(metrics.contains(&format!("herald_endpoint_parked_keys{{endpoint=\"{id}\"}} 1")), "{metrics}");
         // Resume retries the head now; it fails again and parks again.
         let resume = format!("/v1/endpoints/{id}/keys/endpoint/resume");
         let (s, b) = app.call(Method::POST, &resume, None).await;
@@ -254,5 +267,29 @@ store_tests! {
         let path = format!("/v1/endpoints/{id}/keys/endpoint/skip");
         let (s, b) = app.call_as(mine["key"].as_str().unwrap(), Method::POST, &path, None).await;
         assert_eq!((s, b["head"]["state"].as_str()), (200, Some("failed")), "{b}");
+    }
+
+    async fn a_pull_consumer_is_leased_one_delivery_per_key_in_order() {
+        let app = spawn_app().await;
+        let ep = app.create_endpoint(json!({"ordering": {"key": "json:/k"}})).await;
+        let id = ep["id"].as_str().unwrap();
+        for (k, i) in [("a", 0), ("a", 1), ("b", 2), ("a", 3)] {
+            app.publish(json!({"type": "order.x", "payload": {"k": k, "i": i}})).await;
+        }
+        let heads = poll(&app, id).await;
+        let places: Vec<(String, String)> = heads
+            .iter()
+            .map(|d| (d["headers"]["x-herald-ordering-key"].as_str().unwrap().to_string(),
+                      d["headers"]["x-herald-sequence"].as_str().unwrap().to_string()))
+            .collect();
+        assert_eq!(places, vec![("a".into(), "1".into()), ("b".into(), "1".into())], "one lease per key: {heads:?}");
+        assert!(poll(&app, id).await.is_empty(), "a key whose head is leased gives nothing more");
+        let a1 = heads[0]["delivery_id"].as_str().unwrap();
+        let (s, _) = app.call(Method::POST, &format!("/v1/endpoints/{id}/ack"), Some(json!({"ids": [a1]}))).await;
+        assert_eq!(s, 200);
+        let next = poll(&app, id).await;
+        assert_eq!(next.len(), 1, "{next:?}");
+        assert_eq!(next[0]["headers"]["x-herald-sequence"], "2");
+        assert_eq!(next[0]["payload"]["i"], 1);
     }
 }

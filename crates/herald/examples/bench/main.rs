@@ -14,6 +14,7 @@
 //! same figure for the baseline (the receiver hit directly by this client at the same
 //! concurrency: the loopback ceiling of the machine) and the ratio.
 
+mod control;
 mod harness;
 mod ordered;
 mod scenarios;
@@ -35,6 +36,10 @@ pub struct Scale {
     many_endpoints: usize,
     ordered_rate: u64,
     ordered_keys: u64,
+    capacity_rate: u64,
+    capacity_step_s: u64,
+    outage_rate: u64,
+    outage_s: u64,
 }
 
 impl Scale {
@@ -50,6 +55,10 @@ impl Scale {
             many_endpoints: 10_000,
             ordered_rate: 1_000,
             ordered_keys: 1_000,
+            capacity_rate: 600,
+            capacity_step_s: 10,
+            outage_rate: 200,
+            outage_s: 60,
         }
     }
 
@@ -65,6 +74,10 @@ impl Scale {
             many_endpoints: 100,
             ordered_rate: 100,
             ordered_keys: 20,
+            capacity_rate: 60,
+            capacity_step_s: 1,
+            outage_rate: 50,
+            outage_s: 1,
         }
     }
 }
@@ -188,6 +201,8 @@ async fn main() {
     scenarios::backlog(&run, &mut report).await;
     scenarios::many_endpoints(&run, &mut report, publish16).await;
     ordered::ordered_keys(&run, &mut report).await;
+    control::capacity_steps(&run, &mut report).await;
+    control::outage(&run, &mut report).await;
     // With a database at hand, (1)-(3) again with herald on PostgreSQL.
     if !postgres && std::env::var("DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
         let dir = tempfile::tempdir().unwrap();

@@ -1,29 +1,39 @@
 //! Ordered keys: an endpoint's blocked and parked keys, and an operator's resume or skip
 //! of a key's head (the rule is `domain::ordering::key_action`).
 
-use super::db::{self, exec, get, query_opt, Tx, DELIVERY_COLUMNS};
+use super::db::{self, exec, get, query, query_opt, Tx, DELIVERY_COLUMNS};
 use crate::domain::ordering::{key_action, KeyAction, KeyChange};
 use crate::domain::{Delivery, Millis, Scope};
 use crate::store::{KeyOutcome, StoreError, StoreResult};
 
-/// (blocked keys, parked keys) of an endpoint: heads retrying with deliveries waiting
-/// behind them, and heads parked after their last retry.
+/// (blocked keys, parked keys) of an endpoint.
 pub async fn key_counts(tx: &Tx<'_>, endpoint_id: &str) -> StoreResult<(u64, u64)> {
     let row = query_opt(
         tx,
-        "SELECT \
-         count(DISTINCT d.ordering_key) FILTER (WHERE d.next_attempt_at IS NOT NULL AND EXISTS ( \
-             SELECT 1 FROM deliveries w WHERE w.endpoint_id = d.endpoint_id \
-             AND w.ordering_key = d.ordering_key AND w.state IN ('pending', 'delivering') \
-             AND w.sequence > d.sequence)), \
-         count(*) FILTER (WHERE d.next_attempt_at IS NULL) \
-         FROM deliveries d WHERE d.endpoint_id = $1 AND d.ordering_key IS NOT NULL \
-         AND d.state IN ('pending', 'delivering') AND d.state = 'pending' AND d.round_attempts > 0",
+        concat!(key_counts!(), " AND d.endpoint_id = $1 GROUP BY d.endpoint_id"),
         &[&endpoint_id],
     )
+    .await?;
+    match row {
+        Some(r) => Ok((get::<i64>(&r, 1)? as u64, get::<i64>(&r, 2)? as u64)),
+        None => Ok((0, 0)),
+    }
+}
+
+/// The endpoints with blocked or parked keys (at most 100), for the metrics.
+pub async fn all_key_counts(tx: &Tx<'_>) -> StoreResult<Vec<(String, u64, u64)>> {
+    query(
+        tx,
+        concat!(
+            key_counts!(),
+            " GROUP BY d.endpoint_id ORDER BY d.endpoint_id LIMIT 100"
+        ),
+        &[],
+    )
     .await?
-    .ok_or_else(|| StoreError::Corrupt("an aggregate returned no row".into()))?;
-    Ok((get::<i64>(&row, 0)? as u64, get::<i64>(&row, 1)? as u64))
+    .iter()
+    .map(|r| Ok((get(r, 0)?, get::<i64>(r, 1)? as u64, get::<i64>(r, 2)? as u64)))
+    .collect()
 }
 
 /// Makes the deliveries waiting behind `after` in a key due at `due` (never, for `None`).

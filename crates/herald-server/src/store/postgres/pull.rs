@@ -3,16 +3,18 @@
 
 use super::db::{self, event_columns_of, exec, get, query, Tx};
 use super::endpoints;
+use crate::domain::ordering::KeyPosition;
 use crate::domain::{Millis, Scope};
 use crate::store::{PulledDelivery, StoreResult};
 
 fn pulled(r: &tokio_postgres::Row) -> StoreResult<PulledDelivery> {
-    // Columns: cursor, delivery id, attempts, then the event's columns.
+    // Columns: cursor, delivery id, attempts, ordering key and sequence, then the event's.
     Ok(PulledDelivery {
         cursor: get(r, 0)?,
         delivery_id: get(r, 1)?,
         attempts: get::<i64>(r, 2)? as u32,
-        event: db::event_at(r, 3)?,
+        event: db::event_at(r, 5)?,
+        ordering: KeyPosition::from_columns(get(r, 3)?, get(r, 4)?),
     })
 }
 
@@ -40,16 +42,21 @@ pub async fn claim(
         &[&endpoint_id, &now],
     )
     .await?;
+    // An ordered key's deliveries are leased one at a time, in order (`key_is_free!`).
     let sql = format!(
-        "WITH picked AS ( \
-             SELECT id FROM deliveries WHERE endpoint_id = $1 AND state = 'pending' AND next_attempt_at <= $2 \
-             ORDER BY pos LIMIT $4 FOR UPDATE SKIP LOCKED), \
+        concat!(
+            "WITH picked AS ( \
+             SELECT d.id FROM deliveries d WHERE d.endpoint_id = $1 AND d.state = 'pending' \
+             AND d.next_attempt_at <= $2 AND ",
+            key_is_free!(),
+            " ORDER BY d.pos LIMIT $4 FOR UPDATE SKIP LOCKED), \
          leased AS ( \
              UPDATE deliveries d SET state = 'delivering', lease_until = $3, attempts = attempts + 1, \
              last_attempt_at = $2, updated_at = $2 FROM picked WHERE d.id = picked.id \
-             RETURNING d.pos, d.id, d.attempts, d.event_id, d.tenant) \
-         SELECT l.pos, l.id, l.attempts, {} FROM leased l \
-         JOIN events e ON e.id = l.event_id AND coalesce(e.tenant, '') = coalesce(l.tenant, '') ORDER BY l.pos",
+             RETURNING d.pos, d.id, d.attempts, d.event_id, d.tenant, d.ordering_key, d.sequence) \
+         SELECT l.pos, l.id, l.attempts, l.ordering_key, l.sequence, {} FROM leased l \
+         JOIN events e ON e.id = l.event_id AND coalesce(e.tenant, '') = coalesce(l.tenant, '') ORDER BY l.pos"
+        ),
         event_columns_of("e")
     );
     let rows = query(tx, &sql, &[&endpoint_id, &now, &lease_until, &(max as i64)]).await?;
@@ -142,7 +149,7 @@ pub async fn read_after(
     limit: usize,
 ) -> StoreResult<Vec<PulledDelivery>> {
     let sql = format!(
-        "SELECT d.pos, d.id, d.attempts, {} FROM deliveries d \
+        "SELECT d.pos, d.id, d.attempts, d.ordering_key, d.sequence, {} FROM deliveries d \
          JOIN events e ON e.id = d.event_id AND coalesce(e.tenant, '') = coalesce(d.tenant, '') \
          WHERE d.endpoint_id = $1 AND d.pos > $2 AND d.state = 'pending' ORDER BY d.pos LIMIT $3",
         event_columns_of("e")

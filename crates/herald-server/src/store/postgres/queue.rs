@@ -386,5 +386,6 @@ pub async fn stats(tx: &Tx<'_>, now: Millis) -> StoreResult<QueueStats> {
         oldest_due_at,
         top_failing,
         held,
+        keys: super::ordered::all_key_counts(tx).await?,
     })
 }

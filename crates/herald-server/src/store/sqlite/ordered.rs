@@ -9,23 +9,33 @@ use crate::domain::ordering::{key_action, KeyAction, KeyChange};
 use crate::domain::{Delivery, Millis, Scope};
 use crate::store::{KeyOutcome, StoreResult};
 
-/// (blocked keys, parked keys) of an endpoint: heads retrying with deliveries waiting
-/// behind them, and heads parked after their last retry.
+/// (blocked keys, parked keys) of an endpoint.
 pub fn key_counts(conn: &Connection, endpoint_id: &str) -> StoreResult<(u64, u64)> {
-    conn.prepare_cached(
-        "SELECT \
-         count(DISTINCT d.ordering_key) FILTER (WHERE d.next_attempt_at IS NOT NULL AND EXISTS ( \
-             SELECT 1 FROM deliveries w WHERE w.endpoint_id = d.endpoint_id \
-             AND w.ordering_key = d.ordering_key AND w.state IN ('pending', 'delivering') \
-             AND w.sequence > d.sequence)), \
-         count(*) FILTER (WHERE d.next_attempt_at IS NULL) \
-         FROM deliveries d WHERE d.endpoint_id = ?1 AND d.ordering_key IS NOT NULL \
-         AND d.state IN ('pending', 'delivering') AND d.state = 'pending' AND d.round_attempts > 0",
-    )
+    conn.prepare_cached(concat!(
+        key_counts!(),
+        " AND d.endpoint_id = ?1 GROUP BY d.endpoint_id"
+    ))
     .and_then(|mut st| {
         st.query_row(params![endpoint_id], |r| {
-            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64))
+            Ok((r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64))
         })
+        .optional()
+    })
+    .map(|found| found.unwrap_or((0, 0)))
+    .map_err(backend)
+}
+
+/// The endpoints with blocked or parked keys (at most 100), for the metrics.
+pub fn all_key_counts(conn: &Connection) -> StoreResult<Vec<(String, u64, u64)>> {
+    conn.prepare_cached(concat!(
+        key_counts!(),
+        " GROUP BY d.endpoint_id ORDER BY d.endpoint_id LIMIT 100"
+    ))
+    .and_then(|mut st| {
+        st.query_map([], |r| {
+            Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get::<_, i64>(2)? as u64))
+        })?
+        .collect()
     })
     .map_err(backend)
 }

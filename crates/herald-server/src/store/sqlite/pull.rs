@@ -7,6 +7,7 @@ use rusqlite::{params, Connection};
 
 use super::rows::{self, EVENT_COLUMNS};
 use super::writer::backend;
+use crate::domain::ordering::KeyPosition;
 use crate::domain::{Millis, Scope};
 use crate::store::{PulledDelivery, StoreResult};
 
@@ -23,15 +24,19 @@ fn event_columns_prefixed() -> String {
 }
 
 fn pulled(r: &rusqlite::Row<'_>) -> rusqlite::Result<PulledDelivery> {
-    // Columns: cursor, delivery id, attempts, then the event's columns.
-    let event = rows::event_at(r, 3)?;
+    // Columns: cursor, delivery id, attempts, ordering key and sequence, then the event's.
+    let event = rows::event_at(r, 5)?;
     Ok(PulledDelivery {
         cursor: r.get(0)?,
         delivery_id: r.get(1)?,
         attempts: r.get::<_, i64>(2)? as u32,
         event,
+        ordering: KeyPosition::from_columns(r.get(3)?, r.get(4)?),
     })
 }
+
+/// A leased row: (cursor, delivery id, attempts, event id, tenant, place in its key).
+type LeasedRow = (i64, String, u32, String, Option<String>, Option<KeyPosition>);
 
 /// Leases up to `max` due deliveries of a pull endpoint, oldest first. `None` when the
 /// endpoint is not visible in `scope`.
@@ -52,29 +57,40 @@ pub fn claim(
     )
     .and_then(|mut st| st.execute(params![endpoint_id, now]))
     .map_err(backend)?;
-    let claimed: Vec<(i64, String, u32, String, Option<String>)> = conn
-        .prepare_cached(
+    // An ordered key's deliveries are leased one at a time, in order (`key_is_free!`).
+    let claimed: Vec<LeasedRow> = conn
+        .prepare_cached(concat!(
             "UPDATE deliveries SET state = 'delivering', lease_until = ?3, attempts = attempts + 1, \
              last_attempt_at = ?2, updated_at = ?2 WHERE rowid IN ( \
-                 SELECT rowid FROM deliveries WHERE endpoint_id = ?1 AND state = 'pending' AND next_attempt_at <= ?2 \
-                 ORDER BY pos LIMIT ?4) \
-             RETURNING pos, id, attempts, event_id, tenant",
-        )
+                 SELECT d.rowid FROM deliveries d WHERE d.endpoint_id = ?1 AND d.state = 'pending' \
+                 AND d.next_attempt_at <= ?2 AND ",
+            key_is_free!(),
+            " ORDER BY d.pos LIMIT ?4) \
+             RETURNING pos, id, attempts, event_id, tenant, ordering_key, sequence"
+        ))
         .and_then(|mut st| {
             st.query_map(params![endpoint_id, now, lease_until, max as i64], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u32, r.get(3)?, r.get(4)?))
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get::<_, i64>(2)? as u32,
+                    r.get(3)?,
+                    r.get(4)?,
+                    KeyPosition::from_columns(r.get(5)?, r.get(6)?),
+                ))
             })?
             .collect()
         })
         .map_err(backend)?;
     let mut out = Vec::with_capacity(claimed.len());
-    for (cursor, delivery_id, attempts, event_id, tenant) in claimed {
+    for (cursor, delivery_id, attempts, event_id, tenant, ordering) in claimed {
         let event = super::queue::load_event(conn, &event_id, tenant.as_deref())?;
         out.push(PulledDelivery {
             cursor,
             delivery_id,
             attempts,
             event,
+            ordering,
         });
     }
     out.sort_by_key(|p| p.cursor);
@@ -167,7 +183,7 @@ pub fn read_after(
     limit: usize,
 ) -> StoreResult<Vec<PulledDelivery>> {
     let sql = format!(
-        "SELECT d.pos, d.id, d.attempts, {} FROM deliveries d JOIN events e ON e.id = d.event_id AND coalesce(e.tenant, '') = coalesce(d.tenant, '') \
+        "SELECT d.pos, d.id, d.attempts, d.ordering_key, d.sequence, {} FROM deliveries d JOIN events e ON e.id = d.event_id AND coalesce(e.tenant, '') = coalesce(d.tenant, '') \
          WHERE d.endpoint_id = ?1 AND d.pos > ?2 AND d.state = 'pending' ORDER BY d.pos LIMIT ?3",
         event_columns_prefixed()
     );

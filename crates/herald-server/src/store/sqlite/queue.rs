@@ -311,6 +311,7 @@ pub fn stats(conn: &Connection, now: Millis) -> StoreResult<QueueStats> {
         oldest_due_at,
         top_failing,
         held,
+        keys: super::ordered::all_key_counts(conn)?,
     })
 }
 
