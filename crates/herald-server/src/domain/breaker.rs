@@ -22,6 +22,17 @@ pub struct Open {
     pub probe_at: Millis,
 }
 
+/// Until when an endpoint is held (its circuit open, or paused by a `Retry-After`): none
+/// of its deliveries is due before then, so a store moves their due time there and keeps
+/// them out of every claim's way (a claim would otherwise pass over the whole backlog of a
+/// held endpoint each time). The probe of an open circuit is claimed on its own.
+pub fn held_until(open: Option<Open>, paused_until: Option<Millis>) -> Option<Millis> {
+    match (open.map(|o| o.probe_at), paused_until) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
 impl Open {
     /// The open circuit two stored columns describe (both set), if any.
     pub fn from_columns(wait_ms: Option<Millis>, probe_at: Option<Millis>) -> Option<Open> {

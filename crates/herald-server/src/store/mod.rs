@@ -60,6 +60,22 @@ macro_rules! key_counts {
     };
 }
 
+/// After an open circuit's probe got through: the deliveries held for the circuit (never
+/// tried, due later than now) are due now, so the backlog drains at once. A store binds
+/// the endpoint and the time (`{endpoint}`, `{now}` in its dialect).
+macro_rules! release_held {
+    ($endpoint:literal, $now:literal) => {
+        concat!(
+            "UPDATE deliveries SET next_attempt_at = ",
+            $now,
+            " WHERE endpoint_id = ",
+            $endpoint,
+            " AND state = 'pending' AND round_attempts = 0 AND next_attempt_at > ",
+            $now
+        )
+    };
+}
+
 pub mod postgres;
 pub mod sealed;
 pub mod sqlite;

@@ -116,6 +116,12 @@ store_tests! {
         let open = health(&app, id).await;
         assert_eq!((open["circuit"].as_str(), open["consecutive_failures"].as_u64()), (Some("open"), Some(3)), "{open}");
         assert_eq!(rx.count(), 3, "nothing goes through an open circuit");
+        // What is published meanwhile is held until the probe, out of every claim's way.
+        let late = app.publish(json!({"type": "load.x", "payload": {"late": true}})).await;
+        let late = late["id"].as_str().unwrap().to_string();
+        let held = &app.deliveries(&late).await[0];
+        let due = herald_server::domain::parse_rfc3339(held["next_attempt_at"].as_str().unwrap()).unwrap();
+        assert!(due - app.clock.now_ms() >= 25_000, "held until the probe: {held}");
         let metrics = app.metrics_text().await;
         assert!(metrics.contains(&format!("herald_endpoint_circuit_open{{endpoint=\"{id}\"}} 1")), "{metrics}");
         assert!(metrics.contains(&format!("herald_endpoint_concurrency_limit{{endpoint=\"{id}\"}} 1")), "{metrics}");
@@ -133,7 +139,7 @@ store_tests! {
         assert_eq!(rx.count(), 4, "the wait doubled to 60 s after a failed probe");
         healthy.store(true, Ordering::SeqCst);
         app.advance(Duration::from_secs(30));
-        for ev in &events {
+        for ev in events.iter().chain([&late]) {
             assert_eq!(app.settled(ev).await[0]["state"], "succeeded");
         }
         let closed = health(&app, id).await;

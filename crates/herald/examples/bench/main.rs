@@ -7,7 +7,8 @@
 //!   without it, scenarios (1)-(3) are run again on PostgreSQL when `DATABASE_URL` is set;
 //! - `-- latency [RATE]`: scenario (3) alone at RATE events/s (default 1,000), three
 //!   passes on one node (for A/B runs of two builds with `HERALD_BENCH_BIN`);
-//! - `-- stores`: one node on SQLite, one and three nodes on PostgreSQL, compared.
+//! - `-- stores`: one node on SQLite, one and three nodes on PostgreSQL, compared;
+//! - `-- control`: delivery control's scenarios (8)-(10) alone.
 //!
 //! It starts the release `herald` binary on fresh data, its own receiver (axum, answers
 //! 200 at once) and publishers, runs each scenario and prints one table: figure, value, the
@@ -188,6 +189,13 @@ async fn main() {
     println!("| --- | --- | --- | --- |");
     if latency_only.is_some() {
         scenarios::latency(&run, &node, &mut report).await;
+        return;
+    }
+    if args.iter().any(|a| a == "control") {
+        drop(node);
+        ordered::ordered_keys(&run, &mut report).await;
+        control::capacity_steps(&run, &mut report).await;
+        control::outage(&run, &mut report).await;
         return;
     }
     let (direct16, direct64, publish16) = scenarios::publish_rates(&run, &node, &mut report).await;

@@ -1,7 +1,7 @@
 //! Endpoint queries.
 
 use super::db::{self, all, exec, get, query, query_opt, to_json, Tx, ENDPOINT_COLUMNS};
-use crate::domain::breaker::Breaker;
+use crate::domain::breaker::{held_until, Breaker};
 use crate::domain::{Endpoint, EndpointPatch, Millis, Page, Scope};
 
 use crate::domain::subscribers::{Subscriber, SubscriberIndex};
@@ -208,6 +208,15 @@ pub async fn set_control(
         ],
     )
     .await?;
+    if let Some(until) = held_until(open, paused_until) {
+        exec(
+            tx,
+            "UPDATE deliveries SET next_attempt_at = $2 WHERE endpoint_id = $1 AND state = 'pending' \
+             AND next_attempt_at < $2",
+            &[&id, &until],
+        )
+        .await?;
+    }
     Ok(())
 }
 

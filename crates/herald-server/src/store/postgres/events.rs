@@ -151,7 +151,9 @@ impl NewDeliveries<'_> {
                 tx,
                 "INSERT INTO deliveries (id, event_id, endpoint_id, tenant, state, attempts, next_attempt_at, \
                  pos, created_at, updated_at, ordering_key, sequence) \
-                 VALUES ($1, $2, $3, $4, $5, 0, $6, $7, $8, $8, $9, $10)",
+                 VALUES ($1, $2, $3, $4, $5, 0, CASE WHEN $6::BIGINT IS NULL THEN NULL ELSE GREATEST($6::BIGINT, \
+                     (SELECT GREATEST(circuit_until, paused_until) FROM endpoints WHERE id = $3)) END, \
+                 $7, $8, $8, $9, $10)",
                 &[
                     &new_id("dlv"),
                     &self.event_id,

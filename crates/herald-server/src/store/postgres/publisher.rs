@@ -161,7 +161,9 @@ async fn insert_plain(tx: &Tx<'_>, ev: &NewEvent, subs: &[&Subscriber]) -> Store
          INSERT INTO deliveries (id, event_id, endpoint_id, tenant, state, attempts, next_attempt_at, pos, \
              created_at, updated_at) \
          SELECT d.id, ev.id, d.endpoint_id, $3, d.state, 0, \
-             CASE WHEN d.state = 'pending' THEN $8::BIGINT END, 0, $8, $8 \
+             CASE WHEN d.state = 'pending' THEN GREATEST($8::BIGINT, \
+                 (SELECT GREATEST(e.circuit_until, e.paused_until) FROM endpoints e WHERE e.id = d.endpoint_id)) END, \
+             0, $8, $8 \
          FROM ev, UNNEST($11::TEXT[], $12::TEXT[], $13::TEXT[]) AS d(id, endpoint_id, state)",
         &[
             &ev.id,

@@ -252,9 +252,18 @@ async fn after_attempt(tx: &Tx<'_>, rec: &AttemptRecord, now: Millis) -> StoreRe
             &[&rec.endpoint_id],
         )
         .await?;
+        if rec.probe {
+            release_held(tx, &rec.endpoint_id, now).await?;
+        }
         return Ok(());
     }
     after_failure(tx, rec, now).await
+}
+
+/// See `release_held!`.
+pub async fn release_held(tx: &Tx<'_>, endpoint_id: &str, now: Millis) -> StoreResult<()> {
+    exec(tx, release_held!("$1", "$2"), &[&endpoint_id, &now]).await?;
+    Ok(())
 }
 
 /// The health bookkeeping of a failed attempt.

@@ -99,6 +99,12 @@ async fn write_group(pool: &Pool, records: &[&AttemptRecord], now: Millis) -> St
         &[&healthy],
     )
     .await?;
+    for record in records
+        .iter()
+        .filter(|r| r.probe && r.next == NextStep::Succeeded)
+    {
+        queue::release_held(&tx, &record.endpoint_id, now).await?;
+    }
     // Failures are rarer and may disable endpoints and publish operational events.
     for record in records.iter().filter(|r| r.next != NextStep::Succeeded) {
         queue::after_failure(&tx, record, now).await?;

@@ -7,7 +7,7 @@ use std::rc::Rc;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::rows::{self, to_json, ENDPOINT_COLUMNS};
-use crate::domain::breaker::Breaker;
+use crate::domain::breaker::{held_until, Breaker};
 use crate::domain::subscribers::{Subscriber, SubscriberIndex};
 use crate::domain::{Endpoint, EndpointPatch, Millis, Page, Scope};
 use crate::store::sqlite::writer::backend;
@@ -207,6 +207,14 @@ pub fn set_control(
         ])
     })
     .map_err(backend)?;
+    if let Some(until) = held_until(open, paused_until) {
+        conn.prepare_cached(
+            "UPDATE deliveries SET next_attempt_at = ?2 WHERE endpoint_id = ?1 AND state = 'pending' \
+             AND next_attempt_at < ?2",
+        )
+        .and_then(|mut st| st.execute(params![id, until]))
+        .map_err(backend)?;
+    }
     Ok(())
 }
 

@@ -134,7 +134,9 @@ impl NewDeliveries<'_> {
         let mut insert = conn
             .prepare_cached(
                 "INSERT INTO deliveries (id, event_id, endpoint_id, tenant, state, attempts, next_attempt_at, \
-                 created_at, updated_at, pos, ordering_key, sequence) VALUES (?1, ?2, ?3, ?4, ?5, 0, ?6, ?7, ?7, \
+                 created_at, updated_at, pos, ordering_key, sequence) VALUES (?1, ?2, ?3, ?4, ?5, 0, \
+                 CASE WHEN ?6 IS NULL THEN NULL ELSE coalesce((SELECT max(?6, coalesce(circuit_until, 0), \
+                     coalesce(paused_until, 0)) FROM endpoints WHERE id = ?3), ?6) END, ?7, ?7, \
                  CASE WHEN ?8 THEN (SELECT coalesce(max(pos), 0) + 1 FROM deliveries WHERE endpoint_id = ?3 AND pos > 0) \
                  ELSE 0 END, ?9, ?10)",
             )

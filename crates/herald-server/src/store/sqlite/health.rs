@@ -47,6 +47,11 @@ pub fn after_attempt(conn: &Connection, rec: &AttemptRecord, now: Millis) -> Sto
         ))
         .and_then(|mut st| st.execute(params![rec.endpoint_id]))
         .map_err(backend)?;
+        if rec.probe {
+            conn.prepare_cached(release_held!("?1", "?2"))
+                .and_then(|mut st| st.execute(params![rec.endpoint_id, now]))
+                .map_err(backend)?;
+        }
         return Ok(());
     }
     conn.prepare_cached("UPDATE endpoints SET failing_since = coalesce(failing_since, ?2) WHERE id = ?1")
