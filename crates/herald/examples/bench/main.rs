@@ -8,7 +8,8 @@
 //! - `-- latency [RATE]`: scenario (3) alone at RATE events/s (default 1,000), three
 //!   passes on one node (for A/B runs of two builds with `HERALD_BENCH_BIN`);
 //! - `-- stores`: one node on SQLite, one and three nodes on PostgreSQL, compared;
-//! - `-- control`: delivery control's scenarios (8)-(10) alone.
+//! - `-- control`: delivery control's scenarios (8)-(10) alone (`--outage-s N` sets how
+//!   long (10)'s endpoint is down; 60 s by default).
 //!
 //! It starts the release `herald` binary on fresh data, its own receiver (axum, answers
 //! 200 at once) and publishers, runs each scenario and prints one table: figure, value, the
@@ -157,6 +158,14 @@ async fn main() {
         Scale::full()
     };
     let postgres = args.iter().any(|a| a == "--postgres");
+    // `--outage-s N`: how long scenario (10)'s endpoint is down (default 60 s).
+    if let Some(s) = args
+        .iter()
+        .position(|a| a == "--outage-s")
+        .and_then(|i| args.get(i + 1)?.parse().ok())
+    {
+        scale.outage_s = s;
+    }
     // `latency [RATE]`: scenario (3) alone, three 10-s passes at RATE on one node.
     let latency_only: Option<u64> = args
         .iter()
