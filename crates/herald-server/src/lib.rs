@@ -5,6 +5,7 @@ pub mod api;
 pub mod app;
 pub mod config;
 pub mod delivery;
+pub mod destination;
 pub mod domain;
 
 pub mod ingest;

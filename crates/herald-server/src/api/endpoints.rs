@@ -7,15 +7,16 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::{Deserialize, Deserializer, Serialize};
 
+use super::destinations::{one_target, validate_destination, DestinationBody, DestinationView};
 use super::error::{ApiError, ApiResult};
 use super::extract::{page_limit, tenant_filter, ApiJson, ApiQuery, Caller};
 use super::fields::{
     check_https_only, range, validate_description, validate_headers, validate_patterns, validate_secret,
     validate_url,
 };
+use super::ordering::{validate_ordering, OrderingBody, OrderingView};
 use super::AppState;
 use crate::domain::breaker::{DEFAULT_CIRCUIT_AFTER, MAX_CIRCUIT_AFTER};
-use crate::domain::ordering::{KeyRule, OnStuck, Ordering};
 use crate::domain::{
     new_id, rfc3339, valid_tenant, Endpoint, EndpointPatch, EndpointSecret, Scope, SignatureScheme,
 };
@@ -71,25 +72,9 @@ pub struct CreateEndpoint {
     circuit_after: Option<u32>,
     /// Ordered keys: per key, one delivery at a time, in publish order [default: none].
     ordering: Option<OrderingBody>,
-}
-
-/// `{"key": "endpoint" | "json:/pointer" | "header:Name", "on_stuck": "skip" | "park"}`.
-#[derive(Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct OrderingBody {
-    /// `endpoint` (one key for the whole endpoint), `json:/pointer` into the payload, or
-    /// `header:Name` of an inbound provider's request.
-    key: Option<String>,
-    /// When a key's head exhausts its retries: `skip` (fail it, go on) or `park` (hold the
-    /// key until resumed or skipped) [default: skip].
-    on_stuck: Option<String>,
-}
-
-/// An ordering setting as the API shows it.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct OrderingView {
-    key: String,
-    on_stuck: &'static str,
+    /// A broker to publish to, in place of `url` (give one of the two, or neither for a
+    /// pull endpoint).
+    destination: Option<DestinationBody>,
 }
 
 /// A type pattern: `*`, an exact type such as `ticket.created`, or a prefix such as `ticket.*`.
@@ -142,6 +127,10 @@ pub struct PatchEndpoint {
     /// `null` removes ordering (deliveries already keyed keep their order).
     #[serde(default, deserialize_with = "nullable")]
     ordering: Option<Option<OrderingBody>>,
+    /// Setting a destination clears `url` and the other way round; `null` removes it.
+    /// Credentials sent back masked, as a read shows them, keep the stored ones.
+    #[serde(default, deserialize_with = "nullable")]
+    destination: Option<Option<DestinationBody>>,
 }
 
 /// An endpoint as the API shows it (secrets are never listed).
@@ -165,6 +154,8 @@ pub struct EndpointView {
     circuit_after: u32,
     /// `null`: deliveries go in any order.
     ordering: Option<OrderingView>,
+    /// `null`: an HTTP endpoint (`url`) or a pull endpoint.
+    destination: Option<DestinationView>,
     created_at: String,
     updated_at: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -192,44 +183,13 @@ impl From<&Endpoint> for EndpointView {
             disabled_reason: e.disabled_reason.clone(),
             retry_schedule: e.retry_schedule.clone(),
             circuit_after: e.circuit_after,
-            ordering: e.ordering.as_ref().map(|o| OrderingView {
-                key: o.key.to_spec(),
-                on_stuck: match o.on_stuck {
-                    OnStuck::Skip => "skip",
-                    OnStuck::Park => "park",
-                },
-            }),
+            ordering: e.ordering.as_ref().map(OrderingView::from),
+            destination: e.destination.as_ref().map(DestinationView::from),
             created_at: rfc3339(e.created_at),
             updated_at: rfc3339(e.updated_at),
             secret: None,
         }
     }
-}
-
-fn validate_ordering(o: OrderingBody) -> ApiResult<Ordering> {
-    let spec = o.key.ok_or_else(|| {
-        ApiError::invalid(
-            "ordering.key",
-            "is required (endpoint, json:/pointer or header:Name)",
-        )
-    })?;
-    let key = KeyRule::parse(&spec).ok_or_else(|| {
-        ApiError::invalid(
-            "ordering.key",
-            format!("`{spec}` is not endpoint, json:/pointer or header:Name"),
-        )
-    })?;
-    let on_stuck = match o.on_stuck.as_deref() {
-        None | Some("skip") => OnStuck::Skip,
-        Some("park") => OnStuck::Park,
-        Some(other) => {
-            return Err(ApiError::invalid(
-                "ordering.on_stuck",
-                format!("`{other}` is not skip or park"),
-            ))
-        }
-    };
-    Ok(Ordering { key, on_stuck })
 }
 
 fn circuit_after(n: u32) -> ApiResult<u32> {
@@ -304,6 +264,7 @@ pub async fn create(
         Some(s) => SignatureScheme::parse(s)
             .ok_or_else(|| ApiError::invalid("signature", "must be `standard` or `hmac-sha256-hex`"))?,
     };
+    one_target(body.url.is_some(), body.destination.is_some())?;
     let now = state.now_ms();
     let endpoint = Endpoint {
         id: new_id("ep"),
@@ -341,6 +302,7 @@ pub async fn create(
         paused_until: None,
         breaker: Default::default(),
         ordering: body.ordering.map(validate_ordering).transpose()?,
+        destination: body.destination.map(validate_destination).transpose()?,
         disabled: body.disabled.unwrap_or(false),
         disabled_reason: body
             .disabled
@@ -435,7 +397,24 @@ pub async fn update(
     Path(id): Path<String>,
     ApiJson(body): ApiJson<PatchEndpoint>,
 ) -> ApiResult<Json<EndpointView>> {
+    one_target(
+        matches!(body.url, Some(Some(_))),
+        matches!(body.destination, Some(Some(_))),
+    )?;
+    let destination = match body.destination {
+        Some(Some(sent)) => {
+            let sent = validate_destination(sent)?;
+            let current = visible(&state, &scope, &id).await?;
+            Some(Some(match &current.destination {
+                Some(stored) => sent.keeping_masked(stored),
+                None => sent,
+            }))
+        }
+        Some(None) => Some(None),
+        None => None,
+    };
     let patch = EndpointPatch {
+        destination,
         url: body
             .url
             .map(|u| u.as_deref().map(validate_url).transpose())

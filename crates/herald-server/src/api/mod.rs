@@ -1,6 +1,7 @@
 //! The HTTP API (v1, JSON): routes, auth, and errors as responses.
 
 mod deliveries;
+mod destinations;
 mod endpoints;
 mod error;
 pub mod event_types;

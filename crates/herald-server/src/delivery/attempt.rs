@@ -13,6 +13,7 @@ use herald_signing::{hex_hmac_sha256, standard_signature_header, StandardKey};
 
 use super::client::{HttpClient, SendError};
 use crate::config::DeliveryConfig;
+use crate::destination::{BrokerError, Brokers, Message};
 use crate::domain::ordering::{self, KeyPosition};
 use crate::domain::outcome::{judge, Answer, Policy};
 use crate::domain::{new_id, Attempt, Clock, Endpoint, Event, Millis, SignatureScheme};
@@ -30,6 +31,7 @@ pub struct Attempted {
 /// Makes attempts for the dispatcher.
 pub struct Deliverer {
     client: HttpClient,
+    brokers: Brokers,
     config: DeliveryConfig,
     metrics: Arc<Metrics>,
     clock: Clock,
@@ -38,6 +40,7 @@ pub struct Deliverer {
 impl Deliverer {
     pub fn new(client: HttpClient, config: DeliveryConfig, metrics: Arc<Metrics>, clock: Clock) -> Self {
         Self {
+            brokers: Brokers::new(client.clone()),
             client,
             config,
             metrics,
@@ -54,13 +57,7 @@ impl Deliverer {
         let attempted_at = self.clock.now_ms();
         let started = Instant::now();
         let endpoint = &job.endpoint;
-        let result = match build_request(job, attempted_at) {
-            Ok(req) => {
-                let timeout = Duration::from_millis(endpoint.timeout_ms);
-                self.client.send(req, timeout).await
-            }
-            Err(e) => Err(SendError::Transport(e)),
-        };
+        let sent = self.send(job, attempted_at).await;
         let elapsed = started.elapsed();
         let duration_ms = elapsed.as_millis() as u64;
         let attempt_no = job.round_attempts + 1;
@@ -73,7 +70,7 @@ impl Deliverer {
             error: None,
             response_body: None,
         };
-        let answer = answer_of(&result, &endpoint.id);
+        let answer = sent.answer(&endpoint.id);
         let verdict = judge(
             &answer,
             self.policy(endpoint).as_policy(),
@@ -82,9 +79,13 @@ impl Deliverer {
             jitter,
         );
         attempt.error = verdict.error;
-        if let Ok(resp) = result {
-            attempt.status_code = Some(resp.status);
-            attempt.response_body = Some(resp.body);
+        match sent {
+            Sent::Http(Ok(resp)) => {
+                attempt.status_code = Some(resp.status);
+                attempt.response_body = Some(resp.body);
+            }
+            Sent::Broker(Ok(confirmation)) => attempt.response_body = Some(confirmation),
+            _ => {}
         }
         let next = match (&verdict.next, &job.ordering, &endpoint.ordering) {
             (NextStep::Failed, Some(_), Some(o)) => ordering::exhausted(o.on_stuck),
@@ -109,6 +110,23 @@ impl Deliverer {
             record,
             congested: verdict.congested,
         }
+    }
+
+    /// One send: a POST to the endpoint's URL, or a publish to its broker.
+    async fn send(&self, job: &Job, now: Millis) -> Sent {
+        let endpoint = &job.endpoint;
+        let timeout = Duration::from_millis(endpoint.timeout_ms);
+        if let Some(destination) = &endpoint.destination {
+            let published = match Message::of(job, now) {
+                Ok(m) => self.brokers.publish(&endpoint.id, destination, &m, timeout).await,
+                Err(e) => Err(BrokerError::Rejected(e)),
+            };
+            return Sent::Broker(published);
+        }
+        Sent::Http(match build_request(job, now) {
+            Ok(req) => self.client.send(req, timeout).await,
+            Err(e) => Err(SendError::Transport(e)),
+        })
     }
 
     /// The endpoint's own retry schedule, or else the global one.
@@ -138,21 +156,35 @@ impl OwnedPolicy {
     }
 }
 
-/// What the rule needs to know of how a send ended.
-fn answer_of<'a>(result: &'a Result<super::client::Response, SendError>, endpoint_id: &str) -> Answer<'a> {
-    match result {
-        Ok(resp) => Answer::Status {
-            code: resp.status,
-            retry_after: resp.retry_after.as_deref(),
-        },
-        Err(SendError::Refused(r)) => {
-            // The resolved address is for the operator's log, not the attempt log a tenant
-            // reads (it would map the internal network).
-            tracing::warn!(endpoint = %endpoint_id, refused = %r, "delivery refused by the SSRF guard");
-            Answer::Forbidden(r.kind.to_string())
+/// How a send ended: the receiver's HTTP answer, or the broker's.
+enum Sent {
+    Http(Result<super::client::Response, SendError>),
+    Broker(Result<String, BrokerError>),
+}
+
+impl Sent {
+    /// What the rule needs to know of how the send ended.
+    fn answer(&self, endpoint_id: &str) -> Answer<'_> {
+        match self {
+            Sent::Http(Ok(resp)) => Answer::Status {
+                code: resp.status,
+                retry_after: resp.retry_after.as_deref(),
+            },
+            Sent::Http(Err(SendError::Refused(r))) | Sent::Broker(Err(BrokerError::Refused(r))) => {
+                // The resolved address is for the operator's log, not the attempt log a
+                // tenant reads (it would map the internal network).
+                tracing::warn!(endpoint = %endpoint_id, refused = %r, "delivery refused by the SSRF guard");
+                Answer::Forbidden(r.kind.to_string())
+            }
+            Sent::Http(Err(SendError::Timeout(ms))) | Sent::Broker(Err(BrokerError::Timeout(ms))) => {
+                Answer::Timeout { after_ms: *ms }
+            }
+            Sent::Http(Err(SendError::Transport(why))) | Sent::Broker(Err(BrokerError::Unreachable(why))) => {
+                Answer::Unreachable(why)
+            }
+            Sent::Broker(Ok(_)) => Answer::Confirmed,
+            Sent::Broker(Err(BrokerError::Rejected(why))) => Answer::Rejected(why),
         }
-        Err(SendError::Timeout(ms)) => Answer::Timeout { after_ms: *ms },
-        Err(SendError::Transport(why)) => Answer::Unreachable(why),
     }
 }
 

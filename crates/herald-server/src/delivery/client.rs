@@ -129,33 +129,64 @@ pub enum SendError {
 pub const MAX_RECORDED_BODY: usize = 4096;
 /// Bytes of a response read at most (the rest is dropped with the connection).
 const MAX_READ_BODY: usize = 64 * 1024;
+/// Bytes of a response read at most by [`HttpClient::send_full`].
+const MAX_FULL_BODY: usize = 1024 * 1024;
 
 /// The shared outbound client.
 #[derive(Clone)]
 pub struct HttpClient {
     client: Client<HttpsConnector<GuardedConnector>, Full<Bytes>>,
+    guard: Arc<Guard>,
 }
 
 impl HttpClient {
     pub fn new(guard: Guard) -> Self {
+        let guard = Arc::new(guard);
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_webpki_roots()
             .https_or_http()
             .enable_http1()
-            .wrap_connector(GuardedConnector {
-                guard: Arc::new(guard),
-            });
+            .wrap_connector(GuardedConnector { guard: guard.clone() });
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(60))
             .pool_max_idle_per_host(64)
             .build(connector);
-        Self { client }
+        Self { client, guard }
+    }
+
+    /// The SSRF rule this client connects by (brokers connect by it too).
+    pub fn guard(&self) -> Arc<Guard> {
+        self.guard.clone()
     }
 
     /// Sends one request; the whole exchange (connect, headers, body) is bounded by `timeout`.
     pub async fn send(&self, req: Request<Full<Bytes>>, timeout: Duration) -> Result<Response, SendError> {
         let ms = timeout.as_millis() as u64;
         tokio::time::timeout(timeout, self.exchange(req))
+            .await
+            .map_err(|_| SendError::Timeout(ms))?
+    }
+
+    /// Sends one request and returns the whole response (headers and up to 1 MiB of
+    /// body), for clients that read the answer themselves (the SQS client).
+    pub async fn send_full(
+        &self,
+        req: Request<Full<Bytes>>,
+        timeout: Duration,
+    ) -> Result<hyper::Response<Bytes>, SendError> {
+        let ms = timeout.as_millis() as u64;
+        let exchange = async {
+            let resp = self.client.request(req).await.map_err(classify)?;
+            let (parts, body) = resp.into_parts();
+            let limited = http_body_util::Limited::new(body, MAX_FULL_BODY);
+            let bytes = limited
+                .collect()
+                .await
+                .map_err(|e| SendError::Transport(format!("reading the response failed: {e}")))?
+                .to_bytes();
+            Ok(hyper::Response::from_parts(parts, bytes))
+        };
+        tokio::time::timeout(timeout, exchange)
             .await
             .map_err(|_| SendError::Timeout(ms))?
     }

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 pub mod breaker;
 mod clock;
+pub mod destination;
 pub mod health;
 mod idle;
 mod ids;
@@ -170,6 +171,8 @@ pub struct Endpoint {
     pub breaker: breaker::Breaker,
     /// Ordered keys (`None`: deliveries go in any order).
     pub ordering: Option<ordering::Ordering>,
+    /// A broker to publish to instead of `url` (never both; neither: a pull endpoint).
+    pub destination: Option<destination::Destination>,
 }
 
 /// Custom header values may be credentials: `Debug` shows their names only.
@@ -179,6 +182,7 @@ impl std::fmt::Debug for Endpoint {
             .field("id", &self.id)
             .field("tenant", &self.tenant)
             .field("url", &self.url)
+            .field("destination", &self.destination)
             .field("event_types", &self.event_types)
             .field("headers", &self.headers.keys().collect::<Vec<_>>())
             .field("signature", &self.signature)
@@ -189,6 +193,11 @@ impl std::fmt::Debug for Endpoint {
 }
 
 impl Endpoint {
+    /// A pull endpoint: no URL and no broker, its deliveries wait to be pulled.
+    pub fn is_pull(&self) -> bool {
+        self.url.is_none() && self.destination.is_none()
+    }
+
     /// Whether this endpoint subscribes to an event type.
     pub fn wants(&self, event_type: &str) -> bool {
         self.event_types.iter().any(|p| type_matches(p, event_type))
@@ -237,12 +246,23 @@ pub struct EndpointPatch {
     pub retry_schedule: Option<Option<String>>,
     pub circuit_after: Option<u32>,
     pub ordering: Option<Option<ordering::Ordering>>,
+    /// Setting one of `url` and `destination` clears the other.
+    pub destination: Option<Option<destination::Destination>>,
 }
 
 impl EndpointPatch {
     pub fn apply(self, ep: &mut Endpoint, now: Millis) {
         if let Some(v) = self.url {
+            if v.is_some() {
+                ep.destination = None;
+            }
             ep.url = v;
+        }
+        if let Some(v) = self.destination {
+            if v.is_some() {
+                ep.url = None;
+            }
+            ep.destination = v;
         }
         if let Some(v) = self.description {
             ep.description = v;

@@ -18,6 +18,10 @@ pub enum Answer<'a> {
     Unreachable(&'a str),
     /// The SSRF guard refused the destination (of this kind): it can never succeed.
     Forbidden(String),
+    /// A broker acknowledged the message.
+    Confirmed,
+    /// A broker answered and refused the message (the text says why).
+    Rejected(&'a str),
 }
 
 /// The retry policy an attempt is judged by.
@@ -66,7 +70,8 @@ pub fn judge(
         NextStep::RetryAt(now + delay.as_millis() as Millis)
     };
     let (next, error) = match *answer {
-        Answer::Status { code: 200..=299, .. } => (NextStep::Succeeded, None),
+        Answer::Status { code: 200..=299, .. } | Answer::Confirmed => (NextStep::Succeeded, None),
+        Answer::Rejected(why) => (retry(None), Some(why.to_string())),
         Answer::Status { code: 410, .. } => (
             NextStep::EndpointGone,
             Some("endpoint answered 410 Gone: endpoint disabled".to_string()),

@@ -26,7 +26,7 @@ impl Subscriber {
             id: endpoint.id.clone(),
             patterns: Vec::new(),
             disabled: endpoint.disabled,
-            pull: endpoint.url.is_none(),
+            pull: endpoint.is_pull(),
             ordering: endpoint.ordering.clone(),
         }
     }
@@ -195,6 +195,7 @@ mod tests {
             paused_until: None,
             breaker: Default::default(),
             ordering: None,
+            destination: None,
         }
     }
 

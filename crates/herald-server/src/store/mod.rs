@@ -22,6 +22,14 @@ macro_rules! standing_not_clean {
     };
 }
 
+/// The condition that an endpoint (columns prefixed `$p`) pushes its deliveries, to a URL
+/// or to a broker; its negation is a pull endpoint. The same in both dialects.
+macro_rules! pushes {
+    ($p:literal) => {
+        concat!("(", $p, "url IS NOT NULL OR ", $p, "destination IS NOT NULL)")
+    };
+}
+
 /// The claim's order rule for a candidate delivery `d` (design section 8): a keyed
 /// delivery goes only when no other delivery of its key is in flight and none with a lower
 /// sequence is still owed. Waiting is therefore no attempt and has no backoff: the next
@@ -118,6 +126,14 @@ pub struct ApiKey {
     pub tenant: Option<String>,
     pub created_at: Millis,
     pub revoked_at: Option<Millis>,
+}
+
+/// The parts of an endpoint that are sealed at rest, written as given.
+#[derive(Debug, Clone)]
+pub struct SecretParts {
+    pub secrets: Vec<EndpointSecret>,
+    pub headers: std::collections::BTreeMap<String, String>,
+    pub destination: Option<crate::domain::destination::Destination>,
 }
 
 /// Filters of the endpoint list.
@@ -419,14 +435,9 @@ pub trait EndpointStore: Send + Sync + 'static {
         grace_until: Millis,
     ) -> StoreResult<Option<Endpoint>>;
 
-    /// Replaces an endpoint's secrets and custom headers as they are (re-sealing after a key
-    /// rotation). False when there is no such endpoint.
-    async fn replace_endpoint_secrets(
-        &self,
-        id: &str,
-        secrets: Vec<EndpointSecret>,
-        headers: std::collections::BTreeMap<String, String>,
-    ) -> StoreResult<bool>;
+    /// Replaces an endpoint's secrets, custom headers and destination as they are
+    /// (re-sealing after a key rotation). False when there is no such endpoint.
+    async fn replace_endpoint_secrets(&self, id: &str, parts: SecretParts) -> StoreResult<bool>;
 
     /// Re-queues the endpoint's failed and skipped deliveries created since `since`;
     /// `None` when the endpoint is not visible.

@@ -11,9 +11,10 @@ use super::{
     ApiKey, AttemptRecord, ClaimRequest, DeliveryFilter, DeliveryQuery, DeliveryStats, EndpointQuery,
     EndpointQueue, EndpointStore, EventQuery, EventStore, EventTypeStore, InboundEvent, IngestOutcome, Job,
     KeyOutcome, KeyStore, NodeStore, PullRequest, PullStore, PulledDelivery, Purged, QueueStats, QueueStore,
-    RateDecision, ReplayOutcome, RequestRecord, RetryOutcome, SourceStore, Store, StoreError, StoreResult,
-    WakeFn,
+    RateDecision, ReplayOutcome, RequestRecord, RetryOutcome, SecretParts, SourceStore, Store, StoreError,
+    StoreResult, WakeFn,
 };
+use crate::domain::destination::Destination;
 use crate::domain::ordering::KeyAction;
 use crate::domain::source::{Source, SourcePatch, VerifyConfig};
 use crate::domain::{
@@ -33,6 +34,10 @@ fn secret_ctx(endpoint_id: &str) -> String {
 
 fn header_ctx(endpoint_id: &str) -> String {
     format!("endpoint/{endpoint_id}/header")
+}
+
+fn destination_ctx(endpoint_id: &str) -> String {
+    format!("endpoint/{endpoint_id}/destination")
 }
 
 fn source_ctx(source_id: &str) -> String {
@@ -56,6 +61,12 @@ impl SealedStore {
         }
     }
 
+    fn seal_destination(&self, id: &str, destination: Option<&mut Destination>) {
+        for s in destination.map(Destination::secrets_mut).unwrap_or_default() {
+            *s = self.keys.seal(&destination_ctx(id), s);
+        }
+    }
+
     fn seal_verify(&self, id: &str, verify: &mut VerifyConfig) {
         for s in verify.secrets_mut() {
             *s = self.keys.seal(&source_ctx(id), s);
@@ -68,6 +79,14 @@ impl SealedStore {
         }
         for v in ep.headers.values_mut() {
             *v = self.keys.open(&header_ctx(&ep.id), v)?;
+        }
+        for s in ep
+            .destination
+            .as_mut()
+            .map(Destination::secrets_mut)
+            .unwrap_or_default()
+        {
+            *s = self.keys.open(&destination_ctx(&ep.id), s)?;
         }
         Ok(ep)
     }
@@ -123,16 +142,23 @@ impl SealedStore {
             let page = self.inner.list_endpoints(&Scope::Admin, query).await?;
             for raw in page.items {
                 let stale = raw.secrets.iter().any(|s| self.keys.needs_reseal(&s.secret))
-                    || raw.headers.values().any(|v| self.keys.needs_reseal(v));
+                    || raw.headers.values().any(|v| self.keys.needs_reseal(v))
+                    || raw
+                        .destination
+                        .iter()
+                        .flat_map(Destination::secrets)
+                        .any(|s| self.keys.needs_reseal(s));
                 if !stale {
                     continue;
                 }
-                let mut ep = self.open_endpoint(raw)?;
-                self.seal_secrets(&ep.id, &mut ep.secrets);
-                self.seal_headers(&ep.id, &mut ep.headers);
-                self.inner
-                    .replace_endpoint_secrets(&ep.id, ep.secrets, ep.headers)
-                    .await?;
+                let ep = self.open_endpoint(raw)?;
+                let parts = SecretParts {
+                    secrets: ep.secrets,
+                    headers: ep.headers,
+                    destination: ep.destination,
+                };
+                // Sealed under the current key on the way in.
+                EndpointStore::replace_endpoint_secrets(self, &ep.id, parts).await?;
                 changed += 1;
             }
             match page.next_cursor {
@@ -222,6 +248,7 @@ impl EndpointStore for SealedStore {
         let id = endpoint.id.clone();
         self.seal_secrets(&id, &mut endpoint.secrets);
         self.seal_headers(&id, &mut endpoint.headers);
+        self.seal_destination(&id, endpoint.destination.as_mut());
         self.inner.create_endpoint(endpoint).await
     }
 
@@ -244,6 +271,9 @@ impl EndpointStore for SealedStore {
         if let Some(headers) = &mut patch.headers {
             self.seal_headers(id, headers);
         }
+        if let Some(destination) = &mut patch.destination {
+            self.seal_destination(id, destination.as_mut());
+        }
         let ep = self.inner.update_endpoint(scope, id, patch).await?;
         ep.map(|e| self.open_endpoint(e)).transpose()
     }
@@ -264,15 +294,11 @@ impl EndpointStore for SealedStore {
         ep.map(|e| self.open_endpoint(e)).transpose()
     }
 
-    async fn replace_endpoint_secrets(
-        &self,
-        id: &str,
-        mut secrets: Vec<EndpointSecret>,
-        mut headers: std::collections::BTreeMap<String, String>,
-    ) -> StoreResult<bool> {
-        self.seal_secrets(id, &mut secrets);
-        self.seal_headers(id, &mut headers);
-        self.inner.replace_endpoint_secrets(id, secrets, headers).await
+    async fn replace_endpoint_secrets(&self, id: &str, mut parts: SecretParts) -> StoreResult<bool> {
+        self.seal_secrets(id, &mut parts.secrets);
+        self.seal_headers(id, &mut parts.headers);
+        self.seal_destination(id, parts.destination.as_mut());
+        self.inner.replace_endpoint_secrets(id, parts).await
     }
 
     async fn recover_endpoint(&self, scope: &Scope, id: &str, since: Millis) -> StoreResult<Option<usize>> {

@@ -59,6 +59,7 @@ fn endpoint(tenant: Option<&str>, url: Option<&str>, patterns: &[&str]) -> Endpo
         paused_until: None,
         breaker: Default::default(),
         ordering: None,
+        destination: None,
     }
 }
 

@@ -33,18 +33,22 @@ macro_rules! store_tests {
     };
 }
 
+mod brokers;
 mod helpers;
 
+mod amqp;
 mod api_errors;
 mod contract;
 mod control;
 mod delivery;
+mod destinations;
 mod endpoints;
 mod event_types;
 mod inbound;
 mod layers;
 mod mcp;
 mod multinode;
+mod nats;
 mod openapi;
 mod operations;
 mod ordering;
@@ -55,6 +59,7 @@ mod revocation;
 mod sealing;
 mod search;
 mod sources;
+mod sqs;
 mod ssrf;
 mod startup;
 mod tenants;

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-const KEY_A: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+pub const KEY_A: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
 const KEY_B: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
 const ENDPOINT_SECRET: &str = "whsec_c2VhbGVkLWF0LXJlc3QtdGVzdC1rZXktMDAwMDE=";
 const HEADER_VALUE: &str = "header-credential-7f3a9c";
@@ -13,7 +13,7 @@ const SOURCE_SECRET: &str = "source-credential-5b8e21";
 
 /// Everything the store holds about endpoints and sources, as text: the SQLite files
 /// (database and write-ahead log) or the PostgreSQL rows.
-async fn raw_store(app: &TestApp) -> String {
+pub async fn raw_store(app: &TestApp) -> String {
     match &app.store {
         None => {
             let dir = app.dir.path().join("data");
@@ -30,7 +30,7 @@ async fn raw_store(app: &TestApp) -> String {
             tokio::spawn(conn);
             let mut all = String::new();
             for sql in [
-                "SELECT secrets || headers FROM endpoints",
+                "SELECT secrets || headers || coalesce(destination, '') FROM endpoints",
                 "SELECT spec FROM sources",
             ] {
                 for row in client.query(sql, &[]).await.unwrap() {

@@ -57,7 +57,7 @@ fn json<T: serde::de::DeserializeOwned>(row: &Row, i: usize, what: &str) -> Stor
 
 pub const ENDPOINT_COLUMNS: &str = "id, tenant, url, description, event_types, headers, signature, \
      secrets, timeout_ms, max_in_flight, rate_limit_per_s, disabled, disabled_reason, created_at, updated_at, \
-     retry_schedule, circuit_after, paused_until, consecutive_failures, circuit_wait_ms, circuit_until, ordering";
+     retry_schedule, circuit_after, paused_until, consecutive_failures, circuit_wait_ms, circuit_until, ordering, destination";
 
 pub const EVENT_COLUMNS: &str =
     "id, type, tenant, payload, content_type, deliveries, created_at, seq, source_id, headers, ordering_key";
@@ -105,6 +105,9 @@ pub fn endpoint(row: &Row) -> StoreResult<Endpoint> {
         },
         ordering: get::<Option<String>>(row, 21)?
             .map(|t| serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("ordering: {e}"))))
+            .transpose()?,
+        destination: get::<Option<String>>(row, 22)?
+            .map(|t| serde_json::from_str(&t).map_err(|e| StoreError::Corrupt(format!("destination: {e}"))))
             .transpose()?,
     })
 }

@@ -5,14 +5,14 @@ use crate::domain::breaker::{held_until, Breaker};
 use crate::domain::{Endpoint, EndpointPatch, Millis, Page, Scope};
 
 use crate::domain::subscribers::{Subscriber, SubscriberIndex};
-use crate::store::{EndpointQuery, StoreError, StoreResult};
+use crate::store::{EndpointQuery, SecretParts, StoreError, StoreResult};
 
 pub async fn insert(tx: &Tx<'_>, ep: &Endpoint) -> StoreResult<()> {
     exec(
         tx,
         "INSERT INTO endpoints (id, tenant, url, description, event_types, headers, signature, secrets, \
          timeout_ms, max_in_flight, rate_limit_per_s, disabled, disabled_reason, created_at, updated_at, \
-         retry_schedule, circuit_after, ordering) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)",
+         retry_schedule, circuit_after, ordering, destination) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
         &[
             &ep.id,
             &ep.tenant,
@@ -32,6 +32,7 @@ pub async fn insert(tx: &Tx<'_>, ep: &Endpoint) -> StoreResult<()> {
             &ep.retry_schedule,
             &(ep.circuit_after as i32),
             &ep.ordering.as_ref().map(to_json),
+            &ep.destination.as_ref().map(to_json),
         ],
     )
     .await?;
@@ -82,7 +83,7 @@ async fn replace(tx: &Tx<'_>, ep: &Endpoint) -> StoreResult<()> {
         tx,
         "UPDATE endpoints SET url = $2, description = $3, event_types = $4, headers = $5, secrets = $6, \
          timeout_ms = $7, max_in_flight = $8, rate_limit_per_s = $9, disabled = $10, disabled_reason = $11, \
-         updated_at = $12, retry_schedule = $13, circuit_after = $14, ordering = $15 WHERE id = $1",
+         updated_at = $12, retry_schedule = $13, circuit_after = $14, ordering = $15, destination = $16 WHERE id = $1",
         &[
             &ep.id,
             &ep.url,
@@ -99,6 +100,7 @@ async fn replace(tx: &Tx<'_>, ep: &Endpoint) -> StoreResult<()> {
             &ep.retry_schedule,
             &(ep.circuit_after as i32),
             &ep.ordering.as_ref().map(to_json),
+            &ep.destination.as_ref().map(to_json),
         ],
     )
     .await?;
@@ -224,7 +226,11 @@ pub async fn set_control(
 pub async fn subscribers(tx: &Tx<'_>, tenant: Option<&str>) -> StoreResult<SubscriberIndex> {
     let rows = query(
         tx,
-        "SELECT id, event_types, disabled, url IS NULL, ordering FROM endpoints WHERE tenant IS NOT DISTINCT FROM $1",
+        concat!(
+            "SELECT id, event_types, disabled, NOT ",
+            pushes!(""),
+            ", ordering FROM endpoints WHERE tenant IS NOT DISTINCT FROM $1"
+        ),
         &[&tenant],
     )
     .await?;
@@ -249,16 +255,16 @@ pub async fn subscribers(tx: &Tx<'_>, tenant: Option<&str>) -> StoreResult<Subsc
 }
 
 /// Writes an endpoint's secrets and headers as given; false when there is no such endpoint.
-pub async fn replace_secrets(
-    tx: &Tx<'_>,
-    id: &str,
-    secrets: &[crate::domain::EndpointSecret],
-    headers: &std::collections::BTreeMap<String, String>,
-) -> StoreResult<bool> {
+pub async fn replace_secrets(tx: &Tx<'_>, id: &str, parts: &SecretParts) -> StoreResult<bool> {
     exec(
         tx,
-        "UPDATE endpoints SET secrets = $2, headers = $3 WHERE id = $1",
-        &[&id, &to_json(&secrets), &to_json(headers)],
+        "UPDATE endpoints SET secrets = $2, headers = $3, destination = $4 WHERE id = $1",
+        &[
+            &id,
+            &to_json(&parts.secrets),
+            &to_json(&parts.headers),
+            &parts.destination.as_ref().map(to_json),
+        ],
     )
     .await
     .map(|n| n > 0)

@@ -220,7 +220,11 @@ pub async fn to_stream_end(tx: &Tx<'_>, endpoint_id: &str, ids: &[String]) -> St
     let n = ids.len() as i64;
     let Some(row) = query_opt(
         tx,
-        "UPDATE endpoints SET stream_pos = stream_pos + $2 WHERE id = $1 AND url IS NULL RETURNING stream_pos",
+        concat!(
+            "UPDATE endpoints SET stream_pos = stream_pos + $2 WHERE id = $1 AND NOT ",
+            pushes!(""),
+            " RETURNING stream_pos"
+        ),
         &[&endpoint_id, &n],
     )
     .await?

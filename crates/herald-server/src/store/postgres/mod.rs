@@ -35,13 +35,14 @@ use super::{
     ApiKey, AttemptRecord, ClaimRequest, DeliveryFilter, DeliveryQuery, DeliveryStats, EndpointQuery,
     EndpointQueue, EndpointStore, EventQuery, EventStore, EventTypeStore, InboundEvent, IngestOutcome, Job,
     KeyOutcome, KeyStore, NodeStore, PullRequest, PullStore, PulledDelivery, Purged, QueueStats, QueueStore,
-    RateDecision, ReplayOutcome, RequestRecord, RetryOutcome, SourceStore, StoreError, StoreResult, WakeFn,
+    RateDecision, ReplayOutcome, RequestRecord, RetryOutcome, SecretParts, SourceStore, StoreError,
+    StoreResult, WakeFn,
 };
 use crate::domain::ordering::KeyAction;
 use crate::domain::source::{Source, SourcePatch};
 use crate::domain::{
-    Attempt, Clock, Delivery, Endpoint, EndpointPatch, EndpointSecret, Event, EventType, EventTypePatch,
-    Millis, NewEvent, Page, PublishOutcome, PublishSummary, Scope,
+    Attempt, Clock, Delivery, Endpoint, EndpointPatch, Event, EventType, EventTypePatch, Millis, NewEvent,
+    Page, PublishOutcome, PublishSummary, Scope,
 };
 
 /// Connections per node.
@@ -296,14 +297,8 @@ impl EndpointStore for PgStore {
         .await?)
     }
 
-    async fn replace_endpoint_secrets(
-        &self,
-        id: &str,
-        secrets: Vec<EndpointSecret>,
-        headers: std::collections::BTreeMap<String, String>,
-    ) -> StoreResult<bool> {
-        in_tx!(self, |tx| endpoints::replace_secrets(&tx, id, &secrets, &headers)
-            .await?)
+    async fn replace_endpoint_secrets(&self, id: &str, parts: SecretParts) -> StoreResult<bool> {
+        in_tx!(self, |tx| endpoints::replace_secrets(&tx, id, &parts).await?)
     }
 
     async fn recover_endpoint(&self, scope: &Scope, id: &str, since: Millis) -> StoreResult<Option<usize>> {

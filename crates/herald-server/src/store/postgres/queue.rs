@@ -72,7 +72,7 @@ pub async fn claim(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
         tx,
         concat!("WITH cand AS ( \
              SELECT d.id, d.endpoint_id, d.next_attempt_at FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id \
-             WHERE d.state = 'pending' AND d.next_attempt_at <= $2 AND NOT e.disabled AND e.url IS NOT NULL \
+             WHERE d.state = 'pending' AND d.next_attempt_at <= $2 AND NOT e.disabled AND ", pushes!("e."), " \
              AND (e.paused_until IS NULL OR e.paused_until <= $2) AND e.circuit_wait_ms IS NULL \
              AND NOT (d.endpoint_id = ANY($3)) AND \
              ", key_is_free!(), " ORDER BY d.next_attempt_at LIMIT $5), \
@@ -132,7 +132,7 @@ async fn claim_probes(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Claime
         tx,
         concat!("WITH probing AS ( \
              SELECT e.id FROM endpoints e WHERE e.circuit_wait_ms IS NOT NULL AND e.circuit_until <= $2 \
-             AND NOT e.disabled AND e.url IS NOT NULL AND (e.paused_until IS NULL OR e.paused_until <= $2) \
+             AND NOT e.disabled AND ", pushes!("e."), " AND (e.paused_until IS NULL OR e.paused_until <= $2) \
              AND NOT (e.id = ANY($3)) LIMIT $4 FOR UPDATE SKIP LOCKED), \
          picked AS ( \
              SELECT DISTINCT ON (d.endpoint_id) d.id, d.endpoint_id FROM deliveries d \
@@ -326,9 +326,12 @@ pub async fn release(tx: &Tx<'_>, ids: &[String], now: Millis) -> StoreResult<()
 pub async fn next_due_at(tx: &Tx<'_>) -> StoreResult<Option<Millis>> {
     let row = query_opt(
         tx,
-        "SELECT d.next_attempt_at FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id \
-         WHERE d.state = 'pending' AND d.next_attempt_at IS NOT NULL AND NOT e.disabled AND e.url IS NOT NULL \
-         ORDER BY d.next_attempt_at LIMIT 1",
+        concat!(
+            "SELECT d.next_attempt_at FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id \
+             WHERE d.state = 'pending' AND d.next_attempt_at IS NOT NULL AND NOT e.disabled AND ",
+            pushes!("e."),
+            " ORDER BY d.next_attempt_at LIMIT 1"
+        ),
         &[],
     )
     .await?;

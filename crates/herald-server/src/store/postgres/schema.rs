@@ -191,6 +191,11 @@ CREATE INDEX deliveries_by_key ON deliveries (endpoint_id, ordering_key, sequenc
     WHERE ordering_key IS NOT NULL AND state IN ('pending', 'delivering');
 CREATE INDEX endpoints_open_circuits ON endpoints (circuit_until) WHERE circuit_wait_ms IS NOT NULL;
 "#,
+    r#"
+-- Broker destinations (domain::destination): where an endpoint publishes instead of a
+-- URL, as JSON, its credentials sealed.
+ALTER TABLE endpoints ADD COLUMN destination TEXT;
+"#,
 ];
 
 /// Applies the migrations this database has not seen yet; returns how many ran.

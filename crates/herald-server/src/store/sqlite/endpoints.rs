@@ -11,14 +11,14 @@ use crate::domain::breaker::{held_until, Breaker};
 use crate::domain::subscribers::{Subscriber, SubscriberIndex};
 use crate::domain::{Endpoint, EndpointPatch, Millis, Page, Scope};
 use crate::store::sqlite::writer::backend;
-use crate::store::{EndpointQuery, StoreResult};
+use crate::store::{EndpointQuery, SecretParts, StoreResult};
 
 pub fn insert(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
     invalidate_subscribers();
     conn.prepare_cached(
         "INSERT INTO endpoints (id, tenant, url, description, event_types, headers, signature, secrets, \
          timeout_ms, max_in_flight, rate_limit_per_s, disabled, disabled_reason, created_at, updated_at, \
-         retry_schedule, circuit_after, ordering) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+         retry_schedule, circuit_after, ordering, destination) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)",
     )
     .and_then(|mut st| {
         st.execute(params![
@@ -40,6 +40,7 @@ pub fn insert(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
             ep.retry_schedule,
             i64::from(ep.circuit_after),
             ep.ordering.as_ref().map(to_json),
+            ep.destination.as_ref().map(to_json),
         ])
     })
     .map_err(backend)?;
@@ -83,7 +84,7 @@ pub fn replace(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
     conn.prepare_cached(
         "UPDATE endpoints SET url = ?2, description = ?3, event_types = ?4, headers = ?5, secrets = ?6, \
          timeout_ms = ?7, max_in_flight = ?8, rate_limit_per_s = ?9, disabled = ?10, disabled_reason = ?11, \
-         updated_at = ?12, retry_schedule = ?13, circuit_after = ?14, ordering = ?15 WHERE id = ?1",
+         updated_at = ?12, retry_schedule = ?13, circuit_after = ?14, ordering = ?15, destination = ?16 WHERE id = ?1",
     )
     .and_then(|mut st| {
         st.execute(params![
@@ -102,6 +103,7 @@ pub fn replace(conn: &Connection, ep: &Endpoint) -> StoreResult<()> {
             ep.retry_schedule,
             i64::from(ep.circuit_after),
             ep.ordering.as_ref().map(to_json),
+            ep.destination.as_ref().map(to_json),
         ])
     })
     .map_err(backend)?;
@@ -244,9 +246,11 @@ pub fn subscribers(conn: &Connection, tenant: Option<&str>) -> StoreResult<Rc<Su
 fn load_subscribers(conn: &Connection, tenant: Option<&str>) -> StoreResult<Vec<Subscriber>> {
     let corrupt =
         |what: &str, e: serde_json::Error| crate::store::StoreError::Corrupt(format!("{what}: {e}"));
-    conn.prepare_cached(
-        "SELECT id, event_types, disabled, url IS NULL, ordering FROM endpoints WHERE tenant IS ?1",
-    )
+    conn.prepare_cached(concat!(
+        "SELECT id, event_types, disabled, NOT ",
+        pushes!(""),
+        ", ordering FROM endpoints WHERE tenant IS ?1"
+    ))
     .and_then(|mut st| {
         st.query_map(params![tenant], |r| {
             Ok((
@@ -276,14 +280,16 @@ fn load_subscribers(conn: &Connection, tenant: Option<&str>) -> StoreResult<Vec<
 }
 
 /// Writes an endpoint's secrets and headers as given; false when there is no such endpoint.
-pub fn replace_secrets(
-    conn: &Connection,
-    id: &str,
-    secrets: &[crate::domain::EndpointSecret],
-    headers: &std::collections::BTreeMap<String, String>,
-) -> StoreResult<bool> {
-    conn.prepare_cached("UPDATE endpoints SET secrets = ?2, headers = ?3 WHERE id = ?1")
-        .and_then(|mut st| st.execute(params![id, to_json(&secrets), to_json(headers)]))
+pub fn replace_secrets(conn: &Connection, id: &str, parts: &SecretParts) -> StoreResult<bool> {
+    conn.prepare_cached("UPDATE endpoints SET secrets = ?2, headers = ?3, destination = ?4 WHERE id = ?1")
+        .and_then(|mut st| {
+            st.execute(params![
+                id,
+                to_json(&parts.secrets),
+                to_json(&parts.headers),
+                parts.destination.as_ref().map(to_json)
+            ])
+        })
         .map(|n| n > 0)
         .map_err(backend)
 }

@@ -33,13 +33,14 @@ use super::{
     ApiKey, AttemptRecord, ClaimRequest, DeliveryFilter, DeliveryQuery, DeliveryStats, EndpointQuery,
     EndpointQueue, EndpointStore, EventQuery, EventStore, EventTypeStore, InboundEvent, IngestOutcome, Job,
     KeyOutcome, KeyStore, NodeStore, PullRequest, PullStore, PulledDelivery, Purged, QueueStats, QueueStore,
-    RateDecision, ReplayOutcome, RequestRecord, RetryOutcome, SourceStore, StoreError, StoreResult, WakeFn,
+    RateDecision, ReplayOutcome, RequestRecord, RetryOutcome, SecretParts, SourceStore, StoreError,
+    StoreResult, WakeFn,
 };
 use crate::domain::ordering::KeyAction;
 use crate::domain::source::{Source, SourcePatch};
 use crate::domain::{
-    Attempt, Clock, Delivery, Endpoint, EndpointPatch, EndpointSecret, Event, EventType, EventTypePatch,
-    Millis, NewEvent, Page, PublishOutcome, PublishSummary, Scope,
+    Attempt, Clock, Delivery, Endpoint, EndpointPatch, Event, EventType, EventTypePatch, Millis, NewEvent,
+    Page, PublishOutcome, PublishSummary, Scope,
 };
 
 const READERS: usize = 4;
@@ -281,15 +282,10 @@ impl EndpointStore for SqliteStore {
             .await
     }
 
-    async fn replace_endpoint_secrets(
-        &self,
-        id: &str,
-        secrets: Vec<EndpointSecret>,
-        headers: std::collections::BTreeMap<String, String>,
-    ) -> StoreResult<bool> {
+    async fn replace_endpoint_secrets(&self, id: &str, parts: SecretParts) -> StoreResult<bool> {
         let id = id.to_string();
         self.writer
-            .write(move |c| endpoints::replace_secrets(c, &id, &secrets, &headers))
+            .write(move |c| endpoints::replace_secrets(c, &id, &parts))
             .await
     }
 

@@ -51,15 +51,18 @@ pub fn claim(conn: &Connection, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
         conn.prepare_cached(&format!(
             "UPDATE deliveries SET state = 'delivering', lease_until = ?1, updated_at = ?2 \
              WHERE id IN (SELECT d.id FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id \
-                 WHERE d.state = 'pending' AND d.next_attempt_at <= ?2 AND e.disabled = 0 AND e.url IS NOT NULL \
+                 WHERE d.state = 'pending' AND d.next_attempt_at <= ?2 AND e.disabled = 0 AND {} \
                  AND (e.paused_until IS NULL OR e.paused_until <= ?2) AND e.circuit_wait_ms IS NULL \
                  AND d.endpoint_id NOT IN (SELECT value FROM json_each(?3)) AND {} \
                  ORDER BY d.next_attempt_at LIMIT ?4) {CLAIMED}",
+            pushes!("e."),
             key_is_free!()
         ))
         .and_then(|mut st| {
-            st.query_map(params![req.lease_until, req.now, exclude, room as i64], |r| claimed_row(r, false))?
-                .collect::<rusqlite::Result<Vec<_>>>()
+            st.query_map(params![req.lease_until, req.now, exclude, room as i64], |r| {
+                claimed_row(r, false)
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
         })
         .map_err(backend)?,
     );
@@ -80,11 +83,13 @@ fn claimed_row(r: &rusqlite::Row<'_>, probe: bool) -> rusqlite::Result<Claimed> 
 /// One probe per open circuit whose wait is over.
 fn claim_probes(conn: &Connection, req: &ClaimRequest, exclude: &str) -> StoreResult<Vec<Claimed>> {
     let probing: Vec<String> = conn
-        .prepare_cached(
+        .prepare_cached(concat!(
             "SELECT id FROM endpoints WHERE circuit_wait_ms IS NOT NULL AND circuit_until <= ?1 \
-             AND disabled = 0 AND url IS NOT NULL AND (paused_until IS NULL OR paused_until <= ?1) \
+             AND disabled = 0 AND ",
+            pushes!(""),
+            " AND (paused_until IS NULL OR paused_until <= ?1) \
              AND id NOT IN (SELECT value FROM json_each(?2))",
-        )
+        ))
         .and_then(|mut st| st.query_map(params![req.now, exclude], |r| r.get(0))?.collect())
         .map_err(backend)?;
     let mut out = Vec::new();
@@ -242,11 +247,12 @@ pub fn release(conn: &Connection, ids: &[String], now: Millis) -> StoreResult<()
 }
 
 pub fn next_due_at(conn: &Connection) -> StoreResult<Option<Millis>> {
-    conn.prepare_cached(
+    conn.prepare_cached(concat!(
         "SELECT d.next_attempt_at FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id \
-         WHERE d.state = 'pending' AND d.next_attempt_at IS NOT NULL AND e.disabled = 0 AND e.url IS NOT NULL \
-         ORDER BY d.next_attempt_at LIMIT 1",
-    )
+         WHERE d.state = 'pending' AND d.next_attempt_at IS NOT NULL AND e.disabled = 0 AND ",
+        pushes!("e."),
+        " ORDER BY d.next_attempt_at LIMIT 1",
+    ))
     .and_then(|mut st| st.query_row([], |r| r.get(0)).optional())
     .map_err(backend)
 }

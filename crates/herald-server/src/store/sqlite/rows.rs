@@ -8,7 +8,7 @@ use crate::store::StoreError;
 
 pub const ENDPOINT_COLUMNS: &str = "id, tenant, url, description, event_types, headers, signature, \
      secrets, timeout_ms, max_in_flight, rate_limit_per_s, disabled, disabled_reason, created_at, updated_at, \
-     retry_schedule, circuit_after, paused_until, consecutive_failures, circuit_wait_ms, circuit_until, ordering";
+     retry_schedule, circuit_after, paused_until, consecutive_failures, circuit_wait_ms, circuit_until, ordering, destination";
 
 pub const EVENT_COLUMNS: &str =
     "id, type, tenant, payload, content_type, deliveries, created_at, seq, source_id, headers, ordering_key";
@@ -60,6 +60,10 @@ pub fn endpoint(row: &Row<'_>) -> rusqlite::Result<Endpoint> {
         ordering: row
             .get::<_, Option<String>>(21)?
             .map(|t| serde_json::from_str(&t).map_err(|e| corrupt("ordering", e)))
+            .transpose()?,
+        destination: row
+            .get::<_, Option<String>>(22)?
+            .map(|t| serde_json::from_str(&t).map_err(|e| corrupt("destination", e)))
             .transpose()?,
     })
 }

@@ -212,6 +212,11 @@ CREATE INDEX deliveries_by_key ON deliveries (endpoint_id, ordering_key, sequenc
     WHERE ordering_key IS NOT NULL AND state IN ('pending', 'delivering');
 CREATE INDEX endpoints_open_circuits ON endpoints (circuit_until) WHERE circuit_wait_ms IS NOT NULL;
 "#,
+    r#"
+-- Broker destinations (domain::destination): where an endpoint publishes instead of a
+-- URL, as JSON, its credentials sealed.
+ALTER TABLE endpoints ADD COLUMN destination TEXT;
+"#,
 ];
 
 /// SQLite's own consistency check (`PRAGMA quick_check`): `Err` with what it found.

@@ -1,0 +1,326 @@
+//! The real brokers the destination tests publish to and read back from: RabbitMQ and NATS
+//! JetStream on this machine's standard ports, an SQS server (moto) each test starts, a
+//! TCP relay that can cut every connection through it, and the official Standard Webhooks
+//! library as the consumer's signature check.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tokio::net::{TcpListener, TcpStream};
+
+pub const AMQP_URL: &str = "amqp://guest:guest@127.0.0.1:5672/%2f";
+pub const NATS_URL: &str = "nats://127.0.0.1:4222";
+
+/// Whether a broker listens at `addr`; without it a test is skipped, except in CI.
+pub async fn up(addr: &str, what: &str) -> bool {
+    let ok = tokio::time::timeout(Duration::from_secs(2), TcpStream::connect(addr))
+        .await
+        .is_ok_and(|c| c.is_ok());
+    if !ok {
+        assert!(std::env::var("CI").is_err(), "CI must run {what} on {addr}");
+        eprintln!("SKIPPED: no {what} on {addr}");
+    }
+    ok
+}
+
+/// A unique name for this test's queue, stream or subject.
+pub fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", herald_server::domain::new_id("t").to_lowercase())
+}
+
+/// A RabbitMQ queue of this test's own (deleted with the connection that declared it).
+pub struct AmqpQueue {
+    pub name: String,
+    channel: lapin::Channel,
+    _connection: lapin::Connection,
+}
+
+impl AmqpQueue {
+    pub async fn declare(name: &str) -> AmqpQueue {
+        let connection = lapin::Connection::connect(AMQP_URL, lapin::ConnectionProperties::default())
+            .await
+            .expect("connect to RabbitMQ");
+        let channel = connection.create_channel().await.unwrap();
+        let options = lapin::options::QueueDeclareOptions {
+            exclusive: true,
+            ..Default::default()
+        };
+        channel
+            .queue_declare(name.into(), options, Default::default())
+            .await
+            .unwrap();
+        AmqpQueue {
+            name: name.to_string(),
+            channel,
+            _connection: connection,
+        }
+    }
+
+    /// Takes up to `n` messages, waiting at most 15 s for them.
+    pub async fn take(&self, n: usize) -> Vec<lapin::message::BasicGetMessage> {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut got = Vec::new();
+        while got.len() < n && Instant::now() < deadline {
+            let options = lapin::options::BasicGetOptions { no_ack: true };
+            match self
+                .channel
+                .basic_get(self.name.as_str().into(), options)
+                .await
+                .unwrap()
+            {
+                Some(m) => got.push(m),
+                None => tokio::time::sleep(Duration::from_millis(20)).await,
+            }
+        }
+        got
+    }
+}
+
+/// A header of an AMQP message, as text.
+pub fn amqp_header(m: &lapin::message::BasicGetMessage, name: &str) -> Option<String> {
+    let headers = m.delivery.properties.headers().as_ref()?;
+    match headers.inner().get(name)? {
+        lapin::types::AMQPValue::LongString(s) => Some(String::from_utf8_lossy(s.as_bytes()).into_owned()),
+        other => Some(format!("{other:?}")),
+    }
+}
+
+/// A JetStream stream of this test's own over `subject` (deleted on `delete`).
+pub struct NatsStream {
+    pub name: String,
+    jetstream: async_nats::jetstream::Context,
+}
+
+impl NatsStream {
+    pub async fn connect() -> async_nats::jetstream::Context {
+        let client = async_nats::connect(NATS_URL).await.expect("connect to NATS");
+        async_nats::jetstream::new(client)
+    }
+
+    pub async fn create(name: &str, subject: &str) -> NatsStream {
+        let jetstream = Self::connect().await;
+        jetstream
+            .create_stream(async_nats::jetstream::stream::Config {
+                name: name.to_string(),
+                subjects: vec![subject.to_string()],
+                ..Default::default()
+            })
+            .await
+            .expect("create a stream");
+        NatsStream {
+            name: name.to_string(),
+            jetstream,
+        }
+    }
+
+    /// The stream's messages 1..=n, waiting at most 15 s for them to be stored.
+    pub async fn messages(&self, n: u64) -> Vec<async_nats::jetstream::message::StreamMessage> {
+        let stream = self.jetstream.get_stream(&self.name).await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let mut s = stream.clone();
+            let stored = s.info().await.unwrap().state.messages;
+            if stored >= n || Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let mut out = Vec::new();
+        for seq in 1..=n {
+            if let Ok(m) = stream.get_raw_message(seq).await {
+                out.push(m);
+            }
+        }
+        out
+    }
+
+    pub async fn count(&self) -> u64 {
+        let mut stream = self.jetstream.get_stream(&self.name).await.unwrap();
+        stream.info().await.unwrap().state.messages
+    }
+
+    pub async fn delete(self) {
+        let _ = self.jetstream.delete_stream(&self.name).await;
+    }
+}
+
+/// An SQS server (moto) on a port of its own, stopped when dropped.
+pub struct Moto {
+    pub url: String,
+    child: Child,
+    http: reqwest::Client,
+}
+
+impl Moto {
+    /// `None` (skipped) when moto is not installed, except in CI.
+    pub async fn start() -> Option<Moto> {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let child = Command::new("moto_server")
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let Ok(child) = child else {
+            assert!(std::env::var("CI").is_err(), "CI must install moto[server]");
+            eprintln!("SKIPPED: moto_server is not installed (pip install 'moto[server]')");
+            return None;
+        };
+        let moto = Moto {
+            url: format!("http://127.0.0.1:{port}"),
+            child,
+            http: reqwest::Client::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if moto.http.get(&moto.url).send().await.is_ok() {
+                return Some(moto);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("moto_server did not start within 30 s");
+    }
+
+    /// One SQS call in the JSON protocol. moto does not check signatures, but it tells
+    /// the service from the credential scope of the `Authorization` header.
+    pub async fn call(&self, action: &str, body: Value) -> Value {
+        let scope =
+            "Credential=AKIDTEST/20260101/us-east-1/sqs/aws4_request, SignedHeaders=host, Signature=0";
+        let resp = self
+            .http
+            .post(&self.url)
+            .header("authorization", format!("AWS4-HMAC-SHA256 {scope}"))
+            .header("x-amz-target", format!("AmazonSQS.{action}"))
+            .header("content-type", "application/x-amz-json-1.0")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let status = resp.status();
+        let text = resp.text().await.unwrap();
+        assert!(status.is_success(), "{action}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    pub async fn create_queue(&self, name: &str) -> String {
+        let mut body = json!({"QueueName": name});
+        if name.ends_with(".fifo") {
+            body["Attributes"] = json!({"FifoQueue": "true"});
+        }
+        self.call("CreateQueue", body).await["QueueUrl"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Receives (and deletes) up to `n` messages, waiting at most 15 s.
+    pub async fn take(&self, queue_url: &str, n: usize) -> Vec<Value> {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let mut got = Vec::new();
+        while got.len() < n && Instant::now() < deadline {
+            let out = self
+                .call(
+                    "ReceiveMessage",
+                    json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10, "MessageAttributeNames": ["All"],
+                           "MessageSystemAttributeNames": ["All"], "WaitTimeSeconds": 1}),
+                )
+                .await;
+            for m in out["Messages"].as_array().cloned().unwrap_or_default() {
+                let receipt = m["ReceiptHandle"].clone();
+                self.call(
+                    "DeleteMessage",
+                    json!({"QueueUrl": queue_url, "ReceiptHandle": receipt}),
+                )
+                .await;
+                got.push(m);
+            }
+        }
+        got
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A TCP relay on 127.0.0.1 to `target`; [`Relay::cut`] closes every connection through it
+/// (new ones are relayed again).
+pub struct Relay {
+    pub port: u16,
+    conns: Arc<Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl Relay {
+    pub async fn start(target: &str) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let conns: Arc<Mutex<Vec<tokio::task::AbortHandle>>> = Arc::default();
+        let (target, held) = (target.to_string(), conns.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let target = target.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                held.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        Relay { port, conns }
+    }
+
+    /// Closes every connection open through the relay now; returns how many.
+    pub fn cut(&self) -> usize {
+        let open: Vec<_> = std::mem::take(&mut *self.conns.lock().unwrap());
+        for c in &open {
+            c.abort();
+        }
+        open.len()
+    }
+}
+
+/// Checks a message's signature with the official Standard Webhooks library, as a consumer
+/// would; `None` when the library is not installed here (CI must have it).
+pub fn officially_verified(secret: &str, headers: &[(&str, String)], body: &[u8]) -> Option<bool> {
+    let probe = Command::new("python3")
+        .args(["-c", "import standardwebhooks"])
+        .output();
+    if !probe.map(|o| o.status.success()).unwrap_or(false) {
+        assert!(std::env::var("CI").is_err(), "CI must install standardwebhooks");
+        eprintln!("SKIPPED official verification: pip install standardwebhooks");
+        return None;
+    }
+    let script = "import json, sys\n\
+        from standardwebhooks.webhooks import Webhook\n\
+        req = json.load(sys.stdin)\n\
+        try:\n    Webhook(req['secret']).verify(req['body'].encode(), req['headers'])\n    print('ok')\n\
+        except Exception as e:\n    print('bad', e)\n";
+    let mut child = Command::new("python3")
+        .args(["-c", script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let headers: serde_json::Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), Value::String(v.clone())))
+        .collect();
+    let input = json!({"secret": secret, "headers": headers, "body": String::from_utf8_lossy(body)});
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    Some(String::from_utf8_lossy(&out.stdout).trim() == "ok")
+}
