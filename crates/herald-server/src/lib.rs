@@ -11,6 +11,7 @@ pub mod domain;
 pub mod ingest;
 pub mod mcp;
 pub mod metrics;
+pub mod net;
 pub mod retention;
 pub mod seal;
 pub mod server;

@@ -77,7 +77,7 @@ pub async fn check_https_only(state: &AppState, url: &str) -> ApiResult<()> {
     // Plain http may reach allowed networks only: no address may be a public one (private
     // ones outside the allowlist are refused at send time by the SSRF guard anyway).
     let allowed = &state.config.delivery.allow_networks;
-    let public = |ip: &std::net::IpAddr| crate::delivery::guard::Guard::default().check(*ip).is_ok();
+    let public = |ip: &std::net::IpAddr| crate::net::guard::Guard::default().check(*ip).is_ok();
     if addrs.is_empty()
         || addrs
             .iter()

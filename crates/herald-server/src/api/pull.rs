@@ -79,9 +79,9 @@ fn view(ep: &Endpoint, p: PulledDelivery, now: Millis) -> ApiResult<PulledView> 
 /// The endpoint, if visible and a pull endpoint.
 async fn pull_endpoint(state: &AppState, scope: &Scope, id: &str) -> ApiResult<Endpoint> {
     let ep = super::endpoints::visible(state, scope, id).await?;
-    if ep.url.is_some() {
+    if !ep.is_pull() {
         return Err(ApiError::conflict(
-            "this endpoint pushes to its url; only endpoints without url are pulled",
+            "this endpoint pushes (to its url or its broker destination); only endpoints without url or destination are pulled",
         ));
     }
     Ok(ep)

@@ -11,13 +11,13 @@ use rand::Rng;
 
 use herald_signing::{hex_hmac_sha256, standard_signature_header, StandardKey};
 
-use super::client::{HttpClient, SendError};
 use crate::config::DeliveryConfig;
 use crate::destination::{BrokerError, Brokers, Message};
 use crate::domain::ordering::{self, KeyPosition};
 use crate::domain::outcome::{judge, Answer, Policy};
 use crate::domain::{new_id, Attempt, Clock, Endpoint, Event, Millis, SignatureScheme};
 use crate::metrics::Metrics;
+use crate::net::client::{HttpClient, SendError};
 use crate::store::{AttemptRecord, Job, NextStep};
 
 pub const USER_AGENT_VALUE: &str = concat!("herald/", env!("CARGO_PKG_VERSION"));
@@ -117,7 +117,7 @@ impl Deliverer {
         let endpoint = &job.endpoint;
         let timeout = Duration::from_millis(endpoint.timeout_ms);
         if let Some(destination) = &endpoint.destination {
-            let published = match Message::of(job, now) {
+            let published = match message_of(job, now) {
                 Ok(m) => self.brokers.publish(&endpoint.id, destination, &m, timeout).await,
                 Err(e) => Err(BrokerError::Rejected(e)),
             };
@@ -158,7 +158,7 @@ impl OwnedPolicy {
 
 /// How a send ended: the receiver's HTTP answer, or the broker's.
 enum Sent {
-    Http(Result<super::client::Response, SendError>),
+    Http(Result<crate::net::client::Response, SendError>),
     Broker(Result<String, BrokerError>),
 }
 
@@ -249,6 +249,31 @@ fn build_request(job: &Job, now: Millis) -> Result<Request<Full<Bytes>>, String>
         headers.insert(name, v);
     }
     Ok(req)
+}
+
+/// The broker message of a claimed delivery, signed at `now`. Custom `headers` of the
+/// endpoint are HTTP headers and are not sent to brokers.
+fn message_of(job: &Job, now: Millis) -> Result<Message, String> {
+    let (ep, ev) = (&*job.endpoint, &*job.event);
+    let mut headers: Vec<(&'static str, String)> = signed_headers(ep, ev, now)?
+        .into_iter()
+        .filter(|(name, _)| *name != "user-agent")
+        .collect();
+    headers.push(("x-herald-delivery-id", job.delivery_id.clone()));
+    headers.extend(ordering_headers(job.ordering.as_ref()));
+    Ok(Message {
+        body: Bytes::copy_from_slice(&ev.payload),
+        headers,
+        event_id: ev.id.clone(),
+        event_type: ev.event_type.clone(),
+        delivery_id: job.delivery_id.clone(),
+        content_type: ev.content_type.clone(),
+        timestamp: (now / 1000).max(0) as u64,
+        group: job
+            .ordering
+            .as_ref()
+            .map_or_else(|| ep.id.clone(), |p| p.key.clone()),
+    })
 }
 
 /// The headers that say where a keyed delivery stands in its key's order.

@@ -4,8 +4,6 @@
 //! slow endpoint never holds up the others. No store transaction is open during HTTP.
 
 pub mod attempt;
-pub mod client;
-pub mod guard;
 pub mod load;
 
 use std::collections::HashMap;

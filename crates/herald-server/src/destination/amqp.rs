@@ -10,8 +10,8 @@ use lapin::{Channel, Confirmation, Connection, ConnectionProperties, ErrorKind};
 
 use super::dial::{self, Dial};
 use super::{BrokerError, Message};
-use crate::delivery::guard::Guard;
 use crate::domain::destination::{render, Amqp};
+use crate::net::guard::Guard;
 
 /// AMQP's persistent delivery mode.
 const PERSISTENT: u8 = 2;

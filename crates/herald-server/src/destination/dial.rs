@@ -4,7 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::BrokerError;
-use crate::delivery::guard::Guard;
+use crate::net::guard::Guard;
 
 /// Where to connect: the address the guard allowed, or (for TLS, whose certificate names
 /// the host) the host itself once every address it resolves to is allowed.

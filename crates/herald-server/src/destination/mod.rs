@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 use tokio::sync::RwLock;
 
 pub use self::message::Message;
-use crate::delivery::client::HttpClient;
-use crate::delivery::guard::{Guard, Refused};
-use crate::domain::destination::Destination;
+use crate::domain::destination::{Destination, MASK};
+use crate::net::client::HttpClient;
+use crate::net::guard::{Guard, Refused};
 
 /// Why a publish was not confirmed.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -39,6 +39,25 @@ pub enum BrokerError {
     Rejected(String),
     #[error("timed out after {0} ms")]
     Timeout(u64),
+}
+
+impl BrokerError {
+    /// The error with the destination's credentials masked, should a client library's
+    /// text ever quote them (the attempt log is for the tenant to read).
+    fn redacted(self, destination: &Destination) -> BrokerError {
+        let mask = |text: String| {
+            destination
+                .credentials()
+                .iter()
+                .filter(|c| !c.is_empty())
+                .fold(text, |t, c| t.replace(c.as_str(), MASK))
+        };
+        match self {
+            BrokerError::Unreachable(t) => BrokerError::Unreachable(mask(t)),
+            BrokerError::Rejected(t) => BrokerError::Rejected(mask(t)),
+            other => other,
+        }
+    }
 }
 
 /// How long an unused connection is kept.
@@ -149,9 +168,10 @@ impl Brokers {
             }
             result
         };
-        tokio::time::timeout(timeout, attempt)
+        let result = tokio::time::timeout(timeout, attempt)
             .await
-            .map_err(|_| BrokerError::Timeout(ms))?
+            .map_err(|_| BrokerError::Timeout(ms))?;
+        result.map_err(|e| e.redacted(destination))
     }
 
     /// The endpoint's slot, new when its destination changed; unused slots are closed.

@@ -13,8 +13,8 @@ use async_nats::HeaderMap;
 
 use super::dial::{self, host_of, Dial};
 use super::{BrokerError, Message};
-use crate::delivery::guard::Guard;
 use crate::domain::destination::{render, Nats};
+use crate::net::guard::Guard;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The stream's ack is awaited up to the endpoint's timeout (which bounds the attempt).

@@ -21,8 +21,8 @@ use bytes::Bytes;
 use http_body_util::Full;
 
 use super::{BrokerError, Message};
-use crate::delivery::client::{HttpClient as Guarded, SendError};
 use crate::domain::destination::Sqs;
+use crate::net::client::{HttpClient as Guarded, SendError};
 
 /// The SDK's requests are bounded by the attempt's own timeout; this is a backstop.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
@@ -110,7 +110,7 @@ fn classify(
 }
 
 /// The SSRF guard's refusal, wherever it sits in the error's chain.
-fn refusal(e: &(dyn std::error::Error + 'static)) -> Option<crate::delivery::guard::Refused> {
+fn refusal(e: &(dyn std::error::Error + 'static)) -> Option<crate::net::guard::Refused> {
     let mut source = Some(e);
     while let Some(err) = source {
         if let Some(SendError::Refused(r)) = err.downcast_ref::<SendError>() {

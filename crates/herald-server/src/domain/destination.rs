@@ -293,6 +293,25 @@ impl Destination {
         }
     }
 
+    /// The credentials themselves: a URL's password (or a NATS token), the SQS secret key.
+    pub fn credentials(&self) -> Vec<String> {
+        let of_url = |raw: &str| -> Vec<String> {
+            let Ok(url) = url::Url::parse(raw) else {
+                return Vec::new();
+            };
+            match url.password() {
+                Some(p) => vec![p.to_string()],
+                None if !url.username().is_empty() => vec![url.username().to_string()],
+                None => Vec::new(),
+            }
+        };
+        match self {
+            Destination::Amqp(a) => of_url(&a.url),
+            Destination::Nats(n) => of_url(&n.url),
+            Destination::Sqs(s) => vec![s.secret_access_key.clone()],
+        }
+    }
+
     /// The destination as reads show it: a URL's password (or a NATS token) and the SQS
     /// secret key masked.
     pub fn masked(&self) -> Destination {
@@ -539,6 +558,7 @@ mod tests {
         let Destination::Amqp(a) = &shown else { panic!() };
         assert_eq!(a.url, "amqp://app:****@rabbit.internal:5672/prod");
         assert!(!format!("{d:?}").contains("s3cret"));
+        assert_eq!(d.credentials(), ["s3cret"]);
         assert_eq!(shown.clone().keeping_masked(&d), d);
         let changed = amqp("amqp://app:other@rabbit.internal:5672/prod")
             .validate()

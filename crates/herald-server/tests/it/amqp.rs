@@ -10,6 +10,7 @@ use serde_json::json;
 
 use crate::brokers::*;
 use crate::helpers::*;
+use crate::inbound::{create_source, deliver_in, mac};
 
 const SECRET: &str = "whsec_YnJva2VyLWRlc3RpbmF0aW9uLXRlc3Qta2V5LTE=";
 
@@ -106,6 +107,42 @@ store_tests! {
         let retry = format!("/v1/deliveries/{}/retry", d["id"].as_str().unwrap());
         assert_eq!(app.call(Method::POST, &retry, None).await.0, 202);
         assert_eq!(queue.take(1).await.len(), 1, "the stored password still connects");
+    }
+
+    async fn a_verified_github_webhook_lands_once_on_the_queue_a_worker_consumes() {
+        if !up("127.0.0.1:5672", "RabbitMQ").await {
+            return;
+        }
+        // The README's flow: GitHub → herald (verify, de-duplicate, persist) → RabbitMQ.
+        let app = spawn_app().await;
+        let queue = AmqpQueue::declare(&unique("github-events")).await;
+        let src = create_source(
+            &app,
+            json!({"name": "github", "verify": {"scheme": "github", "secret": "gh-secret"}, "type_prefix": "github.",
+                   "dedupe": {"key": "header:X-GitHub-Delivery", "window_s": 86400}}),
+        )
+        .await;
+        let dest = json!({"kind": "amqp", "url": AMQP_URL, "routing_key": queue.name});
+        app.create_endpoint(json!({"destination": dest, "event_types": ["github.*"]})).await;
+        let body = br#"{"action": "opened", "issue": {"number": 7}}"#;
+        let signed = format!("sha256={}", hex::encode(mac(b"gh-secret", body)));
+        let headers = vec![
+            ("x-hub-signature-256", signed),
+            ("x-github-event", "issues".to_string()),
+            ("x-github-delivery", "a1b2c3d4-0000-4000-8000-000000000007".to_string()),
+        ];
+        let id = src["id"].as_str().unwrap();
+        for _ in 0..2 {
+            assert_eq!(deliver_in(&app, id, body, &headers).await.0, 200, "GitHub's retry is acknowledged too");
+        }
+        let forged = vec![("x-hub-signature-256", "sha256=00".to_string()), headers[1].clone()];
+        assert_eq!(deliver_in(&app, id, body, &forged).await.0, 401, "a forgery is refused");
+        let got = queue.take(1).await;
+        assert_eq!(got.len(), 1);
+        assert_eq!(got[0].delivery.data, body.to_vec(), "GitHub's bytes");
+        assert_eq!(amqp_header(&got[0], "x-herald-event-type").as_deref(), Some("github.issues"));
+        app.until_idle().await;
+        assert!(queue.drain().await.is_empty(), "the duplicate was not published again");
     }
 
     async fn a_connection_cut_in_the_middle_of_a_burst_loses_nothing() {

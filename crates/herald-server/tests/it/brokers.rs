@@ -1,7 +1,8 @@
 //! The real brokers the destination tests publish to and read back from: RabbitMQ and NATS
 //! JetStream on this machine's standard ports, an SQS server (moto) each test starts, a
 //! TCP relay that can cut every connection through it, and the official Standard Webhooks
-//! library as the consumer's signature check.
+//! library as the consumer's signature check. (The `herald` crate's process tests and the
+//! benchmark include this file too.)
 
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -76,6 +77,21 @@ impl AmqpQueue {
         }
         got
     }
+
+    /// Takes every message the queue holds now.
+    pub async fn drain(&self) -> Vec<lapin::message::BasicGetMessage> {
+        let mut got = Vec::new();
+        let options = lapin::options::BasicGetOptions { no_ack: true };
+        while let Some(m) = self
+            .channel
+            .basic_get(self.name.as_str().into(), options)
+            .await
+            .unwrap()
+        {
+            got.push(m);
+        }
+        got
+    }
 }
 
 /// A header of an AMQP message, as text.
@@ -146,11 +162,22 @@ impl NatsStream {
     }
 }
 
-/// An SQS server (moto) on a port of its own, stopped when dropped.
+/// An SQS server (moto) on a port of its own, stopped when the last handle is dropped.
+#[derive(Clone)]
 pub struct Moto {
     pub url: String,
-    child: Child,
+    _child: Arc<KillOnDrop>,
     http: reqwest::Client,
+}
+
+struct KillOnDrop(Mutex<Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let mut child = self.0.lock().unwrap();
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 }
 
 impl Moto {
@@ -172,7 +199,7 @@ impl Moto {
         };
         let moto = Moto {
             url: format!("http://127.0.0.1:{port}"),
-            child,
+            _child: Arc::new(KillOnDrop(Mutex::new(child))),
             http: reqwest::Client::new(),
         };
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -217,36 +244,48 @@ impl Moto {
             .to_string()
     }
 
+    /// Receives (and deletes) what the queue holds now.
+    pub async fn drain(&self, queue_url: &str) -> Vec<Value> {
+        let mut got = Vec::new();
+        loop {
+            let batch = self.receive(queue_url, 0).await;
+            if batch.is_empty() {
+                return got;
+            }
+            got.extend(batch);
+        }
+    }
+
+    /// One receive of up to 10 messages (waiting up to `wait_s` for the first), each
+    /// deleted once received.
+    async fn receive(&self, queue_url: &str, wait_s: u32) -> Vec<Value> {
+        let out = self
+            .call(
+                "ReceiveMessage",
+                json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10, "MessageAttributeNames": ["All"],
+                       "MessageSystemAttributeNames": ["All"], "WaitTimeSeconds": wait_s}),
+            )
+            .await;
+        let messages = out["Messages"].as_array().cloned().unwrap_or_default();
+        for m in &messages {
+            let receipt = m["ReceiptHandle"].clone();
+            self.call(
+                "DeleteMessage",
+                json!({"QueueUrl": queue_url, "ReceiptHandle": receipt}),
+            )
+            .await;
+        }
+        messages
+    }
+
     /// Receives (and deletes) up to `n` messages, waiting at most 15 s.
     pub async fn take(&self, queue_url: &str, n: usize) -> Vec<Value> {
         let deadline = Instant::now() + Duration::from_secs(15);
         let mut got = Vec::new();
         while got.len() < n && Instant::now() < deadline {
-            let out = self
-                .call(
-                    "ReceiveMessage",
-                    json!({"QueueUrl": queue_url, "MaxNumberOfMessages": 10, "MessageAttributeNames": ["All"],
-                           "MessageSystemAttributeNames": ["All"], "WaitTimeSeconds": 1}),
-                )
-                .await;
-            for m in out["Messages"].as_array().cloned().unwrap_or_default() {
-                let receipt = m["ReceiptHandle"].clone();
-                self.call(
-                    "DeleteMessage",
-                    json!({"QueueUrl": queue_url, "ReceiptHandle": receipt}),
-                )
-                .await;
-                got.push(m);
-            }
+            got.extend(self.receive(queue_url, 1).await);
         }
         got
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

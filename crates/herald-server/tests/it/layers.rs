@@ -12,13 +12,15 @@ const LAYERS: &[(&str, u8)] = &[
     ("config", 1),
     ("store", 2),
     ("metrics", 3),
-    ("delivery", 4),
+    ("net", 3),
+    ("destination", 4),
     ("ingest", 4),
     ("retention", 4),
-    ("api", 5),
-    ("server", 6),
-    ("mcp", 6),
-    ("app", 7),
+    ("delivery", 5),
+    ("api", 6),
+    ("server", 7),
+    ("mcp", 7),
+    ("app", 8),
 ];
 
 fn layer(module: &str) -> u8 {

@@ -10,6 +10,7 @@ const KEY_B: &str = "ICEiIyQlJicoKSorLC0uLzAxMjM0NTY3ODk6Ozw9Pj8=";
 const ENDPOINT_SECRET: &str = "whsec_c2VhbGVkLWF0LXJlc3QtdGVzdC1rZXktMDAwMDE=";
 const HEADER_VALUE: &str = "header-credential-7f3a9c";
 const SOURCE_SECRET: &str = "source-credential-5b8e21";
+const BROKER_PASSWORD: &str = "broker-credential-2d94c7";
 
 /// Everything the store holds about endpoints and sources, as text: the SQLite files
 /// (database and write-ahead log) or the PostgreSQL rows.
@@ -48,6 +49,11 @@ async fn create_secrets(app: &TestApp, url: &str) -> (String, String) {
             json!({"url": url, "secret": ENDPOINT_SECRET, "headers": {"x-api-token": HEADER_VALUE}}),
         )
         .await;
+    let broker = format!("amqp://app:{BROKER_PASSWORD}@127.0.0.1:5672/%2f");
+    app.create_endpoint(
+        json!({"destination": {"kind": "amqp", "url": broker}, "event_types": ["never.sent"]}),
+    )
+    .await;
     let (status, source) = app
         .call(
             reqwest::Method::POST,
@@ -92,7 +98,7 @@ store_tests! {
         assert_eq!(shown["secret"], ENDPOINT_SECRET);
         let raw = raw_store(&app).await;
         assert!(raw.contains("sealed:v1:"), "the store holds sealed values");
-        for secret in [ENDPOINT_SECRET, HEADER_VALUE, SOURCE_SECRET] {
+        for secret in [ENDPOINT_SECRET, HEADER_VALUE, SOURCE_SECRET, BROKER_PASSWORD] {
             assert!(!raw.contains(secret), "{secret} is in the store in clear");
         }
     }
@@ -102,7 +108,9 @@ store_tests! {
         let rx = Receiver::ok().await;
         create_secrets(&app, &rx.url).await;
         let raw = raw_store(&app).await;
-        assert!(raw.contains(ENDPOINT_SECRET) && raw.contains(SOURCE_SECRET) && raw.contains(HEADER_VALUE));
+        for secret in [ENDPOINT_SECRET, HEADER_VALUE, SOURCE_SECRET, BROKER_PASSWORD] {
+            assert!(raw.contains(secret), "{secret} is in clear without a key");
+        }
     }
 
     async fn rotate_key_reseals_everything_under_the_new_key() {
@@ -121,7 +129,7 @@ store_tests! {
         rotation.data_dir = Some(app.dir.path().join("data"));
         rotation.store = app.store.clone().map(Into::into);
         let config = herald_server::Config::from_settings(rotation).unwrap();
-        assert_eq!(herald_server::rotate_key(&config).await.unwrap(), 2, "one endpoint and one source");
+        assert_eq!(herald_server::rotate_key(&config).await.unwrap(), 3, "two endpoints and one source");
         assert_eq!(herald_server::rotate_key(&config).await.unwrap(), 0, "nothing left to re-seal");
 
         // The old key is no longer needed.
@@ -137,7 +145,7 @@ store_tests! {
         };
         let (old_ids, new_ids) = (ids(&before), ids(&after));
         assert!(new_ids.difference(&old_ids).count() > 0, "sealed by another key: {old_ids:?} {new_ids:?}");
-        for secret in [ENDPOINT_SECRET, HEADER_VALUE, SOURCE_SECRET] {
+        for secret in [ENDPOINT_SECRET, HEADER_VALUE, SOURCE_SECRET, BROKER_PASSWORD] {
             assert!(!after.contains(secret), "{secret} is in the store in clear");
         }
     }

@@ -89,6 +89,8 @@ store_tests! {
         }
         let got = moto.take(&queue, 3 * PER_KEY).await;
         assert_eq!(got.len(), 3 * PER_KEY);
+        app.until_idle().await;
+        assert!(moto.drain(&queue).await.is_empty(), "nothing twice");
         let mut by_group: BTreeMap<String, Vec<u64>> = BTreeMap::new();
         for m in &got {
             let group = m["Attributes"]["MessageGroupId"].as_str().unwrap().to_string();

@@ -342,13 +342,24 @@ pub async fn deliver_burst(
     arrivals: &Arc<Arrivals>,
     burst: Burst<'_>,
 ) -> (f64, Duration) {
-    let Burst {
-        event_type,
-        total,
-        first,
-        fan_out,
-    } = burst;
     let before = arrivals.count.load(Ordering::Relaxed);
+    let start = Instant::now();
+    let published = publish_burst(http, bases, &burst).await;
+    let want = burst.total * burst.fan_out;
+    wait_until(Duration::from_secs(600), || {
+        let got = arrivals.count.load(Ordering::Relaxed) - before;
+        (got >= want)
+            .then_some(())
+            .ok_or(format!("{got} of {want} deliveries arrived"))
+    })
+    .await;
+    (want as f64 / start.elapsed().as_secs_f64(), published)
+}
+
+/// Publishes the burst's events with 16 publishers spread over `bases`; returns how long
+/// publishing took.
+pub async fn publish_burst(http: &reqwest::Client, bases: &[String], burst: &Burst<'_>) -> Duration {
+    let (event_type, total, first) = (burst.event_type, burst.total, burst.first);
     let start = Instant::now();
     let seq = Arc::new(AtomicU64::new(first));
     let mut tasks = Vec::new();
@@ -372,16 +383,7 @@ pub async fn deliver_burst(
     for t in tasks {
         t.await.unwrap();
     }
-    let published = start.elapsed();
-    let want = total * fan_out;
-    wait_until(Duration::from_secs(600), || {
-        let got = arrivals.count.load(Ordering::Relaxed) - before;
-        (got >= want)
-            .then_some(())
-            .ok_or(format!("{got} of {want} deliveries arrived"))
-    })
-    .await;
-    (want as f64 / start.elapsed().as_secs_f64(), published)
+    start.elapsed()
 }
 
 /// A burst of publishes for [`deliver_burst`].

@@ -9,18 +9,25 @@
 //!   passes on one node (for A/B runs of two builds with `HERALD_BENCH_BIN`);
 //! - `-- stores`: one node on SQLite, one and three nodes on PostgreSQL, compared;
 //! - `-- control`: delivery control's scenarios (8)-(10) alone (`--outage-s N` sets how
-//!   long (10)'s endpoint is down; 60 s by default).
+//!   long (10)'s endpoint is down; 60 s by default);
+//! - `-- brokers`: scenario (11) alone, deliveries to RabbitMQ, NATS and SQS (moto) beside
+//!   HTTP (RabbitMQ and NATS on their standard local ports, `moto_server` installed).
 //!
 //! It starts the release `herald` binary on fresh data, its own receiver (axum, answers
 //! 200 at once) and publishers, runs each scenario and prints one table: figure, value, the
 //! same figure for the baseline (the receiver hit directly by this client at the same
 //! concurrency: the loopback ceiling of the machine) and the ratio.
 
+mod brokers;
 mod control;
 mod harness;
 mod ordered;
 mod scenarios;
 mod stores;
+/// The broker helpers the server's tests use (moto's SQS server).
+#[allow(dead_code)]
+#[path = "../../../herald-server/tests/it/brokers.rs"]
+mod support;
 
 use std::sync::Arc;
 
@@ -42,6 +49,8 @@ pub struct Scale {
     capacity_step_s: u64,
     outage_rate: u64,
     outage_s: u64,
+    broker_events: u64,
+    sqs_events: u64,
 }
 
 impl Scale {
@@ -61,6 +70,8 @@ impl Scale {
             capacity_step_s: 10,
             outage_rate: 200,
             outage_s: 60,
+            broker_events: 20_000,
+            sqs_events: 5_000,
         }
     }
 
@@ -80,6 +91,8 @@ impl Scale {
             capacity_step_s: 1,
             outage_rate: 50,
             outage_s: 1,
+            broker_events: 300,
+            sqs_events: 100,
         }
     }
 }
@@ -200,6 +213,11 @@ async fn main() {
         scenarios::latency(&run, &node, &mut report).await;
         return;
     }
+    if args.iter().any(|a| a == "brokers") {
+        drop(node);
+        brokers::brokers(&run, &mut report).await;
+        return;
+    }
     if args.iter().any(|a| a == "control") {
         drop(node);
         ordered::ordered_keys(&run, &mut report).await;
@@ -220,6 +238,7 @@ async fn main() {
     ordered::ordered_keys(&run, &mut report).await;
     control::capacity_steps(&run, &mut report).await;
     control::outage(&run, &mut report).await;
+    brokers::brokers(&run, &mut report).await;
     // With a database at hand, (1)-(3) again with herald on PostgreSQL.
     if !postgres && std::env::var("DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
         let dir = tempfile::tempdir().unwrap();

@@ -11,6 +11,11 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+/// The broker helpers of the server's tests (queues, streams, moto).
+#[allow(dead_code)]
+#[path = "../../../herald-server/tests/it/brokers.rs"]
+mod broker_support;
+mod brokers;
 mod commands;
 mod https;
 mod listen;
