@@ -119,6 +119,8 @@ impl Link {
             Link::Nats(l) => l.alive(),
             #[cfg(feature = "sqs")]
             Link::Sqs(_) => true,
+            #[allow(unreachable_patterns)]
+            _ => unreachable!("links exist only for the brokers built in"),
         }
     }
 
@@ -131,6 +133,8 @@ impl Link {
             Link::Nats(l) => l.publish(m).await,
             #[cfg(feature = "sqs")]
             Link::Sqs(l) => l.publish(m).await,
+            #[allow(unreachable_patterns)]
+            _ => unreachable!("links exist only for the brokers built in"),
         }
     }
 }

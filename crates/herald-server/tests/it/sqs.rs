@@ -3,7 +3,7 @@
 //! queue is a failed attempt with SQS's reason; a FIFO queue gets the ordering key as the
 //! group (order kept per key) and the delivery id as the deduplication id.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -73,6 +73,30 @@ store_tests! {
         assert_eq!(moto.create_queue(&name).await, queue_url);
         assert_eq!(app.call(Method::POST, &format!("/v1/deliveries/{id}/retry"), None).await.0, 202);
         assert_eq!(moto.take(&queue_url, 1).await.len(), 1, "delivered after the retry");
+    }
+
+    async fn connections_cut_in_the_middle_of_a_burst_lose_nothing() {
+        let Some(moto) = Moto::start().await else { return };
+        let app = spawn_app().await;
+        let relay = Relay::start(moto.url.trim_start_matches("http://")).await;
+        let queue = moto.create_queue(&unique("herald-cut")).await;
+        let mut dest = sqs(&moto, &queue);
+        dest["endpoint_url"] = json!(format!("http://127.0.0.1:{}", relay.port));
+        app.create_endpoint(json!({"destination": dest, "timeout_ms": 2000})).await;
+        const N: usize = 60;
+        let mut got = Vec::new();
+        let mut cuts = 0;
+        for i in 0..N {
+            app.publish(json!({"type": "burst.item", "payload": {"i": i}})).await;
+            if i == N / 3 || i == 2 * N / 3 {
+                got.extend(moto.take(&queue, 1).await);
+                cuts += relay.cut();
+            }
+        }
+        assert!(cuts >= 1, "a connection was cut mid-burst");
+        got.extend(moto.take(&queue, N.saturating_sub(got.len())).await);
+        let events: HashSet<String> = got.iter().filter_map(|m| attribute(m, "webhook-id")).collect();
+        assert_eq!(events.len(), N, "every event arrived ({} messages in all)", got.len());
     }
 
     async fn a_fifo_queue_keeps_each_keys_order_with_the_delivery_id_as_dedup_id() {

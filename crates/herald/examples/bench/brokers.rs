@@ -24,31 +24,23 @@ pub async fn brokers(run: &Run<'_>, report: &mut Report) {
     let store: Vec<&str> = store.iter().map(String::as_str).collect();
     let node = start_herald(run.http, dir.path(), &store).await;
     let total = run.scale.broker_events;
-    let http_rate = http_burst(run, &node, total).await;
+    let (http_rate, http) = http_burst(run, &node, total).await;
     report.value(
         "(11) deliveries/s to an HTTP endpoint (the comparison for the brokers below)",
         format!("{http_rate:.0}"),
     );
-    let amqp = amqp(run, &node, total).await;
-    report.compare(
-        "(11) deliveries/s to RabbitMQ (value) vs HTTP (baseline)",
-        amqp.0,
-        http_rate,
-    );
-    report.note(&format!(
-        "    RabbitMQ alone, confirmed publishes from this client: {:.0}/s",
-        amqp.1
-    ));
-    let nats = nats(run, &node, total).await;
-    report.compare(
-        "(11) deliveries/s to NATS JetStream (value) vs HTTP (baseline)",
-        nats.0,
-        http_rate,
-    );
-    report.note(&format!(
-        "    JetStream alone, acked publishes from this client: {:.0}/s",
-        nats.1
-    ));
+    let (amqp_rate, amqp_alone, rabbit) = amqp(run, &node, total).await;
+    report.compare("(11) deliveries/s to RabbitMQ (value) vs HTTP (baseline)", amqp_rate, http_rate);
+    report.note(&format!("    RabbitMQ alone, confirmed publishes from this client: {amqp_alone:.0}/s"));
+    let (nats_rate, nats_alone, jetstream) = nats(run, &node, total).await;
+    report.compare("(11) deliveries/s to NATS JetStream (value) vs HTTP (baseline)", nats_rate, http_rate);
+    report.note(&format!("    JetStream alone, acked publishes from this client: {nats_alone:.0}/s"));
+    for (what, p) in [("HTTP", http), ("RabbitMQ", rabbit), ("NATS", jetstream)] {
+        report.value(
+            &format!("(11) {what}: herald CPU per delivery, broker CPU per message, machine busy"),
+            format!("{:.3} ms, {:.3} ms, {:.0} %", p.herald_ms, p.broker_ms, p.busy * 100.0),
+        );
+    }
     match sqs(run, &node, total.min(run.scale.sqs_events)).await {
         Some((rate, ceiling)) => {
             report.compare(
@@ -61,6 +53,40 @@ pub async fn brokers(run: &Run<'_>, report: &mut Report) {
             ));
         }
         None => report.note("    (11) SQS skipped: moto_server is not installed"),
+    }
+}
+
+/// Where the CPU went while herald delivered one burst.
+struct Phase {
+    herald: Duration,
+    broker: Option<(u32, Duration)>,
+    machine: MachineCpu,
+}
+
+#[derive(Clone, Copy)]
+struct Spent {
+    herald_ms: f64,
+    broker_ms: f64,
+    busy: f64,
+}
+
+impl Phase {
+    fn start(node: &Node, broker: Option<u32>) -> Phase {
+        Phase {
+            herald: node.cpu(),
+            broker: broker.map(|pid| (pid, cpu_of(pid))),
+            machine: MachineCpu::sample(),
+        }
+    }
+
+    /// Per delivery of `n`.
+    fn end(self, node: &Node, n: u64) -> Spent {
+        let ms = |d: Duration, count: u64| d.as_secs_f64() * 1e3 / count as f64;
+        Spent {
+            herald_ms: ms(node.cpu() - self.herald, n),
+            broker_ms: self.broker.map_or(0.0, |(pid, before)| ms(cpu_of(pid) - before, n)),
+            busy: self.machine.busy_since(),
+        }
     }
 }
 
@@ -88,9 +114,10 @@ async fn timed(run: &Run<'_>, node: &Node, burst: Burst<'_>, arrived: &AtomicU64
     total as f64 / start.elapsed().as_secs_f64()
 }
 
-async fn http_burst(run: &Run<'_>, node: &Node, total: u64) -> f64 {
+async fn http_burst(run: &Run<'_>, node: &Node, total: u64) -> (f64, Spent) {
     let body = json!({"url": run.receiver_url, "event_types": ["b11http.x"], "max_in_flight": IN_FLIGHT});
     create_endpoint(run.http, &node.base, body).await;
+    let phase = Phase::start(node, None);
     let (rate, _) = deliver_burst(
         run.http,
         std::slice::from_ref(&node.base),
@@ -98,15 +125,15 @@ async fn http_burst(run: &Run<'_>, node: &Node, total: u64) -> f64 {
         burst("b11http.x", total, run.seq_offset + 11_000_000),
     )
     .await;
-    rate
+    (rate, phase.end(node, total))
 }
 
 fn endpoint(event_type: &str, destination: Value) -> Value {
     json!({"destination": destination, "event_types": [event_type], "max_in_flight": IN_FLIGHT})
 }
 
-/// (herald's deliveries/s, the broker's own ceiling).
-async fn amqp(run: &Run<'_>, node: &Node, total: u64) -> (f64, f64) {
+/// (herald's deliveries/s, the broker's own ceiling, where the CPU went).
+async fn amqp(run: &Run<'_>, node: &Node, total: u64) -> (f64, f64, Spent) {
     use lapin::options::{BasicConsumeOptions, ConfirmSelectOptions, QueueDeclareOptions};
     let conn = lapin::Connection::connect(AMQP, lapin::ConnectionProperties::default())
         .await
@@ -137,6 +164,7 @@ async fn amqp(run: &Run<'_>, node: &Node, total: u64) -> (f64, f64) {
         });
     let dest = json!({"kind": "amqp", "url": AMQP, "routing_key": queue});
     create_endpoint(run.http, &node.base, endpoint("b11amqp.x", dest)).await;
+    let phase = Phase::start(node, pid_named("beam.smp"));
     let rate = timed(
         run,
         node,
@@ -144,6 +172,7 @@ async fn amqp(run: &Run<'_>, node: &Node, total: u64) -> (f64, f64) {
         &arrived,
     )
     .await;
+    let spent = phase.end(node, total);
     // The ceiling: this client publishing the same bodies, confirmed, 64 at a time.
     let publisher = conn.create_channel().await.unwrap();
     publisher
@@ -171,10 +200,10 @@ async fn amqp(run: &Run<'_>, node: &Node, total: u64) -> (f64, f64) {
             assert!(c.await.unwrap().is_ack());
         }
     }
-    (rate, total as f64 / start.elapsed().as_secs_f64())
+    (rate, total as f64 / start.elapsed().as_secs_f64(), spent)
 }
 
-async fn nats(run: &Run<'_>, node: &Node, total: u64) -> (f64, f64) {
+async fn nats(run: &Run<'_>, node: &Node, total: u64) -> (f64, f64, Spent) {
     let client = async_nats::connect(NATS).await.expect("NATS on 127.0.0.1:4222");
     let js = async_nats::jetstream::new(client);
     let name = format!("herald-bench-{}", std::process::id());
@@ -188,6 +217,7 @@ async fn nats(run: &Run<'_>, node: &Node, total: u64) -> (f64, f64) {
     let poller = tokio::spawn(poll_stream(js.clone(), name.clone(), arrived.clone()));
     let dest = json!({"kind": "nats", "url": NATS, "subject": format!("{name}.{{type}}")});
     create_endpoint(run.http, &node.base, endpoint("b11nats.x", dest)).await;
+    let phase = Phase::start(node, pid_named("nats-server"));
     let rate = timed(
         run,
         node,
@@ -195,6 +225,7 @@ async fn nats(run: &Run<'_>, node: &Node, total: u64) -> (f64, f64) {
         &arrived,
     )
     .await;
+    let spent = phase.end(node, total);
     poller.abort();
     let body = bytes::Bytes::from(serde_json::to_vec(&payload(0)).unwrap());
     let subject = format!("{name}.ceiling");
@@ -210,7 +241,7 @@ async fn nats(run: &Run<'_>, node: &Node, total: u64) -> (f64, f64) {
     }
     let ceiling = total as f64 / start.elapsed().as_secs_f64();
     let _ = js.delete_stream(&name).await;
-    (rate, ceiling)
+    (rate, ceiling, spent)
 }
 
 async fn poll_stream(js: async_nats::jetstream::Context, name: String, arrived: Arc<AtomicU64>) {
@@ -244,6 +275,8 @@ async fn sqs(run: &Run<'_>, node: &Node, total: u64) -> Option<(f64, f64)> {
     )
     .await;
     poller.abort();
+    // The ceiling on an empty queue of its own (moto slows down as a queue fills).
+    let queue = moto.create_queue("herald-bench-ceiling").await;
     let body = serde_json::to_string(&payload(0)).unwrap();
     let start = Instant::now();
     let mut tasks = Vec::new();

@@ -73,15 +73,7 @@ impl Node {
 
     /// CPU time (user + system) the process has used so far.
     pub fn cpu(&self) -> Duration {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap_or_default();
-        // Fields after the command name (which is in parentheses): utime is the 12th, stime the 13th.
-        let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        let ticks: u64 = [11, 12]
-            .iter()
-            .filter_map(|&i| fields.get(i).and_then(|v| v.parse::<u64>().ok()))
-            .sum();
-        Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
+        cpu_of(self.pid())
     }
 
     /// Peak resident memory (VmHWM) in MiB.
@@ -120,6 +112,62 @@ fn herald_binary() -> PathBuf {
     let bin = dir.join("herald");
     assert!(bin.exists(), "build the binary first: cargo build --release");
     bin
+}
+
+/// CPU time (user + system) process `pid` has used so far.
+pub fn cpu_of(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which is in parentheses): utime is the 12th, stime the 13th.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i).and_then(|v| v.parse::<u64>().ok()))
+        .sum();
+    Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
+}
+
+/// The first process whose command name is `comm` (e.g. a broker's server).
+pub fn pid_named(comm: &str) -> Option<u32> {
+    std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {
+        let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+        let name = std::fs::read_to_string(e.path().join("comm")).ok()?;
+        (name.trim() == comm).then_some(pid)
+    })
+}
+
+/// The whole machine's CPU since a sample: busy and total time over every core
+/// (`/proc/stat`'s first line).
+#[derive(Clone, Copy)]
+pub struct MachineCpu {
+    busy: u64,
+    total: u64,
+}
+
+impl MachineCpu {
+    pub fn sample() -> MachineCpu {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let ticks: Vec<u64> = stat
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        let total: u64 = ticks.iter().take(8).sum();
+        let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
+        MachineCpu {
+            busy: total - idle,
+            total,
+        }
+    }
+
+    /// The share of the machine (all cores) that was busy since `self`.
+    pub fn busy_since(self) -> f64 {
+        let now = MachineCpu::sample();
+        (now.busy - self.busy) as f64 / (now.total - self.total).max(1) as f64
+    }
 }
 
 /// Starts `herald serve` with `args` on a free port and waits until it is ready.
