@@ -30,15 +30,32 @@ pub async fn brokers(run: &Run<'_>, report: &mut Report) {
         format!("{http_rate:.0}"),
     );
     let (amqp_rate, amqp_alone, rabbit) = amqp(run, &node, total).await;
-    report.compare("(11) deliveries/s to RabbitMQ (value) vs HTTP (baseline)", amqp_rate, http_rate);
-    report.note(&format!("    RabbitMQ alone, confirmed publishes from this client: {amqp_alone:.0}/s"));
+    report.compare(
+        "(11) deliveries/s to RabbitMQ (value) vs HTTP (baseline)",
+        amqp_rate,
+        http_rate,
+    );
+    report.note(&format!(
+        "    RabbitMQ alone, confirmed publishes from this client: {amqp_alone:.0}/s"
+    ));
     let (nats_rate, nats_alone, jetstream) = nats(run, &node, total).await;
-    report.compare("(11) deliveries/s to NATS JetStream (value) vs HTTP (baseline)", nats_rate, http_rate);
-    report.note(&format!("    JetStream alone, acked publishes from this client: {nats_alone:.0}/s"));
+    report.compare(
+        "(11) deliveries/s to NATS JetStream (value) vs HTTP (baseline)",
+        nats_rate,
+        http_rate,
+    );
+    report.note(&format!(
+        "    JetStream alone, acked publishes from this client: {nats_alone:.0}/s"
+    ));
     for (what, p) in [("HTTP", http), ("RabbitMQ", rabbit), ("NATS", jetstream)] {
         report.value(
             &format!("(11) {what}: herald CPU per delivery, broker CPU per message, machine busy"),
-            format!("{:.3} ms, {:.3} ms, {:.0} %", p.herald_ms, p.broker_ms, p.busy * 100.0),
+            format!(
+                "{:.3} ms, {:.3} ms, {:.0} %",
+                p.herald_ms,
+                p.broker_ms,
+                p.busy * 100.0
+            ),
         );
     }
     match sqs(run, &node, total.min(run.scale.sqs_events)).await {
@@ -84,7 +101,9 @@ impl Phase {
         let ms = |d: Duration, count: u64| d.as_secs_f64() * 1e3 / count as f64;
         Spent {
             herald_ms: ms(node.cpu() - self.herald, n),
-            broker_ms: self.broker.map_or(0.0, |(pid, before)| ms(cpu_of(pid) - before, n)),
+            broker_ms: self
+                .broker
+                .map_or(0.0, |(pid, before)| ms(cpu_of(pid) - before, n)),
             busy: self.machine.busy_since(),
         }
     }
