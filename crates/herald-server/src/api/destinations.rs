@@ -31,7 +31,8 @@ pub struct DestinationBody {
     region: Option<String>,
     /// sqs: where the SQS API is, for an SQS-compatible server [default: the region's].
     endpoint_url: Option<String>,
-    /// sqs: the access key id.
+    /// sqs: the access key id (with `secret_access_key`; without both, requests carry
+    /// placeholder keys, for an SQS-compatible server that does not authenticate).
     access_key_id: Option<String>,
     /// sqs: the secret access key (never shown in clear).
     secret_access_key: Option<String>,
@@ -100,8 +101,10 @@ impl From<&Destination> for DestinationView {
                 view.queue_url = Some(s.queue_url);
                 view.region = Some(s.region);
                 view.endpoint_url = s.endpoint_url;
-                view.access_key_id = Some(s.access_key_id);
-                view.secret_access_key = Some(s.secret_access_key);
+                if let Some(keys) = s.keys {
+                    view.access_key_id = Some(keys.access_key_id);
+                    view.secret_access_key = Some(keys.secret_access_key);
+                }
             }
         }
         view

@@ -24,6 +24,10 @@ use super::{BrokerError, Message};
 use crate::domain::destination::Sqs;
 use crate::net::client::{HttpClient as Guarded, SendError};
 
+/// The placeholder keys of a destination without its own (an SQS-compatible server that
+/// does not authenticate takes them; AWS refuses them).
+const ANONYMOUS: &str = "anonymous";
+
 /// The SDK's requests are bounded by the attempt's own timeout; this is a backstop.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -35,13 +39,10 @@ pub struct Link {
 
 impl Link {
     pub fn open(d: &Sqs, http: &Guarded) -> Result<Link, BrokerError> {
-        let credentials = Credentials::new(
-            d.access_key_id.clone(),
-            d.secret_access_key.clone(),
-            None,
-            None,
-            "herald",
-        );
+        let (id, secret) = d.keys.as_ref().map_or((ANONYMOUS, ANONYMOUS), |k| {
+            (k.access_key_id.as_str(), k.secret_access_key.as_str())
+        });
+        let credentials = Credentials::new(id, secret, None, None, "herald");
         let config = aws_sdk_sqs::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(d.region.clone()))

@@ -41,6 +41,15 @@ pub struct Sqs {
     pub region: String,
     /// Where the SQS API is (an SQS-compatible server); default the region's AWS endpoint.
     pub endpoint_url: Option<String>,
+    /// `None`: requests are signed with placeholder keys, which an SQS-compatible server
+    /// without authentication accepts and AWS refuses (herald never lends its own).
+    #[serde(flatten)]
+    pub keys: Option<AwsKeys>,
+}
+
+/// An AWS access key pair.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AwsKeys {
     pub access_key_id: String,
     /// Secret.
     pub secret_access_key: String,
@@ -243,12 +252,26 @@ fn sqs(spec: DestinationSpec) -> Result<Sqs, Invalid> {
         .endpoint_url
         .map(|u| http_url("endpoint_url", u))
         .transpose()?;
-    let access_key_id = required("access_key_id", spec.access_key_id)?;
+    Ok(Sqs {
+        queue_url,
+        region,
+        endpoint_url,
+        keys: aws_keys(spec.access_key_id, spec.secret_access_key)?,
+    })
+}
+
+/// Both keys or neither.
+fn aws_keys(id: Option<String>, secret: Option<String>) -> Result<Option<AwsKeys>, Invalid> {
+    let (access_key_id, secret_access_key) = match (id, secret) {
+        (None, None) => return Ok(None),
+        (Some(_), None) => return Err(invalid("secret_access_key", "is required with access_key_id")),
+        (None, Some(_)) => return Err(invalid("access_key_id", "is required with secret_access_key")),
+        (Some(id), Some(secret)) => (id, secret),
+    };
     if !(1..=128).contains(&access_key_id.len()) || !access_key_id.chars().all(|c| c.is_ascii_alphanumeric())
     {
         return Err(invalid("access_key_id", "must be 1-128 letters and digits"));
     }
-    let secret_access_key = required("secret_access_key", spec.secret_access_key)?;
     if !(1..=128).contains(&secret_access_key.len())
         || !secret_access_key.chars().all(|c| c.is_ascii_graphic())
     {
@@ -257,13 +280,10 @@ fn sqs(spec: DestinationSpec) -> Result<Sqs, Invalid> {
             "must be 1-128 visible ASCII characters",
         ));
     }
-    Ok(Sqs {
-        queue_url,
-        region,
-        endpoint_url,
+    Ok(Some(AwsKeys {
         access_key_id,
         secret_access_key,
-    })
+    }))
 }
 
 impl Destination {
@@ -281,7 +301,7 @@ impl Destination {
         match self {
             Destination::Amqp(a) => vec![&mut a.url],
             Destination::Nats(n) => vec![&mut n.url],
-            Destination::Sqs(s) => vec![&mut s.secret_access_key],
+            Destination::Sqs(s) => s.keys.iter_mut().map(|k| &mut k.secret_access_key).collect(),
         }
     }
 
@@ -289,7 +309,7 @@ impl Destination {
         match self {
             Destination::Amqp(a) => vec![&a.url],
             Destination::Nats(n) => vec![&n.url],
-            Destination::Sqs(s) => vec![&s.secret_access_key],
+            Destination::Sqs(s) => s.keys.iter().map(|k| k.secret_access_key.as_str()).collect(),
         }
     }
 
@@ -308,7 +328,7 @@ impl Destination {
         match self {
             Destination::Amqp(a) => of_url(&a.url),
             Destination::Nats(n) => of_url(&n.url),
-            Destination::Sqs(s) => vec![s.secret_access_key.clone()],
+            Destination::Sqs(s) => s.keys.iter().map(|k| k.secret_access_key.clone()).collect(),
         }
     }
 
@@ -319,7 +339,11 @@ impl Destination {
         match &mut shown {
             Destination::Amqp(a) => a.url = mask_url_credentials(&a.url),
             Destination::Nats(n) => n.url = mask_url_credentials(&n.url),
-            Destination::Sqs(s) => s.secret_access_key = mask_tail(&s.secret_access_key),
+            Destination::Sqs(s) => {
+                for k in &mut s.keys {
+                    k.secret_access_key = mask_tail(&k.secret_access_key);
+                }
+            }
         }
         shown
     }
@@ -578,7 +602,7 @@ mod tests {
         let Destination::Sqs(shown) = s.masked() else {
             panic!()
         };
-        assert_eq!(shown.secret_access_key, "****YKEY");
+        assert_eq!(shown.keys.as_ref().unwrap().secret_access_key, "****EKEY");
         assert_eq!(Destination::Sqs(shown).keeping_masked(&s), s);
         assert!(!format!("{s:?}").contains("EXAMPLEKEY"));
     }

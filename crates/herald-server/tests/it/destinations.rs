@@ -51,7 +51,8 @@ store_tests! {
             (amqp(json!({"exchange": "no spaces"})), "destination.exchange"),
             (amqp(json!({"subject": "x"})), "destination.subject"),
             (json!({"destination": {"kind": "nats", "url": "nats://h", "subject": "a.*"}}), "destination.subject"),
-            (json!({"destination": {"kind": "sqs", "queue_url": "http://h/1/q", "region": "us-east-1"}}), "destination.access_key_id"),
+            (json!({"destination": {"kind": "sqs", "queue_url": "http://h/1/q", "region": "us-east-1", "access_key_id": "AKID"}}),
+             "destination.secret_access_key"),
             (json!({"url": "http://127.0.0.1:9/hook", "destination": {"kind": "nats", "url": "nats://h"}}), "destination"),
         ];
         for (body, field) in cases {
