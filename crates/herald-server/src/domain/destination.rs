@@ -340,7 +340,7 @@ impl Destination {
             Destination::Amqp(a) => a.url = mask_url_credentials(&a.url),
             Destination::Nats(n) => n.url = mask_url_credentials(&n.url),
             Destination::Sqs(s) => {
-                for k in &mut s.keys {
+                if let Some(k) = &mut s.keys {
                     k.secret_access_key = mask_tail(&k.secret_access_key);
                 }
             }
