@@ -18,7 +18,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use herald_fuzz::Fields;
 use herald_server::api::validate_ips;
-use herald_server::delivery::guard::Guard;
+use herald_server::net::guard::Guard;
 use herald_server::ingest::client_ip;
 use herald_server::{Config, Settings};
 use ipnet::IpNet;
