@@ -43,8 +43,13 @@ async fn call(backend: &dyn Backend, key: &str, c: ApiCall) -> Result<Value, Str
     }
 }
 
+/// Whether an endpoint as the API shows it is a pull endpoint (no URL, no broker).
+pub fn is_pull(ep: &Value) -> bool {
+    ep["url"].is_null() && ep["destination"].is_null()
+}
+
 /// The pull endpoint named `mcp:<name>` among those the key sees.
-async fn find(backend: &dyn Backend, key: &str, name: &str) -> Result<Option<Value>, String> {
+pub(super) async fn find(backend: &dyn Backend, key: &str, name: &str) -> Result<Option<Value>, String> {
     let wanted = description(name);
     let mut cursor: Option<String> = None;
     loop {
@@ -57,7 +62,7 @@ async fn find(backend: &dyn Backend, key: &str, name: &str) -> Result<Option<Val
             .as_array()
             .into_iter()
             .flatten()
-            .find(|ep| ep["url"].is_null() && ep["description"] == wanted.as_str());
+            .find(|ep| is_pull(ep) && ep["description"] == wanted.as_str());
         if let Some(ep) = hit {
             return Ok(Some(ep.clone()));
         }

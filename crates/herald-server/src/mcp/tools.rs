@@ -29,6 +29,8 @@ pub struct HeraldTools {
     sources: Arc<Mutex<HashMap<String, bool>>>,
     /// Cancelled when the server shuts down: waits end at once.
     stop: tokio_util::sync::CancellationToken,
+    /// Legacy resource subscriptions of this session, by URI (cancelled on unsubscribe).
+    pub(super) subscriptions: Arc<Mutex<HashMap<String, tokio_util::sync::CancellationToken>>>,
     /// How long events handed out stay leased before they come back.
     lease_ms: u64,
     pub(super) tool_router: rmcp::handler::server::router::tool::ToolRouter<HeraldTools>,
@@ -192,6 +194,7 @@ impl HeraldTools {
             fixed_key,
             consumers: Arc::default(),
             sources: Arc::default(),
+            subscriptions: Arc::default(),
             stop,
             lease_ms: LEASE_MS,
             tool_router: Self::tool_router(),
@@ -205,7 +208,7 @@ impl HeraldTools {
     }
 
     /// The key of this call: the request's Bearer token on `/mcp`, the fixed one on stdio.
-    fn key(&self, parts: Option<&axum::http::request::Parts>) -> Result<String, String> {
+    pub(super) fn key(&self, parts: Option<&axum::http::request::Parts>) -> Result<String, String> {
         let bearer = parts
             .and_then(|p| p.headers.get(axum::http::header::AUTHORIZATION))
             .and_then(|v| v.to_str().ok())
@@ -216,7 +219,16 @@ impl HeraldTools {
             .ok_or_else(|| "no API key: send `Authorization: Bearer <key>`".to_string())
     }
 
-    async fn api(&self, key: &str, call: ApiCall) -> Result<Value, String> {
+    /// Cancelled when the server shuts down.
+    pub(super) fn stopping(&self) -> &tokio_util::sync::CancellationToken {
+        &self.stop
+    }
+
+    pub(super) fn backend(&self) -> &dyn Backend {
+        self.backend.as_ref()
+    }
+
+    pub(super) async fn api(&self, key: &str, call: ApiCall) -> Result<Value, String> {
         let answer = self.backend.call(key, call).await.map_err(|e| e.to_string())?;
         if answer.ok() {
             Ok(answer.body)

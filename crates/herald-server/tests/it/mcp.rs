@@ -92,6 +92,97 @@ store_tests! {
         assert_eq!(status, 401);
     }
 
+    async fn a_consumers_pending_resource_is_listed_read_without_leasing_and_scoped() {
+        let app = spawn_app().await;
+        let (_, templates) = rpc(&app, &app.key, "resources/templates/list", json!({})).await;
+        assert_eq!(
+            templates["result"]["resourceTemplates"][0]["uriTemplate"],
+            "herald://consumers/{name}/pending",
+            "{templates}"
+        );
+        let mut keys = Vec::new();
+        for tenant in ["acme", "initech"] {
+            let (_, k) = app.call(Method::POST, "/v1/keys", Some(json!({"tenant": tenant}))).await;
+            keys.push(k["key"].as_str().unwrap().to_string());
+        }
+        let (acme, initech) = (&keys[0], &keys[1]);
+        tool(&app, acme, "events_wait", json!({"consumer": "triage", "timeout_ms": 0})).await;
+        let uri = "herald://consumers/triage/pending";
+        let read = |key: String| {
+            let app = &app;
+            async move {
+                let (_, m) = rpc(app, &key, "resources/read", json!({"uri": uri})).await;
+                m
+            }
+        };
+        let pending = |m: &Value| -> Value {
+            serde_json::from_str(m["result"]["contents"][0]["text"].as_str().unwrap_or("null")).unwrap()
+        };
+        assert_eq!(pending(&read(acme.clone()).await)["waiting"], 0);
+        for n in 0..3 {
+            tool(&app, acme, "publish", json!({"type": "ticket.created", "payload": {"n": n}})).await;
+        }
+        let now = pending(&read(acme.clone()).await);
+        assert_eq!((now["waiting"].as_u64(), now["leased"].as_u64()), (Some(3), Some(0)), "{now}");
+        assert_eq!(now["oldest_waiting"].as_array().unwrap().len(), 3);
+        let again = pending(&read(acme.clone()).await);
+        assert_eq!(again["waiting"], 3, "reading leases nothing");
+        let got = tool(&app, acme, "events_wait", json!({"consumer": "triage", "max": 2})).await;
+        let after_wait = pending(&read(acme.clone()).await);
+        assert_eq!((after_wait["waiting"].as_u64(), after_wait["leased"].as_u64()), (Some(1), Some(2)), "{after_wait}");
+        let ids: Vec<Value> = got["events"].as_array().unwrap().iter().map(|e| e["delivery_id"].clone()).collect();
+        tool(&app, acme, "events_ack", json!({"consumer": "triage", "delivery_ids": ids})).await;
+        assert_eq!(pending(&read(acme.clone()).await)["leased"], 0, "acknowledged ones are gone");
+
+        let (_, listed) = rpc(&app, acme, "resources/list", json!({})).await;
+        assert_eq!(listed["result"]["resources"][0]["uri"], uri, "{listed}");
+        let (_, theirs) = rpc(&app, initech, "resources/list", json!({})).await;
+        assert_eq!(theirs["result"]["resources"], json!([]), "another tenant lists none: {theirs}");
+        let foreign = read(initech.clone()).await;
+        assert!(foreign["error"]["message"].as_str().unwrap().contains("no consumer named triage"), "{foreign}");
+        let (_, bad) = rpc(&app, acme, "resources/read", json!({"uri": "file:///etc/passwd"})).await;
+        assert!(bad["error"].is_object(), "{bad}");
+    }
+
+    async fn subscriptions_listen_over_stateless_http_carries_each_update_on_its_own_stream() {
+        let app = spawn_app().await;
+        let meta = json!({"io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                          "io.modelcontextprotocol/clientCapabilities": {}});
+        let post = |method: &str, params: Value| {
+            app.http
+                .post(format!("{}/mcp", app.base))
+                .bearer_auth(&app.key)
+                .header("accept", "application/json, text/event-stream")
+                .header("mcp-protocol-version", "2026-07-28")
+                .header("mcp-method", method)
+                .json(&json!({"jsonrpc": "2.0", "id": 9, "method": method, "params": params}))
+        };
+        let wait = json!({"_meta": meta, "name": "events_wait", "arguments": {"consumer": "inbox", "timeout_ms": 0}});
+        let created = post("tools/call", wait).header("mcp-name", "events_wait").send().await.unwrap();
+        assert_eq!(created.status(), 200);
+        created.text().await.unwrap();
+        let uri = "herald://consumers/inbox/pending";
+        let listen = json!({"_meta": meta, "notifications": {"resourceSubscriptions": [uri]}});
+        let mut stream = post("subscriptions/listen", listen).send().await.unwrap();
+        assert_eq!(stream.status(), 200);
+        let mut seen = String::new();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut published = false;
+        while !seen.contains("notifications/resources/updated") {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let chunk = tokio::time::timeout(left, stream.chunk()).await.expect("an update within 10 s");
+            seen.push_str(&String::from_utf8_lossy(&chunk.unwrap().expect("the stream stays open")));
+            if seen.contains("subscriptions/acknowledged") && !published {
+                app.publish(json!({"type": "ticket.created", "payload": {}})).await;
+                published = true;
+            }
+        }
+        assert!(seen.contains(uri), "{seen}");
+        let unknown = json!({"_meta": meta, "notifications": {"resourceSubscriptions": ["herald://consumers/nobody/pending"]}});
+        let refused = post("subscriptions/listen", unknown).send().await.unwrap().text().await.unwrap();
+        assert!(refused.contains("no consumer named nobody"), "{refused}");
+    }
+
     #[cfg_attr(not(herald_pymcp), ignore = "needs the official MCP Python SDK: pip install mcp")]
     async fn the_official_python_sdk_drives_the_tools() {
         let app = spawn_app().await;

@@ -244,3 +244,80 @@ async fn a_tenant_agent_sees_and_publishes_only_its_own_tenant() {
     .await;
     assert_eq!(ev["tenant"], "acme", "a tenant key publishes for its tenant");
 }
+
+/// An MCP client that passes on every `notifications/resources/updated` it gets.
+#[derive(Clone)]
+struct Updates(tokio::sync::mpsc::UnboundedSender<String>);
+
+impl rmcp::ClientHandler for Updates {
+    async fn on_resource_updated(
+        &self,
+        params: rmcp::model::ResourceUpdatedNotificationParam,
+        _: rmcp::service::NotificationContext<RoleClient>,
+    ) {
+        let _ = self.0.send(params.uri);
+    }
+}
+
+#[tokio::test]
+#[allow(deprecated)] // resources/subscribe: what a session on an initialize-era version uses
+async fn a_subscribed_agent_hears_when_its_consumer_has_something_new() {
+    let dir = tempfile::tempdir().unwrap();
+    let herald = Herald::start(dir.path(), &[]);
+    herald.ready().await;
+    let (tx, mut updates) = tokio::sync::mpsc::unbounded_channel();
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"));
+    cmd.args(["mcp", "--server", &herald.base, "--key", KEY]);
+    let client = Updates(tx)
+        .serve(TokioChildProcess::new(cmd).unwrap())
+        .await
+        .expect("an MCP session with herald mcp");
+    let first = CallToolRequestParams::new("events_wait").with_arguments(
+        json!({"consumer": "inbox", "timeout_ms": 0})
+            .as_object()
+            .unwrap()
+            .clone(),
+    );
+    client.call_tool(first).await.unwrap();
+    let uri = "herald://consumers/inbox/pending";
+    let unknown = rmcp::model::SubscribeRequestParams::new("herald://consumers/nobody/pending");
+    assert!(client.subscribe(unknown).await.is_err(), "no such consumer");
+    client
+        .subscribe(rmcp::model::SubscribeRequestParams::new(uri))
+        .await
+        .expect("resources/subscribe");
+    publish(
+        &herald.base,
+        KEY,
+        json!({"type": "ticket.created", "payload": {}}),
+    )
+    .await;
+    let heard = tokio::time::timeout(Duration::from_secs(10), updates.recv())
+        .await
+        .expect("an update within 10 s");
+    assert_eq!(heard.as_deref(), Some(uri));
+    let read = client
+        .read_resource(rmcp::model::ReadResourceRequestParams::new(uri))
+        .await
+        .expect("resources/read");
+    let text = match &read.contents[0] {
+        rmcp::model::ResourceContents::TextResourceContents { text, .. } => text.clone(),
+        other => panic!("{other:?}"),
+    };
+    let pending: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(pending["waiting"], 1, "{pending}");
+    // After unsubscribing, a change is not announced.
+    client
+        .unsubscribe(rmcp::model::UnsubscribeRequestParams::new(uri))
+        .await
+        .unwrap();
+    while updates.try_recv().is_ok() {}
+    publish(
+        &herald.base,
+        KEY,
+        json!({"type": "ticket.created", "payload": {}}),
+    )
+    .await;
+    let quiet = tokio::time::timeout(Duration::from_secs(2), updates.recv()).await;
+    assert!(quiet.is_err(), "no update after unsubscribe: {quiet:?}");
+}
