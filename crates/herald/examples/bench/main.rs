@@ -10,6 +10,7 @@
 //! - `-- stores`: one node on SQLite, one and three nodes on PostgreSQL, compared;
 //! - `-- control`: delivery control's scenarios (8)-(10) alone (`--outage-s N` sets how
 //!   long (10)'s endpoint is down; 60 s by default);
+//! - `-- mcp`: scenario (12) alone, agents over `/mcp` (wait latency, 1,000 open waits);
 //! - `-- brokers`: scenario (11) alone, deliveries to RabbitMQ, NATS and SQS (moto) beside
 //!   HTTP (RabbitMQ and NATS on their standard local ports, `moto_server` installed).
 //!
@@ -21,6 +22,7 @@
 mod brokers;
 mod control;
 mod harness;
+mod mcp;
 mod ordered;
 mod scenarios;
 mod stores;
@@ -51,6 +53,9 @@ pub struct Scale {
     outage_s: u64,
     broker_events: u64,
     sqs_events: u64,
+    mcp_events: u64,
+    mcp_rate: u64,
+    mcp_agents: usize,
 }
 
 impl Scale {
@@ -73,6 +78,9 @@ impl Scale {
             broker_events: 20_000,
             // moto handles a few hundred calls a second, slower as its queue grows.
             sqs_events: 1_000,
+            mcp_events: 2_000,
+            mcp_rate: 200,
+            mcp_agents: 1_000,
         }
     }
 
@@ -94,6 +102,9 @@ impl Scale {
             outage_s: 1,
             broker_events: 300,
             sqs_events: 100,
+            mcp_events: 50,
+            mcp_rate: 100,
+            mcp_agents: 20,
         }
     }
 }
@@ -214,6 +225,11 @@ async fn main() {
         scenarios::latency(&run, &node, &mut report).await;
         return;
     }
+    if args.iter().any(|a| a == "mcp") {
+        drop(node);
+        mcp::mcp(&run, &mut report).await;
+        return;
+    }
     if args.iter().any(|a| a == "brokers") {
         drop(node);
         brokers::brokers(&run, &mut report).await;
@@ -240,6 +256,7 @@ async fn main() {
     control::capacity_steps(&run, &mut report).await;
     control::outage(&run, &mut report).await;
     brokers::brokers(&run, &mut report).await;
+    mcp::mcp(&run, &mut report).await;
     // With a database at hand, (1)-(3) again with herald on PostgreSQL.
     if !postgres && std::env::var("DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
         let dir = tempfile::tempdir().unwrap();
