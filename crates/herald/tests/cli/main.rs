@@ -21,6 +21,7 @@ mod https;
 mod listen;
 mod maintenance;
 mod mcp;
+mod mcp_durable;
 mod multinode;
 mod ordered;
 mod process;
