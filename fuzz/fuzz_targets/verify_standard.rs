@@ -238,8 +238,11 @@ fuzz_target!(|data: &[u8]| {
         );
     }
     if let Some(changed) = tampered(body, choice) {
+        // Only our entry: the fuzzer's own may be a real signature of the changed body
+        // (it found the Standard Webhooks example this way).
+        let ours_only = pairs(&names, [Some(msg_id), Some(&t_s), Some(&signed)]);
         assert_eq!(
-            run(&[&good_secret], &ok_headers, &changed, at),
+            run(&[&good_secret], &ours_only, &changed, at),
             Err(InboundError::NoMatch)
         );
     }

@@ -157,3 +157,100 @@ async fn on_postgresql_too() {
     let store = super::multinode::fresh_store("mcp_kill").await;
     consume_through_kill_9(&["--store", &store]).await;
 }
+
+/// `herald mcp` against `base`, events leased `lease_ms`.
+async fn agent(base: &str, lease_ms: &str) -> rmcp::service::RunningService<rmcp::RoleClient, ()> {
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"));
+    cmd.args(["mcp", "--server", base, "--key", KEY, "--lease-ms", lease_ms]);
+    ().serve(TokioChildProcess::new(cmd).unwrap()).await.unwrap()
+}
+
+/// Event id → delivery id of a wait's events.
+fn handed_out(got: &Value) -> Vec<(String, Value)> {
+    got["events"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|e| {
+            (
+                e["event_id"].as_str().unwrap().to_string(),
+                e["delivery_id"].clone(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(herald_pg),
+    ignore = "no PostgreSQL: set DATABASE_URL or start one on 127.0.0.1:5432"
+)]
+async fn a_consumer_is_the_same_on_every_node_and_survives_its_node() {
+    let store = super::multinode::fresh_store("mcp_nodes").await;
+    let (dir_a, dir_b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let mut node_a = Herald::start(dir_a.path(), &["--store", &store]);
+    let node_b = Herald::start(dir_b.path(), &["--store", &store]);
+    node_a.ready().await;
+    node_b.ready().await;
+    let on_a = agent(&node_a.base, "2000").await;
+    let consumer = json!({"consumer": "shared", "types": ["load.*"], "timeout_ms": 0});
+    try_call(&on_a, "events_wait", consumer)
+        .await
+        .expect("the consumer exists");
+    let published = publish_all(&node_b.base, 200).await;
+    let got = try_call(&on_a, "events_wait", json!({"consumer": "shared", "max": 100}))
+        .await
+        .unwrap();
+    let first = handed_out(&got);
+    assert_eq!(first.len(), 100, "node A hands out what node B accepted");
+    let (acked_on_a, unacked_on_a) = first.split_at(50);
+    let ids: Vec<Value> = acked_on_a.iter().map(|(_, d)| d.clone()).collect();
+    let done = try_call(
+        &on_a,
+        "events_ack",
+        json!({"consumer": "shared", "delivery_ids": ids}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(done["acked"], 50);
+    node_a.child.kill().unwrap(); // SIGKILL: its 50 unacknowledged leases die with it
+    node_a.child.wait().unwrap();
+
+    let on_b = agent(&node_b.base, "2000").await;
+    let mut seen: HashSet<String> = acked_on_a.iter().map(|(e, _)| e.clone()).collect();
+    let mut back_again = 0;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while seen.len() < published.len() {
+        assert!(
+            Instant::now() < deadline,
+            "{} of {} after 60 s",
+            seen.len(),
+            published.len()
+        );
+        let args = json!({"consumer": "shared", "max": 100, "timeout_ms": 3000});
+        let batch = handed_out(&try_call(&on_b, "events_wait", args).await.unwrap());
+        for (event, _) in &batch {
+            assert!(
+                !acked_on_a.iter().any(|(e, _)| e == event),
+                "acked on node A, back on B: {event}"
+            );
+            back_again += usize::from(unacked_on_a.iter().any(|(e, _)| e == event));
+            seen.insert(event.clone());
+        }
+        let ids: Vec<Value> = batch.iter().map(|(_, d)| d.clone()).collect();
+        if !ids.is_empty() {
+            try_call(
+                &on_b,
+                "events_ack",
+                json!({"consumer": "shared", "delivery_ids": ids}),
+            )
+            .await
+            .unwrap();
+        }
+    }
+    assert_eq!(seen, published, "every event, once acknowledged");
+    assert_eq!(
+        back_again, 50,
+        "what node A handed out and nobody acked came back on node B"
+    );
+}
