@@ -18,8 +18,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use herald_fuzz::Fields;
 use herald_server::api::validate_ips;
-use herald_server::net::guard::Guard;
 use herald_server::ingest::client_ip;
+use herald_server::net::guard::Guard;
 use herald_server::{Config, Settings};
 use ipnet::IpNet;
 use libfuzzer_sys::fuzz_target;
