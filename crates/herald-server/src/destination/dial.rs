@@ -4,6 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use super::BrokerError;
+use crate::net::client::resolve_host;
 use crate::net::guard::Guard;
 
 /// Where to connect: the address the guard allowed, or (for TLS, whose certificate names
@@ -20,7 +21,9 @@ pub enum Dial {
 /// (so the certificate can be checked), so every address must pass; otherwise the first
 /// address that passes is pinned.
 pub async fn check(guard: &Guard, host: &str, port: u16, tls: bool) -> Result<Dial, BrokerError> {
-    let addrs = resolve(host, port).await?;
+    let addrs = resolve_host(host, port)
+        .await
+        .map_err(|e| BrokerError::Unreachable(e.to_string()))?;
     let mut refused = None;
     let mut allowed = None;
     for addr in &addrs {
@@ -40,17 +43,6 @@ pub async fn check(guard: &Guard, host: &str, port: u16, tls: bool) -> Result<Di
         (None, Some(r)) => Err(BrokerError::Refused(r)),
         (None, None) => Err(BrokerError::Unreachable(format!("{host} resolved to no address"))),
     }
-}
-
-async fn resolve(host: &str, port: u16) -> Result<Vec<SocketAddr>, BrokerError> {
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    if let Ok(ip) = host.parse::<IpAddr>() {
-        return Ok(vec![SocketAddr::new(ip, port)]);
-    }
-    tokio::net::lookup_host((host, port))
-        .await
-        .map(|a| a.collect())
-        .map_err(|e| BrokerError::Unreachable(format!("cannot resolve {host}: {e}")))
 }
 
 /// The host part of a URL for an address (IPv6 in brackets).

@@ -48,9 +48,14 @@ pub fn is_pull(ep: &Value) -> bool {
     ep["url"].is_null() && ep["destination"].is_null()
 }
 
-/// The pull endpoint named `mcp:<name>` among those the key sees.
-pub(super) async fn find(backend: &dyn Backend, key: &str, name: &str) -> Result<Option<Value>, String> {
-    let wanted = description(name);
+/// The consumers the key sees, as (name, endpoint); with `only`, just that one (the scan
+/// stops at it).
+pub(super) async fn scan(
+    backend: &dyn Backend,
+    key: &str,
+    only: Option<&str>,
+) -> Result<Vec<(String, Value)>, String> {
+    let mut found = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
         let path = match &cursor {
@@ -58,19 +63,32 @@ pub(super) async fn find(backend: &dyn Backend, key: &str, name: &str) -> Result
             None => "/v1/endpoints?limit=250".into(),
         };
         let page = call(backend, key, ApiCall::get(path)).await?;
-        let hit = page["data"]
+        for ep in page["data"]
             .as_array()
             .into_iter()
             .flatten()
-            .find(|ep| is_pull(ep) && ep["description"] == wanted.as_str());
-        if let Some(ep) = hit {
-            return Ok(Some(ep.clone()));
+            .filter(|ep| is_pull(ep))
+        {
+            let Some(name) = ep["description"].as_str().and_then(|d| d.strip_prefix("mcp:")) else {
+                continue;
+            };
+            if only.is_none_or(|o| o == name) {
+                found.push((name.to_string(), ep.clone()));
+                if only.is_some() {
+                    return Ok(found);
+                }
+            }
         }
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_string()),
-            None => return Ok(None),
+            None => return Ok(found),
         }
     }
+}
+
+/// The pull endpoint named `mcp:<name>` among those the key sees.
+pub(super) async fn find(backend: &dyn Backend, key: &str, name: &str) -> Result<Option<Value>, String> {
+    Ok(scan(backend, key, Some(name)).await?.pop().map(|(_, ep)| ep))
 }
 
 impl Consumers {

@@ -35,34 +35,27 @@ pub fn consumer_of(uri: &str) -> Option<&str> {
 impl HeraldTools {
     /// The consumers the key sees (pull endpoints described `mcp:<name>`).
     pub(super) async fn consumer_names(&self, key: &str) -> Result<Vec<String>, String> {
-        let mut names = Vec::new();
-        let mut cursor: Option<String> = None;
-        loop {
-            let path = match &cursor {
-                Some(c) => format!("/v1/endpoints?limit=250&cursor={c}"),
-                None => "/v1/endpoints?limit=250".into(),
-            };
-            let page = self.api(key, ApiCall::get(path)).await?;
-            for ep in page["data"].as_array().into_iter().flatten() {
-                let name = ep["description"].as_str().and_then(|d| d.strip_prefix("mcp:"));
-                if let Some(name) = name.filter(|_| consumers::is_pull(ep)) {
-                    names.push(name.to_string());
-                }
-            }
-            match page["next_cursor"].as_str() {
-                Some(c) => cursor = Some(c.to_string()),
-                None => return Ok(names),
-            }
-        }
+        let found = consumers::scan(self.backend(), key, None).await?;
+        Ok(found.into_iter().map(|(name, _)| name).collect())
     }
 
     /// What consumer `name` has not acknowledged: how many wait, how many are handed out
     /// (leased), and the oldest waiting ones. An error when the key sees no such consumer.
     pub(super) async fn pending(&self, key: &str, name: &str) -> Result<Value, String> {
+        let id = self.consumer_id(key, name).await?;
+        self.pending_at(key, name, &id).await
+    }
+
+    /// The endpoint of consumer `name`, if the key sees it.
+    async fn consumer_id(&self, key: &str, name: &str) -> Result<String, String> {
         let endpoint = find(self.backend(), key, name)
             .await?
             .ok_or_else(|| format!("no consumer named {name} (events_wait creates it)"))?;
-        let id = endpoint["id"].as_str().unwrap_or_default();
+        Ok(endpoint["id"].as_str().unwrap_or_default().to_string())
+    }
+
+    /// [`Self::pending`] of the consumer whose endpoint is `id`.
+    async fn pending_at(&self, key: &str, name: &str, id: &str) -> Result<Value, String> {
         let (waiting, more_waiting) = self.deliveries(key, id, "pending").await?;
         let (leased, more_leased) = self.deliveries(key, id, "delivering").await?;
         let oldest: Vec<Value> = waiting
@@ -93,7 +86,8 @@ impl HeraldTools {
     /// Watches consumer `name` for the key, calling `changed` at once when events already
     /// wait (so one that arrived while the subscription was being set up is not missed)
     /// and then whenever what it has pending changes, until `changed` says the subscriber
-    /// is gone, the key stops seeing the consumer (revoked, deleted) or `stop` is cancelled.
+    /// is gone, a read is refused (the key revoked) or `stop` is cancelled. The consumer's
+    /// endpoint is looked up once; each look after is its two delivery queries.
     pub(super) async fn watch<F, Fut>(
         &self,
         key: &str,
@@ -104,7 +98,10 @@ impl HeraldTools {
         F: Fn() -> Fut,
         Fut: std::future::Future<Output = bool>,
     {
-        let mut last = self.pending(key, name).await.ok();
+        let Ok(id) = self.consumer_id(key, name).await else {
+            return;
+        };
+        let mut last = self.pending_at(key, name, &id).await.ok();
         let waiting = last
             .as_ref()
             .is_some_and(|p| p["waiting"].as_u64().unwrap_or(0) > 0);
@@ -116,7 +113,7 @@ impl HeraldTools {
                 _ = stop.cancelled() => return,
                 _ = tokio::time::sleep(LOOK_EVERY) => {}
             }
-            let Ok(now) = self.pending(key, name).await else {
+            let Ok(now) = self.pending_at(key, name, &id).await else {
                 return;
             };
             if last.as_ref() != Some(&now) {

@@ -60,18 +60,24 @@ impl tower_service::Service<Uri> for GuardedConnector {
 
 async fn resolve(uri: &Uri) -> Result<Vec<SocketAddr>, ConnectError> {
     let host = uri.host().ok_or(ConnectError::NoHost)?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
     let default_port = if uri.scheme_str() == Some("https") {
         443
     } else {
         80
     };
     let port = uri.port_u16().unwrap_or(default_port);
+    resolve_host(host, port).await
+}
+
+/// The addresses `host` (a name or an IP literal, IPv6 with or without brackets) stands
+/// for at `port`; every connection herald makes is judged on these.
+pub async fn resolve_host(host: &str, port: u16) -> Result<Vec<SocketAddr>, ConnectError> {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Ok(vec![SocketAddr::new(ip, port)]);
     }
     // Anything else, including numeric forms such as `2130706433`, goes through the
-    // system resolver; whatever it answers is checked below before any connect.
+    // system resolver; whatever it answers is checked before any connect.
     let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port))
         .await
         .map_err(|source| ConnectError::Resolve {

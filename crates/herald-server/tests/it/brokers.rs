@@ -1,7 +1,6 @@
 //! The real brokers the destination tests publish to and read back from: RabbitMQ and NATS
 //! JetStream on this machine's standard ports, an SQS server (moto) each test starts, a
-//! TCP relay that can cut every connection through it, and the official Standard Webhooks
-//! library as the consumer's signature check. (The `herald` crate's process tests and the
+//! TCP relay that can cut every connection through it. (The `herald` crate's process tests and the
 //! benchmark include this file too.)
 
 use std::process::{Child, Command, Stdio};
@@ -324,42 +323,4 @@ impl Relay {
         }
         open.len()
     }
-}
-
-/// Checks a message's signature with the official Standard Webhooks library, as a consumer
-/// would; `None` when the library is not installed here (CI must have it).
-pub fn officially_verified(secret: &str, headers: &[(&str, String)], body: &[u8]) -> Option<bool> {
-    let probe = Command::new("python3")
-        .args(["-c", "import standardwebhooks"])
-        .output();
-    if !probe.map(|o| o.status.success()).unwrap_or(false) {
-        assert!(std::env::var("CI").is_err(), "CI must install standardwebhooks");
-        eprintln!("SKIPPED official verification: pip install standardwebhooks");
-        return None;
-    }
-    let script = "import json, sys\n\
-        from standardwebhooks.webhooks import Webhook\n\
-        req = json.load(sys.stdin)\n\
-        try:\n    Webhook(req['secret']).verify(req['body'].encode(), req['headers'])\n    print('ok')\n\
-        except Exception as e:\n    print('bad', e)\n";
-    let mut child = Command::new("python3")
-        .args(["-c", script])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let headers: serde_json::Map<String, Value> = headers
-        .iter()
-        .map(|(k, v)| (k.to_string(), Value::String(v.clone())))
-        .collect();
-    let input = json!({"secret": secret, "headers": headers, "body": String::from_utf8_lossy(body)});
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(input.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    Some(String::from_utf8_lossy(&out.stdout).trim() == "ok")
 }

@@ -22,7 +22,7 @@ fn independent_standard_signature(secret: &str, id: &str, ts: &str, body: &[u8])
 
 /// Runs the official `standardwebhooks` Python package over the delivery, when it is
 /// installed (`.ci/run` installs it, so CI always runs this check).
-fn official_library_accepts(secret: &str, headers: &[(&str, &str)], body: &[u8]) {
+pub(crate) fn official_library_accepts(secret: &str, headers: &[(&str, &str)], body: &[u8]) {
     let script = r#"
 import json, sys
 from standardwebhooks.webhooks import Webhook

@@ -8,6 +8,7 @@ use reqwest::Method;
 use serde_json::json;
 
 use crate::brokers::*;
+use crate::delivery::official_library_accepts;
 use crate::helpers::*;
 
 const SECRET: &str = "whsec_bmF0cy1kZXN0aW5hdGlvbi10ZXN0LWtleS0wMDE=";
@@ -45,9 +46,8 @@ store_tests! {
         let names = ["webhook-id", "webhook-timestamp", "webhook-signature"];
         let signed: Vec<(&str, String)> = names.iter().map(|n| (*n, header(m, n).unwrap())).collect();
         assert_eq!(signed[0].1, event_id);
-        if let Some(ok) = officially_verified(SECRET, &signed, &m.payload) {
-            assert!(ok, "the official standardwebhooks library verifies the message");
-        }
+        let pairs: Vec<(&str, &str)> = signed.iter().map(|(n, v)| (*n, v.as_str())).collect();
+        official_library_accepts(SECRET, &pairs, &m.payload);
         let said = app.attempts(d["id"].as_str().unwrap()).await[0]["response_body"]
             .as_str()
             .unwrap()

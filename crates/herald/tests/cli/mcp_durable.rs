@@ -65,17 +65,7 @@ async fn consume_through_kill_9(store: &[&str]) {
     let start = || Herald::spawn_at(port, dir.path(), store, &[], Stdio::null());
     let herald = start();
     herald.ready().await;
-    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_herald"));
-    cmd.args([
-        "mcp",
-        "--server",
-        &herald.base,
-        "--key",
-        KEY,
-        "--lease-ms",
-        "3000",
-    ]);
-    let client = ().serve(TokioChildProcess::new(cmd).unwrap()).await.unwrap();
+    let client = agent(&herald.base, "3000").await;
     let consumer = json!({"consumer": "load", "types": ["load.*"], "timeout_ms": 0});
     try_call(&client, "events_wait", consumer)
         .await
@@ -106,17 +96,7 @@ async fn consume_through_kill_9(store: &[&str]) {
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;
         };
-        let events: Vec<(String, Value)> = got["events"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|e| {
-                (
-                    e["event_id"].as_str().unwrap().to_string(),
-                    e["delivery_id"].clone(),
-                )
-            })
-            .collect();
+        let events = handed_out(&got);
         for (event, _) in &events {
             if acked.contains_key(event) {
                 again_after_ack.push(event.clone());
