@@ -207,12 +207,11 @@ pub async fn run(
         }
     };
     let mcp_stop = tokio_util::sync::CancellationToken::new();
-    let app = with_mcp(
-        api::router(state.clone(), with_api),
-        state,
-        with_api,
-        mcp_stop.clone(),
-    );
+    let mut routes = api::router(state.clone(), with_api);
+    if with_api {
+        routes = routes.merge(crate::console::router().with_state(state.clone()));
+    }
+    let app = with_mcp(routes, state, with_api, mcp_stop.clone());
     tracing::info!(addr = %listener.local_addr()?, "herald is listening");
     // Open streams end as soon as shutdown starts, so the server can drain.
     let shutdown = async move {

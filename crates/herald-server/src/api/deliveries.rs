@@ -21,33 +21,33 @@ pub const MAX_BULK_RETRY: usize = 10_000;
 
 /// The filters, as query parameters or as the `filter` of a bulk retry (where unknown
 /// fields are refused by name, as in every body).
-#[derive(Deserialize, Default, utoipa::ToSchema, utoipa::IntoParams)]
+#[derive(Deserialize, Serialize, Default, Clone, utoipa::ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct FilterParams {
     /// `pending`, `delivering`, `succeeded`, `failed` or `skipped`.
     #[param(pattern = "^(pending|delivering|succeeded|failed|skipped)$")]
     #[schema(pattern = "^(pending|delivering|succeeded|failed|skipped)$")]
-    state: Option<String>,
-    endpoint_id: Option<String>,
+    pub state: Option<String>,
+    pub endpoint_id: Option<String>,
     /// A type pattern: `ticket.created`, `ticket.*` or `*`.
     #[serde(rename = "type")]
     #[param(rename = "type")]
     #[schema(rename = "type")]
-    event_type: Option<String>,
+    pub event_type: Option<String>,
     /// Deliveries of events received by this inbound source.
-    source_id: Option<String>,
+    pub source_id: Option<String>,
     /// The last response status: a class such as `5xx`, or a code such as `503`.
     #[param(pattern = "^([1-5]xx|[1-5][0-9][0-9])$")]
     #[schema(pattern = "^([1-5]xx|[1-5][0-9][0-9])$")]
-    status: Option<String>,
+    pub status: Option<String>,
     /// Created at or after this time (RFC 3339).
     #[param(format = DateTime)]
     #[schema(format = DateTime)]
-    since: Option<String>,
+    pub since: Option<String>,
     /// Created before this time (RFC 3339).
     #[param(format = DateTime)]
     #[schema(format = DateTime)]
-    until: Option<String>,
+    pub until: Option<String>,
 }
 
 fn time(field: &str, v: Option<&str>) -> ApiResult<Option<Millis>> {
@@ -82,7 +82,7 @@ fn type_filter(v: &str) -> ApiResult<Option<TypeFilter>> {
 }
 
 impl FilterParams {
-    fn parse(&self) -> ApiResult<DeliveryFilter> {
+    pub fn parse(&self) -> ApiResult<DeliveryFilter> {
         let state = self
             .state
             .as_deref()
@@ -179,15 +179,11 @@ pub async fn retry(
     Caller(scope): Caller,
     ApiJson(body): ApiJson<BulkRetry>,
 ) -> ApiResult<(StatusCode, Json<BulkRetryView>)> {
-    let mut filter = match body.filter {
+    let filter = match body.filter {
         None => DeliveryFilter::default(),
         Some(raw) => bulk_filter(raw.get())?,
     };
-    filter.state.get_or_insert(DeliveryState::Failed);
-    let n = state
-        .store
-        .retry_matching(&scope, filter, body.dry_run, MAX_BULK_RETRY)
-        .await?;
+    let n = bulk_retry(&state, &scope, filter, body.dry_run).await?;
     if body.dry_run {
         return Ok((
             StatusCode::OK,
@@ -198,9 +194,6 @@ pub async fn retry(
             }),
         ));
     }
-    if n > 0 {
-        state.work_arrived();
-    }
     Ok((
         StatusCode::ACCEPTED,
         Json(BulkRetryView {
@@ -209,6 +202,25 @@ pub async fn retry(
             limit: MAX_BULK_RETRY,
         }),
     ))
+}
+
+/// Retries (or, with `dry_run`, counts) the finished deliveries a filter matches; without
+/// a state in the filter, the failed ones.
+pub async fn bulk_retry(
+    state: &AppState,
+    scope: &crate::domain::Scope,
+    mut filter: DeliveryFilter,
+    dry_run: bool,
+) -> ApiResult<usize> {
+    filter.state.get_or_insert(DeliveryState::Failed);
+    let n = state
+        .store
+        .retry_matching(scope, filter, dry_run, MAX_BULK_RETRY)
+        .await?;
+    if n > 0 && !dry_run {
+        state.work_arrived();
+    }
+    Ok(n)
 }
 
 #[derive(Deserialize, utoipa::IntoParams)]

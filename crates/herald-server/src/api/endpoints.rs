@@ -351,7 +351,7 @@ pub async fn list(
 }
 
 /// The endpoint if the caller may see it, else 404.
-pub(super) async fn visible(state: &AppState, scope: &Scope, id: &str) -> ApiResult<Endpoint> {
+pub async fn visible(state: &AppState, scope: &Scope, id: &str) -> ApiResult<Endpoint> {
     state
         .store
         .get_endpoint(scope, id)

@@ -155,6 +155,11 @@ fn is_fixed_admin(state: &AppState, hash: &str) -> bool {
         .is_some_and(|admin| bool::from(admin.as_bytes().ct_eq(hash.as_bytes())))
 }
 
+/// The scope of the key with this hash: 401 when no live key has it.
+pub async fn scope_of(state: &AppState, hash: &str) -> Result<Scope, ApiError> {
+    authenticate(state, hash).await.map(|c| c.0)
+}
+
 async fn authenticate(state: &AppState, hash: &str) -> Result<Caller, ApiError> {
     if is_fixed_admin(state, hash) {
         return Ok(Caller(Scope::Admin));

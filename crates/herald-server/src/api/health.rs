@@ -40,9 +40,14 @@ pub async fn health(
     Path(id): Path<String>,
 ) -> ApiResult<Json<HealthView>> {
     let ep = visible(&state, &scope, &id).await?;
+    health_of(&state, &ep).await.map(Json)
+}
+
+/// An endpoint's health (section 8): its limit, circuit, backlog and blocked keys.
+pub async fn health_of(state: &AppState, ep: &crate::domain::Endpoint) -> ApiResult<HealthView> {
     let queue = state.store.endpoint_queue(&ep.id).await?;
     let now = state.now_ms();
-    Ok(Json(HealthView {
+    Ok(HealthView {
         limit: state.concurrency.limit(&ep.id).unwrap_or(ep.max_in_flight),
         max_in_flight: ep.max_in_flight,
         in_flight: queue.in_flight,
@@ -55,5 +60,5 @@ pub async fn health(
             .map_or(0, |t| ((now - t).max(0) / 1000) as u64),
         blocked_keys: queue.blocked_keys,
         parked_keys: queue.parked_keys,
-    }))
+    })
 }

@@ -1,21 +1,21 @@
 //! The HTTP API (v1, JSON): routes, auth, and errors as responses.
 
-mod deliveries;
+pub mod deliveries;
 mod destinations;
-mod endpoints;
+pub mod endpoints;
 mod error;
 pub mod event_types;
-mod events;
+pub mod events;
 pub mod extract;
 mod fields;
-mod health;
+pub mod health;
 mod inbound;
 mod integers;
 pub mod keys;
 mod known_fields;
 pub mod limits;
 pub mod openapi;
-mod operations;
+pub mod operations;
 mod ordering;
 mod pull;
 mod sources;

@@ -48,10 +48,10 @@ pub struct RotateBody {
 
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct RotateView {
-    id: String,
-    secret: String,
+    pub id: String,
+    pub secret: String,
     /// Until when the previous secret(s) keep signing.
-    previous_secret_expires_at: Option<String>,
+    pub previous_secret_expires_at: Option<String>,
 }
 
 #[utoipa::path(post, path = "/v1/endpoints/{id}/secret/rotate", tag = "endpoints", summary = "Rotate an endpoint's secret", params(("id" = String, Path, description = "The object's id")), request_body = Option<RotateBody>, responses((status = 200, body = RotateView)))]
@@ -62,6 +62,16 @@ pub async fn rotate(
     req: Request,
 ) -> ApiResult<Json<RotateView>> {
     let body: RotateBody = optional_body(req, &state).await?;
+    rotate_secret(&state, &scope, &id, body).await.map(Json)
+}
+
+/// Rotates an endpoint's secret; the old one keeps signing for the grace period.
+pub async fn rotate_secret(
+    state: &AppState,
+    scope: &crate::domain::Scope,
+    id: &str,
+    body: RotateBody,
+) -> ApiResult<RotateView> {
     let grace = body.grace_period_s.unwrap_or(DEFAULT_GRACE_S);
     if grace > MAX_GRACE_S {
         return Err(ApiError::invalid(
@@ -69,7 +79,7 @@ pub async fn rotate(
             format!("must be at most {MAX_GRACE_S}"),
         ));
     }
-    let current = visible(&state, &scope, &id).await?;
+    let current = visible(state, scope, id).await?;
     let secret = match body.secret {
         Some(s) => validate_secret(current.signature, Some(s))?,
         None => generate_secret(),
@@ -78,15 +88,15 @@ pub async fn rotate(
     let grace_until = now + (grace * 1000) as Millis;
     let ep = state
         .store
-        .rotate_secret(&scope, &id, secret.clone(), grace_until)
+        .rotate_secret(scope, id, secret.clone(), grace_until)
         .await?
         .ok_or_else(|| ApiError::not_found("endpoint"))?;
     let previous = ep.secrets.iter().skip(1).filter_map(|s| s.expires_at).max();
-    Ok(Json(RotateView {
+    Ok(RotateView {
         id: ep.id,
         secret,
         previous_secret_expires_at: previous.map(rfc3339),
-    }))
+    })
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -116,12 +126,7 @@ pub async fn recover(
         .ok_or_else(|| ApiError::invalid("since", "is required (an RFC 3339 time)"))?;
     let since = parse_rfc3339(&since_s)
         .ok_or_else(|| ApiError::invalid("since", "must be an RFC 3339 time such as 2026-05-11T09:00:00Z"))?;
-    let recovered = state
-        .store
-        .recover_endpoint(&scope, &id, since)
-        .await?
-        .ok_or_else(|| ApiError::not_found("endpoint"))?;
-    state.work_arrived();
+    let recovered = recover_since(&state, &scope, &id, since).await?;
     Ok((
         StatusCode::ACCEPTED,
         Json(RecoverView {
@@ -130,6 +135,22 @@ pub async fn recover(
             recovered,
         }),
     ))
+}
+
+/// Re-queues an endpoint's failed and skipped deliveries created since then; how many.
+pub async fn recover_since(
+    state: &AppState,
+    scope: &crate::domain::Scope,
+    id: &str,
+    since: Millis,
+) -> ApiResult<usize> {
+    let recovered = state
+        .store
+        .recover_endpoint(scope, id, since)
+        .await?
+        .ok_or_else(|| ApiError::not_found("endpoint"))?;
+    state.work_arrived();
+    Ok(recovered)
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -152,16 +173,27 @@ pub async fn replay(
     req: Request,
 ) -> ApiResult<(StatusCode, Json<ReplayView>)> {
     let body: ReplayBody = optional_body(req, &state).await?;
-    match state.store.replay_event(&scope, &id, body.endpoint_id).await? {
+    let n = replay_event(&state, &scope, &id, body.endpoint_id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ReplayView {
+            event_id: id,
+            deliveries: n,
+        }),
+    ))
+}
+
+/// Replays an event (to one endpoint, or all it was delivered to); how many deliveries.
+pub async fn replay_event(
+    state: &AppState,
+    scope: &crate::domain::Scope,
+    id: &str,
+    endpoint_id: Option<String>,
+) -> ApiResult<u32> {
+    match state.store.replay_event(scope, id, endpoint_id).await? {
         ReplayOutcome::Replayed(n) => {
             state.work_arrived();
-            Ok((
-                StatusCode::ACCEPTED,
-                Json(ReplayView {
-                    event_id: id,
-                    deliveries: n,
-                }),
-            ))
+            Ok(n)
         }
         ReplayOutcome::EventNotFound => Err(ApiError::not_found("event")),
         ReplayOutcome::EndpointNotFound => Err(ApiError::not_found("endpoint")),
@@ -174,10 +206,20 @@ pub async fn retry(
     Caller(scope): Caller,
     Path(id): Path<String>,
 ) -> ApiResult<(StatusCode, Json<DeliveryView>)> {
-    match state.store.retry_delivery(&scope, &id).await? {
+    let d = retry_delivery(&state, &scope, &id).await?;
+    Ok((StatusCode::ACCEPTED, Json(DeliveryView::from(d))))
+}
+
+/// Queues a finished delivery again.
+pub async fn retry_delivery(
+    state: &AppState,
+    scope: &crate::domain::Scope,
+    id: &str,
+) -> ApiResult<crate::domain::Delivery> {
+    match state.store.retry_delivery(scope, id).await? {
         RetryOutcome::Queued(d) => {
             state.work_arrived();
-            Ok((StatusCode::ACCEPTED, Json(DeliveryView::from(d))))
+            Ok(d)
         }
         RetryOutcome::AlreadyQueued => {
             Err(ApiError::conflict("the delivery is already pending or in flight"))
@@ -195,10 +237,10 @@ pub struct TestBody {
     /// The event type [default: `webhook.test`].
     #[serde(rename = "type")]
     #[schema(rename = "type")]
-    event_type: Option<String>,
+    pub event_type: Option<String>,
     /// Any JSON [default: a small example naming the endpoint].
     #[schema(value_type = Option<Object>)]
-    payload: Option<Box<serde_json::value::RawValue>>,
+    pub payload: Option<Box<serde_json::value::RawValue>>,
 }
 
 #[utoipa::path(post, path = "/v1/endpoints/{id}/test", tag = "endpoints", summary = "Send a signed test delivery to this endpoint only (recorded like any other)", params(("id" = String, Path, description = "The object's id")), request_body = Option<TestBody>, responses((status = 202, body = crate::domain::PublishSummary)))]
@@ -209,7 +251,18 @@ pub async fn test(
     req: Request,
 ) -> ApiResult<(StatusCode, Json<crate::domain::PublishSummary>)> {
     let body: TestBody = optional_body(req, &state).await?;
-    let ep = visible(&state, &scope, &id).await?;
+    let summary = send_test(&state, &scope, &id, body).await?;
+    Ok((StatusCode::ACCEPTED, Json(summary)))
+}
+
+/// Sends a signed test delivery to one endpoint.
+pub async fn send_test(
+    state: &AppState,
+    scope: &crate::domain::Scope,
+    id: &str,
+    body: TestBody,
+) -> ApiResult<crate::domain::PublishSummary> {
+    let ep = visible(state, scope, id).await?;
     let event_type = body.event_type.unwrap_or_else(|| DEFAULT_TEST_TYPE.into());
     if !crate::domain::valid_event_type(&event_type)
         || event_type.starts_with(crate::domain::OPERATIONAL_PREFIX)
@@ -238,5 +291,5 @@ pub async fn test(
         .await?
         .ok_or_else(|| ApiError::not_found("endpoint"))?;
     state.work_arrived();
-    Ok((StatusCode::ACCEPTED, Json(summary)))
+    Ok(summary)
 }

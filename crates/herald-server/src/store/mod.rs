@@ -128,6 +128,18 @@ pub struct ApiKey {
     pub revoked_at: Option<Millis>,
 }
 
+/// A console sign-in. Only hashes are stored: of the cookie's value and of the key it was
+/// opened with (so revoking the key ends it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsoleSession {
+    pub id_hash: String,
+    pub key_hash: String,
+    /// The token every form of this session carries.
+    pub csrf: String,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+}
+
 /// The parts of an endpoint that are sealed at rest, written as given.
 #[derive(Debug, Clone)]
 pub struct SecretParts {
@@ -404,6 +416,15 @@ pub trait KeyStore: Send + Sync + 'static {
 
     /// False when there is no such live key.
     async fn revoke_key(&self, id: &str) -> StoreResult<bool>;
+
+    /// Stores a console session, and removes those that expired before it began.
+    async fn create_session(&self, session: ConsoleSession) -> StoreResult<()>;
+
+    /// The session with this cookie hash, expired or not (the console judges).
+    async fn find_session(&self, id_hash: String) -> StoreResult<Option<ConsoleSession>>;
+
+    /// Ends a session (sign-out, an expired or revoked one).
+    async fn delete_session(&self, id_hash: String) -> StoreResult<()>;
 }
 
 /// Endpoints and their secrets. Every change here can change who an event is owed to:

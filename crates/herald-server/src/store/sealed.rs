@@ -8,11 +8,11 @@ use async_trait::async_trait;
 use tokio::sync::watch;
 
 use super::{
-    ApiKey, AttemptRecord, ClaimRequest, DeliveryFilter, DeliveryQuery, DeliveryStats, EndpointQuery,
-    EndpointQueue, EndpointStore, EventQuery, EventStore, EventTypeStore, InboundEvent, IngestOutcome, Job,
-    KeyOutcome, KeyStore, NodeStore, PullRequest, PullStore, PulledDelivery, Purged, QueueStats, QueueStore,
-    RateDecision, ReplayOutcome, RequestRecord, RetryOutcome, SecretParts, SourceStore, Store, StoreError,
-    StoreResult, WakeFn,
+    ApiKey, AttemptRecord, ClaimRequest, ConsoleSession, DeliveryFilter, DeliveryQuery, DeliveryStats,
+    EndpointQuery, EndpointQueue, EndpointStore, EventQuery, EventStore, EventTypeStore, InboundEvent,
+    IngestOutcome, Job, KeyOutcome, KeyStore, NodeStore, PullRequest, PullStore, PulledDelivery, Purged,
+    QueueStats, QueueStore, RateDecision, ReplayOutcome, RequestRecord, RetryOutcome, SecretParts,
+    SourceStore, Store, StoreError, StoreResult, WakeFn,
 };
 use crate::domain::destination::Destination;
 use crate::domain::ordering::KeyAction;
@@ -239,6 +239,18 @@ impl KeyStore for SealedStore {
 
     async fn revoke_key(&self, id: &str) -> StoreResult<bool> {
         self.inner.revoke_key(id).await
+    }
+
+    async fn create_session(&self, session: ConsoleSession) -> StoreResult<()> {
+        self.inner.create_session(session).await
+    }
+
+    async fn find_session(&self, id_hash: String) -> StoreResult<Option<ConsoleSession>> {
+        self.inner.find_session(id_hash).await
+    }
+
+    async fn delete_session(&self, id_hash: String) -> StoreResult<()> {
+        self.inner.delete_session(id_hash).await
     }
 }
 

@@ -20,6 +20,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("api", 6),
     ("server", 7),
     ("mcp", 7),
+    ("console", 7),
     ("app", 8),
 ];
 

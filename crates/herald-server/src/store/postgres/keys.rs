@@ -4,7 +4,7 @@ use tokio_postgres::Row;
 
 use super::db::{exec, get, query, query_opt, Tx};
 use crate::domain::Millis;
-use crate::store::{ApiKey, StoreResult};
+use crate::store::{ApiKey, ConsoleSession, StoreResult};
 
 fn key(r: &Row) -> StoreResult<ApiKey> {
     Ok(ApiKey {
@@ -82,4 +82,45 @@ pub async fn insert_first_admin_key(tx: &Tx<'_>, id: &str, hash: &str, now: Mill
     )
     .await
     .map(|n| n > 0)
+}
+
+/// Stores a console session; those that expired before it began go.
+pub async fn create_session(tx: &Tx<'_>, s: &ConsoleSession) -> StoreResult<()> {
+    exec(
+        tx,
+        "DELETE FROM console_sessions WHERE expires_at < $1",
+        &[&s.created_at],
+    )
+    .await?;
+    exec(
+        tx,
+        "INSERT INTO console_sessions (id_hash, key_hash, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        &[&s.id_hash, &s.key_hash, &s.csrf, &s.created_at, &s.expires_at],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn find_session(tx: &Tx<'_>, id_hash: &str) -> StoreResult<Option<ConsoleSession>> {
+    let row = query_opt(
+        tx,
+        "SELECT id_hash, key_hash, csrf, created_at, expires_at FROM console_sessions WHERE id_hash = $1",
+        &[&id_hash],
+    )
+    .await?;
+    row.map(|r| {
+        Ok(ConsoleSession {
+            id_hash: get(&r, 0)?,
+            key_hash: get(&r, 1)?,
+            csrf: get(&r, 2)?,
+            created_at: get(&r, 3)?,
+            expires_at: get(&r, 4)?,
+        })
+    })
+    .transpose()
+}
+
+pub async fn delete_session(tx: &Tx<'_>, id_hash: &str) -> StoreResult<()> {
+    exec(tx, "DELETE FROM console_sessions WHERE id_hash = $1", &[&id_hash]).await?;
+    Ok(())
 }

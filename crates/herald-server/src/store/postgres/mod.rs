@@ -32,11 +32,11 @@ use tokio_postgres::AsyncMessage;
 
 use self::db::pg;
 use super::{
-    ApiKey, AttemptRecord, ClaimRequest, DeliveryFilter, DeliveryQuery, DeliveryStats, EndpointQuery,
-    EndpointQueue, EndpointStore, EventQuery, EventStore, EventTypeStore, InboundEvent, IngestOutcome, Job,
-    KeyOutcome, KeyStore, NodeStore, PullRequest, PullStore, PulledDelivery, Purged, QueueStats, QueueStore,
-    RateDecision, ReplayOutcome, RequestRecord, RetryOutcome, SecretParts, SourceStore, StoreError,
-    StoreResult, WakeFn,
+    ApiKey, AttemptRecord, ClaimRequest, ConsoleSession, DeliveryFilter, DeliveryQuery, DeliveryStats,
+    EndpointQuery, EndpointQueue, EndpointStore, EventQuery, EventStore, EventTypeStore, InboundEvent,
+    IngestOutcome, Job, KeyOutcome, KeyStore, NodeStore, PullRequest, PullStore, PulledDelivery, Purged,
+    QueueStats, QueueStore, RateDecision, ReplayOutcome, RequestRecord, RetryOutcome, SecretParts,
+    SourceStore, StoreError, StoreResult, WakeFn,
 };
 use crate::domain::ordering::KeyAction;
 use crate::domain::source::{Source, SourcePatch};
@@ -241,6 +241,18 @@ impl KeyStore for PgStore {
 
     async fn revoke_key(&self, id: &str) -> StoreResult<bool> {
         in_tx!(self, |tx| keys::revoke_key(&tx, id, self.clock.now_ms()).await?)
+    }
+
+    async fn create_session(&self, session: ConsoleSession) -> StoreResult<()> {
+        in_tx!(self, |tx| keys::create_session(&tx, &session).await?)
+    }
+
+    async fn find_session(&self, id_hash: String) -> StoreResult<Option<ConsoleSession>> {
+        in_tx!(self, |tx| keys::find_session(&tx, &id_hash).await?)
+    }
+
+    async fn delete_session(&self, id_hash: String) -> StoreResult<()> {
+        in_tx!(self, |tx| keys::delete_session(&tx, &id_hash).await?)
     }
 }
 

@@ -4,7 +4,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::writer::backend;
 use crate::domain::Millis;
-use crate::store::{ApiKey, StoreResult};
+use crate::store::{ApiKey, ConsoleSession, StoreResult};
 
 fn key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApiKey> {
     Ok(ApiKey {
@@ -57,4 +57,43 @@ pub fn insert_first_admin(conn: &Connection, id: &str, hash: &str, now: Millis) 
     .and_then(|mut st| st.execute(params![id, hash, now]))
     .map(|n| n > 0)
     .map_err(backend)
+}
+
+/// Stores a console session; those that expired before it began go.
+pub fn create_session(conn: &Connection, s: &ConsoleSession) -> StoreResult<()> {
+    conn.prepare_cached("DELETE FROM console_sessions WHERE expires_at < ?1")
+        .and_then(|mut st| st.execute(params![s.created_at]))
+        .map_err(backend)?;
+    conn.prepare_cached(
+        "INSERT INTO console_sessions (id_hash, key_hash, csrf, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .and_then(|mut st| st.execute(params![s.id_hash, s.key_hash, s.csrf, s.created_at, s.expires_at]))
+    .map_err(backend)?;
+    Ok(())
+}
+
+pub fn find_session(conn: &Connection, id_hash: &str) -> StoreResult<Option<ConsoleSession>> {
+    conn.prepare_cached(
+        "SELECT id_hash, key_hash, csrf, created_at, expires_at FROM console_sessions WHERE id_hash = ?1",
+    )
+    .and_then(|mut st| {
+        st.query_row(params![id_hash], |r| {
+            Ok(ConsoleSession {
+                id_hash: r.get(0)?,
+                key_hash: r.get(1)?,
+                csrf: r.get(2)?,
+                created_at: r.get(3)?,
+                expires_at: r.get(4)?,
+            })
+        })
+        .optional()
+    })
+    .map_err(backend)
+}
+
+pub fn delete_session(conn: &Connection, id_hash: &str) -> StoreResult<()> {
+    conn.prepare_cached("DELETE FROM console_sessions WHERE id_hash = ?1")
+        .and_then(|mut st| st.execute(params![id_hash]))
+        .map_err(backend)?;
+    Ok(())
 }

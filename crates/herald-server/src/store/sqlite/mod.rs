@@ -30,11 +30,11 @@ use tokio::sync::watch;
 use self::checkpoint::{Checkpointer, Commits};
 use self::writer::{backend, Readers, Writer};
 use super::{
-    ApiKey, AttemptRecord, ClaimRequest, DeliveryFilter, DeliveryQuery, DeliveryStats, EndpointQuery,
-    EndpointQueue, EndpointStore, EventQuery, EventStore, EventTypeStore, InboundEvent, IngestOutcome, Job,
-    KeyOutcome, KeyStore, NodeStore, PullRequest, PullStore, PulledDelivery, Purged, QueueStats, QueueStore,
-    RateDecision, ReplayOutcome, RequestRecord, RetryOutcome, SecretParts, SourceStore, StoreError,
-    StoreResult, WakeFn,
+    ApiKey, AttemptRecord, ClaimRequest, ConsoleSession, DeliveryFilter, DeliveryQuery, DeliveryStats,
+    EndpointQuery, EndpointQueue, EndpointStore, EventQuery, EventStore, EventTypeStore, InboundEvent,
+    IngestOutcome, Job, KeyOutcome, KeyStore, NodeStore, PullRequest, PullStore, PulledDelivery, Purged,
+    QueueStats, QueueStore, RateDecision, ReplayOutcome, RequestRecord, RetryOutcome, SecretParts,
+    SourceStore, StoreError, StoreResult, WakeFn,
 };
 use crate::domain::ordering::KeyAction;
 use crate::domain::source::{Source, SourcePatch};
@@ -225,6 +225,22 @@ impl KeyStore for SqliteStore {
         let id = id.to_string();
         self.writer
             .write(move |c| keys::revoke(c, &id, clock.now_ms()))
+            .await
+    }
+
+    async fn create_session(&self, session: ConsoleSession) -> StoreResult<()> {
+        self.writer
+            .write(move |c| keys::create_session(c, &session))
+            .await
+    }
+
+    async fn find_session(&self, id_hash: String) -> StoreResult<Option<ConsoleSession>> {
+        self.readers.read(move |c| keys::find_session(c, &id_hash)).await
+    }
+
+    async fn delete_session(&self, id_hash: String) -> StoreResult<()> {
+        self.writer
+            .write(move |c| keys::delete_session(c, &id_hash))
             .await
     }
 }

@@ -217,6 +217,17 @@ CREATE INDEX endpoints_open_circuits ON endpoints (circuit_until) WHERE circuit_
 -- URL, as JSON, its credentials sealed.
 ALTER TABLE endpoints ADD COLUMN destination TEXT;
 "#,
+    r#"
+-- Console sign-ins (console::session): the hash of the cookie, the hash of the key.
+CREATE TABLE console_sessions (
+    id_hash TEXT PRIMARY KEY,
+    key_hash TEXT NOT NULL,
+    csrf TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX console_sessions_by_expiry ON console_sessions (expires_at);
+"#,
 ];
 
 /// SQLite's own consistency check (`PRAGMA quick_check`): `Err` with what it found.
