@@ -4,12 +4,11 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use serde::Deserialize;
 
 use super::page::{render, PageResult, Problem};
 use super::pages::{cleaned, endpoint_page, filter_form, frame};
-use super::session::{CsrfOnly, Viewer};
+use super::session::{CsrfOnly, Posted, Viewer};
 use super::templates::BulkConfirm;
 use crate::api::deliveries::{bulk_retry as bulk, FilterParams, MAX_BULK_RETRY};
 use crate::api::operations::{self, RotateBody, TestBody};
@@ -25,7 +24,7 @@ pub async fn retry(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<String>,
-    Form(form): Form<CsrfOnly>,
+    Posted(form): Posted<CsrfOnly>,
 ) -> PageResult {
     viewer.check_csrf(&form.csrf)?;
     operations::retry_delivery(&state, &viewer.scope, &id).await?;
@@ -49,7 +48,7 @@ pub struct BulkForm {
 pub async fn bulk_retry(
     State(state): State<AppState>,
     viewer: Viewer,
-    Form(form): Form<BulkForm>,
+    Posted(form): Posted<BulkForm>,
 ) -> PageResult {
     viewer.check_csrf(&form.csrf)?;
     let filter = cleaned(form.filter);
@@ -79,7 +78,7 @@ pub async fn replay(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<String>,
-    Form(form): Form<CsrfOnly>,
+    Posted(form): Posted<CsrfOnly>,
 ) -> PageResult {
     viewer.check_csrf(&form.csrf)?;
     let n = operations::replay_event(&state, &viewer.scope, &id, None).await?;
@@ -101,7 +100,7 @@ pub async fn test(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<String>,
-    Form(form): Form<TestForm>,
+    Posted(form): Posted<TestForm>,
 ) -> PageResult {
     viewer.check_csrf(&form.csrf)?;
     let body = TestBody {
@@ -133,7 +132,7 @@ pub async fn disable(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<String>,
-    Form(form): Form<CsrfOnly>,
+    Posted(form): Posted<CsrfOnly>,
 ) -> PageResult {
     viewer.check_csrf(&form.csrf)?;
     set_disabled(&state, &viewer, &id, true).await?;
@@ -147,7 +146,7 @@ pub async fn enable(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<String>,
-    Form(form): Form<CsrfOnly>,
+    Posted(form): Posted<CsrfOnly>,
 ) -> PageResult {
     viewer.check_csrf(&form.csrf)?;
     set_disabled(&state, &viewer, &id, false).await?;
@@ -160,7 +159,7 @@ pub async fn reveal(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<String>,
-    Form(form): Form<CsrfOnly>,
+    Posted(form): Posted<CsrfOnly>,
 ) -> PageResult {
     viewer.check_csrf(&form.csrf)?;
     let ep = crate::api::endpoints::visible(&state, &viewer.scope, &id).await?;
@@ -172,7 +171,7 @@ pub async fn rotate(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<String>,
-    Form(form): Form<CsrfOnly>,
+    Posted(form): Posted<CsrfOnly>,
 ) -> PageResult {
     viewer.check_csrf(&form.csrf)?;
     let rotated = operations::rotate_secret(&state, &viewer.scope, &id, RotateBody::default()).await?;
@@ -193,7 +192,7 @@ pub async fn recover(
     State(state): State<AppState>,
     viewer: Viewer,
     Path(id): Path<String>,
-    Form(form): Form<RecoverForm>,
+    Posted(form): Posted<RecoverForm>,
 ) -> PageResult {
     viewer.check_csrf(&form.csrf)?;
     let since = parse_rfc3339(form.since.trim()).ok_or_else(|| {

@@ -78,7 +78,8 @@ async fn asset(content_type: &'static str, body: &'static str) -> Response {
         .into_response()
 }
 
-/// Every console response: the CSP, no framing, no sniffing, no referrer; pages and
+/// Every console response: the CSP, no framing, no sniffing, no referrer to other sites
+/// (with `no-referrer`, browsers send `Origin: null` on form posts); pages and
 /// actions are never cached (they show live, scoped data).
 async fn security_headers(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
     let is_asset = req.method() == Method::GET && req.uri().path().starts_with("/ui/static/");
@@ -87,7 +88,7 @@ async fn security_headers(req: axum::extract::Request, next: axum::middleware::N
     h.insert("content-security-policy", HeaderValue::from_static(CSP));
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
-    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     if !is_asset {
         h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }

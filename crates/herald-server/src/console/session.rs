@@ -117,10 +117,7 @@ impl Viewer {
         if bool::from(self.csrf.as_bytes().ct_eq(token.as_bytes())) {
             Ok(())
         } else {
-            Err(Problem::new(
-                StatusCode::FORBIDDEN,
-                "This form has expired or did not come from this console (CSRF token missing or wrong). Reload the page and try again.",
-            ))
+            Err(csrf_refusal())
         }
     }
 }
@@ -194,13 +191,39 @@ pub async fn login(
     ([(SET_COOKIE, cookie)], Redirect::to("/ui/")).into_response()
 }
 
+/// A console form's fields. A body that is not a form cannot carry the CSRF token, so it is
+/// refused as a forgery would be (403), not with the form parser's 415 or 422.
+pub struct Posted<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + Send> axum::extract::FromRequest<AppState> for Posted<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, Problem> {
+        match Form::<T>::from_request(req, state).await {
+            Ok(Form(v)) => Ok(Posted(v)),
+            Err(_) => Err(csrf_refusal()),
+        }
+    }
+}
+
+fn csrf_refusal() -> Problem {
+    Problem::new(
+        StatusCode::FORBIDDEN,
+        "This form has expired or did not come from this console (CSRF token missing or wrong). Reload the page and try again.",
+    )
+}
+
 #[derive(Deserialize)]
 pub struct CsrfOnly {
     #[serde(default)]
     pub csrf: String,
 }
 
-pub async fn logout(State(state): State<AppState>, viewer: Viewer, Form(form): Form<CsrfOnly>) -> Response {
+pub async fn logout(
+    State(state): State<AppState>,
+    viewer: Viewer,
+    Posted(form): Posted<CsrfOnly>,
+) -> Response {
     if let Err(p) = viewer.check_csrf(&form.csrf) {
         return p.into_response();
     }

@@ -154,6 +154,10 @@ store_tests! {
         assert_eq!(overview.headers["cache-control"], "no-store");
         let refused = b.post("/ui/logout", &[("csrf", "wrong")]).await;
         assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        let no_token = b.post("/ui/logout", &[]).await;
+        assert_eq!(no_token.status, StatusCode::FORBIDDEN);
+        let no_body = b.http.post(format!("{}/ui/logout", app.base)).header("cookie", b.cookie.clone().unwrap());
+        assert_eq!(b.send(no_body).await.status, StatusCode::FORBIDDEN, "not a form at all: 403, not 415");
         let csrf = overview.csrf();
         let cookie = b.cookie.clone();
         let out = b.post("/ui/logout", &[("csrf", &csrf)]).await;
@@ -339,5 +343,44 @@ store_tests! {
             seen.push_str(&String::from_utf8_lossy(&chunk.unwrap().expect("the stream stays open")));
         }
         assert!(seen.contains("event: event"), "{seen}");
+    }
+    /// Sign-in and a bad key, the deliveries page and a failed delivery's attempts (the
+    /// README's screenshots when `HERALD_SCREENSHOTS` names a folder), CSRF refusal, retry
+    /// until it arrives, bulk retry with its dry-run count, the live tail, sign-out, tenant
+    /// isolation, and that no request leaves herald's origin.
+    #[cfg_attr(not(herald_browser), ignore = "needs Chromium and Playwright: apt-get install chromium; pip install playwright")]
+    async fn the_console_works_in_a_real_browser() {
+        let app = spawn_app().await;
+        let (rx, fixed, _ep, delivery) = failed_delivery(&app).await;
+        let ev = app.publish(json!({"type": "ticket.closed", "payload": {"n": 2}})).await;
+        app.settled(ev["id"].as_str().unwrap()).await;
+        let (_, tenant) = tenant_key(&app, "acme").await;
+        fixed.store(true, Ordering::SeqCst);
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/console_browser.py");
+        let mut cmd = tokio::process::Command::new("python3");
+        cmd.arg(script).args([&app.base, ADMIN_KEY, &tenant, &delivery]);
+        if let Some(dir) = std::env::var_os("HERALD_SCREENSHOTS").filter(|_| backend() == Backend::Sqlite) {
+            cmd.arg(dir);
+        }
+        let out = tokio::time::timeout(Duration::from_secs(120), cmd.output()).await.expect("the browser run ends").unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let seen: serde_json::Value = serde_json::from_slice(out.stdout.trim_ascii()).unwrap();
+        assert_eq!(seen["redirected_to_login"], true, "{seen}");
+        assert!(seen["bad_key_message"].as_str().unwrap().contains("not valid"), "{seen}");
+        assert_eq!(seen["overview_heading"], "Overview");
+        assert_eq!(seen["failed_listed"], 1, "{seen}");
+        assert_eq!(seen["attempt_rows"], 4, "{seen}");
+        assert!(seen["forged_status_page"].as_str().unwrap().starts_with("403"), "{seen}");
+        assert!(seen["retry_notice"].as_str().unwrap().contains("Queued again"), "{seen}");
+        assert_eq!(seen["retried_state"], "succeeded", "{seen}");
+        assert_eq!(seen["dry_run_count"], "1 deliveries would be retried.", "{seen}");
+        assert_eq!(seen["bulk_notice"], "Retried 1 deliveries.", "{seen}");
+        assert_eq!(seen["tail_shows_event"], true);
+        assert!(seen["after_logout"].as_str().unwrap().ends_with("/ui/login"), "{seen}");
+        assert_eq!(seen["tenant_sees_other_delivery"], 404, "{seen}");
+        assert_eq!(seen["tenant_list_has_it"], 0, "{seen}");
+        assert_eq!(seen["foreign_requests"], json!([]), "{seen}");
+        assert!(seen["requests"].as_u64().unwrap() > 20, "{seen}");
+        rx.wait_for(10).await;
     }
 }
