@@ -350,6 +350,7 @@ store_tests! {
     /// isolation, and that no request leaves herald's origin.
     #[cfg_attr(not(herald_browser), ignore = "needs Chromium and Playwright: apt-get install chromium; pip install playwright")]
     async fn the_console_works_in_a_real_browser() {
+        let _alone = CPU_HEAVY.lock().await;
         let app = spawn_app().await;
         let (rx, fixed, _ep, delivery) = failed_delivery(&app).await;
         let ev = app.publish(json!({"type": "ticket.closed", "payload": {"n": 2}})).await;

@@ -81,7 +81,7 @@ def main():
         seen["bulk_notice"] = page.locator(".notice").inner_text()
 
         page.click("nav >> text=Live tail")
-        page.wait_for_function("document.getElementById('tail-status').textContent === 'live'")
+        page.wait_for_selector("#tail-status:text-is('live')")
         event_id = publish(base, admin, {"type": "ticket.created", "payload": {"from": "browser"}})
         page.wait_for_selector(f"#tail a:text('{event_id}')")
         seen["tail_shows_event"] = True

@@ -149,6 +149,7 @@ store_tests! {
     }
 
     async fn the_limit_settles_near_a_receivers_capacity_with_few_refusals() {
+        let _alone = CPU_HEAVY.lock().await;
         let app = spawn_app().await;
         let (rx, url) = Capacity::start(4, Duration::from_millis(20)).await;
         let ep = app

@@ -18,6 +18,11 @@ use tokio::sync::oneshot;
 
 pub const ADMIN_KEY: &str = "test-admin-key-0123456789abcdef";
 
+/// Held by tests that must not overlap: the browser test (Chromium takes most of this
+/// 2-core machine for a few seconds) and the tests that measure the adaptive limit, whose
+/// figures depend on herald answering on time.
+pub static CPU_HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// The store a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
