@@ -111,7 +111,11 @@ pub struct NatsStream {
 impl NatsStream {
     pub async fn connect() -> async_nats::jetstream::Context {
         let client = async_nats::connect(NATS_URL).await.expect("connect to NATS");
-        async_nats::jetstream::new(client)
+        // Requests to the JetStream API wait up to 30 s (not the default 5 s): a busy CI
+        // machine running the whole suite at once can be that slow to answer.
+        async_nats::jetstream::context::ContextBuilder::new()
+            .timeout(Duration::from_secs(30))
+            .build(client)
     }
 
     pub async fn create(name: &str, subject: &str) -> NatsStream {
@@ -149,6 +153,12 @@ impl NatsStream {
             }
         }
         out
+    }
+
+    /// Publishes `body` to `subject` from the test's own client and awaits the stream's ack.
+    pub async fn publish(&self, subject: &str, body: &'static [u8]) {
+        let ack = self.jetstream.publish(subject.to_string(), body.into()).await;
+        ack.expect("publish a probe").await.expect("the stream acknowledges the probe");
     }
 
     pub async fn count(&self) -> u64 {

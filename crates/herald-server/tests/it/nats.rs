@@ -72,8 +72,14 @@ store_tests! {
         let error = app.attempts(id).await[0]["error"].as_str().unwrap().to_string();
         assert!(error.contains("no JetStream stream") && error.contains(&prefix), "{error}");
         let stream = NatsStream::create(&prefix, &format!("{prefix}.>")).await;
+        // The stream captures the subject before the retry is asked for (our own probe is
+        // acknowledged), so the retry cannot race the stream's creation.
+        stream.publish(&format!("{prefix}.probe"), b"probe").await;
         assert_eq!(app.call(Method::POST, &format!("/v1/deliveries/{id}/retry"), None).await.0, 202);
-        assert_eq!(stream.messages(1).await.len(), 1, "delivered after the retry");
+        let stored = stream.messages(2).await;
+        let attempts = app.attempts(id).await;
+        assert_eq!(stored.len(), 2, "delivered after the retry; attempts: {attempts:?}");
+        assert_eq!(stored[1].subject.as_str(), format!("{prefix}.ticket.created"));
         stream.delete().await;
     }
 
