@@ -11,6 +11,8 @@
 //! - `-- control`: delivery control's scenarios (8)-(10) alone (`--outage-s N` sets how
 //!   long (10)'s endpoint is down; 60 s by default);
 //! - `-- mcp`: scenario (12) alone, agents over `/mcp` (wait latency, 1,000 open waits);
+//! - `-- console`: scenario (13) alone, the console's time to first byte with 1,000,000
+//!   deliveries stored, on SQLite and (with `DATABASE_URL`) on PostgreSQL;
 //! - `-- brokers`: scenario (11) alone, deliveries to RabbitMQ, NATS and SQS (moto) beside
 //!   HTTP (RabbitMQ and NATS on their standard local ports, `moto_server` installed).
 //!
@@ -20,6 +22,7 @@
 //! concurrency: the loopback ceiling of the machine) and the ratio.
 
 mod brokers;
+mod console;
 mod control;
 mod harness;
 mod mcp;
@@ -56,6 +59,7 @@ pub struct Scale {
     mcp_events: u64,
     mcp_rate: u64,
     mcp_agents: usize,
+    console_deliveries: u64,
 }
 
 impl Scale {
@@ -81,6 +85,7 @@ impl Scale {
             mcp_events: 2_000,
             mcp_rate: 200,
             mcp_agents: 1_000,
+            console_deliveries: 1_000_000,
         }
     }
 
@@ -105,6 +110,7 @@ impl Scale {
             mcp_events: 50,
             mcp_rate: 100,
             mcp_agents: 20,
+            console_deliveries: 2_000,
         }
     }
 }
@@ -230,6 +236,10 @@ async fn main() {
         mcp::mcp(&run, &mut report).await;
         return;
     }
+    if args.iter().any(|a| a == "console") {
+        drop(node);
+        return console_on_both(&run, &mut report).await;
+    }
     if args.iter().any(|a| a == "brokers") {
         drop(node);
         brokers::brokers(&run, &mut report).await;
@@ -257,6 +267,7 @@ async fn main() {
     control::outage(&run, &mut report).await;
     brokers::brokers(&run, &mut report).await;
     mcp::mcp(&run, &mut report).await;
+    console_on_both(&run, &mut report).await;
     // With a database at hand, (1)-(3) again with herald on PostgreSQL.
     if !postgres && std::env::var("DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
         let dir = tempfile::tempdir().unwrap();
@@ -275,4 +286,14 @@ async fn main() {
         "\n{} figures; every accepted event of the delivery, latency, pull and backlog runs arrived.",
         report.rows.len()
     );
+}
+
+/// Scenario (13) on this run's store and, with a database at hand, on PostgreSQL too.
+async fn console_on_both(run: &Run<'_>, report: &mut Report) {
+    console::console(run, report).await;
+    if !run.postgres && std::env::var("DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
+        let label = std::mem::replace(&mut report.label, "[PostgreSQL] ".into());
+        console::console(&Run { postgres: true, ..*run }, report).await;
+        report.label = label;
+    }
 }
