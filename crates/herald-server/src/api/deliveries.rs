@@ -127,6 +127,7 @@ pub async fn list(
         filter: filter.parse()?,
         cursor: page.cursor,
         limit: page_limit(page.limit.as_deref())?,
+        examine: None,
     };
     let page = state.store.search_deliveries(&scope, query).await?;
     Ok(Json(ListView {

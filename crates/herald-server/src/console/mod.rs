@@ -3,6 +3,7 @@
 //! files are compiled into the binary; every page reads without JavaScript.
 
 mod actions;
+mod overview;
 mod page;
 mod pages;
 mod session;
@@ -28,7 +29,7 @@ const APP_CSS: &str = include_str!("../../static/console/app.css");
 /// The console's routes, under `/ui`.
 pub fn router() -> Router<AppState> {
     let ui = Router::new()
-        .route("/", get(pages::overview))
+        .route("/", get(overview::overview))
         .route("/login", get(session::login_form).post(session::login))
         .route("/logout", post(session::logout))
         .route("/endpoints", get(pages::endpoints))
@@ -62,7 +63,7 @@ pub fn router() -> Router<AppState> {
             page::Problem::new(axum::http::StatusCode::NOT_FOUND, "no such page").into_response()
         });
     Router::new()
-        .route("/ui/", get(pages::overview))
+        .route("/ui/", get(overview::overview))
         .nest("/ui", ui)
         .layer(axum::middleware::from_fn(security_headers))
 }

@@ -8,17 +8,20 @@ use serde::Deserialize;
 use super::page::{render, PageResult, Problem};
 use super::session::Viewer;
 use super::templates::{
-    Count, Deliveries, DeliveryPage, EndpointPage, Endpoints, EventPage, Events, FilterForm, Frame, Overview,
-    SourcePage, Sources,
+    Deliveries, DeliveryPage, EndpointPage, Endpoints, EventPage, Events, FilterForm, Frame, SourcePage,
+    Sources,
 };
 use super::view::{pretty, when, AttemptRow, DeliveryRow, EndpointRow, EventRow, RequestRow, SourceRow};
 use crate::api::deliveries::FilterParams;
 use crate::api::AppState;
-use crate::domain::{DeliveryState, Scope};
+use crate::domain::Scope;
 use crate::store::{DeliveryQuery, EndpointQuery, EventQuery};
 
 /// How many rows a list page shows.
 const PAGE: usize = 50;
+/// How many deliveries one page of a search looks at, at most: a filter that matches
+/// little stops there with a link to search on (the page stays fast on any store).
+const EXAMINE: usize = 20_000;
 
 /// `?cursor=` of a list and `?notice=` left by the action that led here.
 #[derive(Deserialize, Default)]
@@ -46,81 +49,6 @@ fn cursor_param(cursor: String) -> String {
 
 fn not_found(what: &str) -> Problem {
     Problem::new(StatusCode::NOT_FOUND, format!("{what} not found"))
-}
-
-pub async fn overview(State(state): State<AppState>, viewer: Viewer, Query(p): Query<Paging>) -> PageResult {
-    let now = state.now_ms();
-    let hour = state.store.delivery_stats(&viewer.scope, now - 3_600_000).await?;
-    let day = state
-        .store
-        .delivery_stats(&viewer.scope, now - 86_400_000)
-        .await?;
-    let count = |stats: &crate::store::DeliveryStats, st: DeliveryState| -> u64 {
-        stats
-            .by_endpoint
-            .iter()
-            .filter(|(_, s, _)| *s == st)
-            .map(|(_, _, n)| n)
-            .sum()
-    };
-    let tiles = |stats: &crate::store::DeliveryStats| {
-        vec![
-            Count {
-                label: "delivered",
-                n: count(stats, DeliveryState::Succeeded),
-                class: "ok",
-            },
-            Count {
-                label: "failed",
-                n: count(stats, DeliveryState::Failed),
-                class: "bad",
-            },
-            Count {
-                label: "skipped",
-                n: count(stats, DeliveryState::Skipped),
-                class: "",
-            },
-        ]
-    };
-    let backlog = count(&day, DeliveryState::Pending) + count(&day, DeliveryState::Delivering);
-    let mut failing: Vec<(String, u64)> = day
-        .by_endpoint
-        .iter()
-        .filter(|(_, s, n)| *s == DeliveryState::Failed && *n > 0)
-        .map(|(e, _, n)| (e.clone(), *n))
-        .collect();
-    failing.sort_by_key(|f| std::cmp::Reverse(f.1));
-    failing.truncate(20);
-    let endpoints = state
-        .store
-        .list_endpoints(
-            &viewer.scope,
-            EndpointQuery {
-                tenant: None,
-                cursor: None,
-                limit: 250,
-            },
-        )
-        .await?;
-    let disabled = endpoints
-        .items
-        .iter()
-        .filter(|e| e.disabled)
-        .map(|e| EndpointRow::of(e, now))
-        .collect();
-    Ok(render(
-        StatusCode::OK,
-        &Overview {
-            f: frame(&viewer, "overview", p.notice),
-            hour_events: hour.events,
-            day_events: day.events,
-            hour: tiles(&hour),
-            day: tiles(&day),
-            backlog,
-            failing,
-            disabled,
-        },
-    ))
 }
 
 /// A filter as the form sent it: empty fields mean "any".
@@ -166,9 +94,11 @@ pub async fn deliveries(
         filter: filter.parse()?,
         cursor: p.cursor,
         limit: PAGE,
+        examine: Some(EXAMINE),
     };
     let page = state.store.search_deliveries(&viewer.scope, query).await?;
     let now = state.now_ms();
+    let window_ended = page.items.len() < PAGE && page.next_cursor.is_some();
     Ok(render(
         StatusCode::OK,
         &Deliveries {
@@ -176,6 +106,7 @@ pub async fn deliveries(
             rows: page.items.iter().map(|d| DeliveryRow::of(d, now)).collect(),
             filter: filter_form(&filter),
             next: page.next_cursor.map(cursor_param),
+            searched: window_ended.then_some(EXAMINE),
         },
     ))
 }
@@ -338,6 +269,7 @@ pub async fn endpoint_page(
         },
         cursor: None,
         limit: 20,
+        examine: Some(EXAMINE),
     };
     let deliveries = state.store.search_deliveries(&viewer.scope, recent).await?;
     let now = state.now_ms();

@@ -92,6 +92,7 @@ impl Watch {
             filter: Default::default(),
             cursor: None,
             limit: WINDOW,
+            examine: None,
         };
         if let Ok(page) = self.state.store.search_deliveries(scope, query).await {
             for d in page.items.iter().rev() {

@@ -30,6 +30,8 @@ pub struct Frame {
 pub struct Count {
     pub label: &'static str,
     pub n: u64,
+    /// The count is a lower bound: there may be more than were looked at.
+    pub more: bool,
     pub class: &'static str,
 }
 
@@ -37,12 +39,14 @@ pub struct Count {
 #[template(path = "console/overview.html")]
 pub struct Overview {
     pub f: Frame,
-    pub hour_events: u64,
-    pub day_events: u64,
     pub hour: Vec<Count>,
     pub day: Vec<Count>,
-    pub backlog: u64,
+    pub backlog: Count,
     pub failing: Vec<(String, u64)>,
+    /// The failing list counts only the newest deliveries (more may be older).
+    pub failing_more: bool,
+    /// How many of the newest deliveries the counts looked at.
+    pub examined: usize,
     pub disabled: Vec<EndpointRow>,
 }
 
@@ -53,6 +57,8 @@ pub struct Deliveries {
     pub rows: Vec<DeliveryRow>,
     pub filter: FilterForm,
     pub next: Option<String>,
+    /// The page ended early: this many deliveries were looked at (older ones may match).
+    pub searched: Option<usize>,
 }
 
 /// The filter fields as typed (to fill the form again) and as a query string.

@@ -207,6 +207,58 @@ pub struct DeliveryQuery {
     /// The id of the last delivery of the previous page.
     pub cursor: Option<String>,
     pub limit: usize,
+    /// Look at no more than this many deliveries below the cursor (newest first), so a
+    /// filter that matches little cannot read the whole table; the page then ends early
+    /// with a cursor to go on from where it stopped. `None`: search until the page is full.
+    pub examine: Option<usize>,
+}
+
+impl DeliveryQuery {
+    /// The id bounds of the page as SQL: `d.id < cursor` when there is one and `d.id >=
+    /// floor` when a bounded window is read, plain comparisons the primary key can range
+    /// over (an `x IS NULL OR` form would have the planner scan). `p(n)` writes the
+    /// dialect's placeholder for parameter `n`: 11 is the cursor, 13 the floor; an absent
+    /// bound still names its parameter, so each store binds the same list.
+    pub fn id_bounds(&self, floor: bool, p: impl Fn(usize) -> String) -> String {
+        let bound = |present: bool, op: &str, n: usize| {
+            if present {
+                format!(" AND d.id {op} {}", p(n))
+            } else {
+                format!(" AND CAST({} AS TEXT) IS NULL", p(n))
+            }
+        };
+        bound(self.cursor.is_some(), "<", 11) + &bound(floor, ">=", 13)
+    }
+
+    /// The page from what the search found (up to `limit` + 1 items) and the floor of the
+    /// window it read, if one was set and reached: a short page with a floor goes on below
+    /// it (`id < floor`, what was not looked at yet).
+    pub fn page(&self, items: Vec<Delivery>, floor: Option<String>) -> Page<Delivery> {
+        let mut page = Page::from_overfetch(items, self.limit, |d: &Delivery| d.id.clone());
+        if page.next_cursor.is_none() {
+            page.next_cursor = floor;
+        }
+        page
+    }
+}
+
+/// The newest deliveries of the store, at most `examine` of them looked at: what a page
+/// can count without reading a whole table. `rows` are those the scope sees.
+#[derive(Debug, Clone, Default)]
+pub struct RecentDeliveries {
+    /// How many were looked at (less than asked: the store holds no more).
+    pub examined: usize,
+    /// When the oldest one looked at was created (whichever tenant it belongs to).
+    pub reached: Option<Millis>,
+    pub rows: Vec<RecentDelivery>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RecentDelivery {
+    pub endpoint_id: String,
+    pub event_id: String,
+    pub state: DeliveryState,
+    pub created_at: Millis,
 }
 
 /// Deliveries created since an instant, counted: `(endpoint, state, count)` rows, and
@@ -522,6 +574,13 @@ pub trait EventStore: Send + Sync + 'static {
     /// Counts of what was published and owed since `since`.
     async fn delivery_stats(&self, scope: &Scope, since: Millis) -> StoreResult<DeliveryStats>;
 
+    /// The store's newest `examine` deliveries (by id), those the scope sees.
+    async fn recent_deliveries(&self, scope: &Scope, examine: usize) -> StoreResult<RecentDeliveries>;
+
+    /// Deliveries pending or in flight that the scope sees, each state counted up to `cap`
+    /// (so the answer is at most `2 * cap`), through the queue's own indexes.
+    async fn queued_count(&self, scope: &Scope, cap: usize) -> StoreResult<u64>;
+
     /// Stores an event owed to one endpoint only (a test delivery), in one transaction;
     /// `None` when the endpoint is not visible to the event's tenant.
     async fn publish_to(&self, event: NewEvent, endpoint_id: &str) -> StoreResult<Option<PublishSummary>>;
@@ -652,4 +711,70 @@ impl<
             + SourceStore,
     > Store for T
 {
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivery(id: &str) -> Delivery {
+        Delivery {
+            id: id.into(),
+            event_id: "evt".into(),
+            endpoint_id: "ep".into(),
+            state: DeliveryState::Succeeded,
+            attempts: 1,
+            next_attempt_at: None,
+            last_attempt_at: None,
+            last_status: Some(200),
+            last_error: None,
+            created_at: 0,
+            updated_at: 0,
+            ordering: None,
+        }
+    }
+
+    fn query(cursor: Option<&str>) -> DeliveryQuery {
+        DeliveryQuery {
+            cursor: cursor.map(str::to_string),
+            limit: 2,
+            examine: Some(100),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn id_bounds_are_plain_comparisons_or_name_their_parameter() {
+        let p = |n: usize| format!("?{n}");
+        assert_eq!(
+            query(Some("dlv_9")).id_bounds(true, p),
+            " AND d.id < ?11 AND d.id >= ?13"
+        );
+        assert_eq!(
+            query(None).id_bounds(false, p),
+            " AND CAST(?11 AS TEXT) IS NULL AND CAST(?13 AS TEXT) IS NULL"
+        );
+    }
+
+    #[test]
+    fn a_short_page_goes_on_below_the_window_and_a_full_one_after_its_last_item() {
+        let q = query(None);
+        let full = q.page(
+            vec![delivery("c"), delivery("b"), delivery("a")],
+            Some("x".into()),
+        );
+        assert_eq!(
+            full.next_cursor.as_deref(),
+            Some("b"),
+            "more matched: after the last shown"
+        );
+        let short = q.page(vec![delivery("c")], Some("b".into()));
+        assert_eq!(
+            short.next_cursor.as_deref(),
+            Some("b"),
+            "the window ended: go on below it"
+        );
+        let done = q.page(vec![delivery("c")], None);
+        assert_eq!(done.next_cursor, None, "the whole store was read");
+    }
 }

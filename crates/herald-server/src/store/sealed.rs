@@ -11,8 +11,8 @@ use super::{
     ApiKey, AttemptRecord, ClaimRequest, ConsoleSession, DeliveryFilter, DeliveryQuery, DeliveryStats,
     EndpointQuery, EndpointQueue, EndpointStore, EventQuery, EventStore, EventTypeStore, InboundEvent,
     IngestOutcome, Job, KeyOutcome, KeyStore, NodeStore, PullRequest, PullStore, PulledDelivery, Purged,
-    QueueStats, QueueStore, RateDecision, ReplayOutcome, RequestRecord, RetryOutcome, SecretParts,
-    SourceStore, Store, StoreError, StoreResult, WakeFn,
+    QueueStats, QueueStore, RateDecision, RecentDeliveries, ReplayOutcome, RequestRecord, RetryOutcome,
+    SecretParts, SourceStore, Store, StoreError, StoreResult, WakeFn,
 };
 use crate::domain::destination::Destination;
 use crate::domain::ordering::KeyAction;
@@ -392,6 +392,14 @@ impl EventStore for SealedStore {
 
     async fn delivery_stats(&self, scope: &Scope, since: Millis) -> StoreResult<DeliveryStats> {
         self.inner.delivery_stats(scope, since).await
+    }
+
+    async fn recent_deliveries(&self, scope: &Scope, examine: usize) -> StoreResult<RecentDeliveries> {
+        self.inner.recent_deliveries(scope, examine).await
+    }
+
+    async fn queued_count(&self, scope: &Scope, cap: usize) -> StoreResult<u64> {
+        self.inner.queued_count(scope, cap).await
     }
 
     async fn publish_to(&self, event: NewEvent, endpoint_id: &str) -> StoreResult<Option<PublishSummary>> {

@@ -158,7 +158,9 @@ impl NatsStream {
     /// Publishes `body` to `subject` from the test's own client and awaits the stream's ack.
     pub async fn publish(&self, subject: &str, body: &'static [u8]) {
         let ack = self.jetstream.publish(subject.to_string(), body.into()).await;
-        ack.expect("publish a probe").await.expect("the stream acknowledges the probe");
+        ack.expect("publish a probe")
+            .await
+            .expect("the stream acknowledges the probe");
     }
 
     pub async fn count(&self) -> u64 {

@@ -313,6 +313,30 @@ store_tests! {
         assert_eq!(app.get(&format!("/v1/endpoints/{theirs}")).await["disabled"], false);
     }
 
+    async fn the_overview_counts_the_newest_deliveries_in_the_viewers_scope() {
+        let app = spawn_app().await;
+        let ok = Receiver::ok().await;
+        let down = Receiver::start(|_| Reply::status(500)).await;
+        app.create_endpoint(json!({"url": ok.url})).await;
+        let failing = app.create_endpoint(json!({"url": down.url, "retry_schedule": "", "circuit_after": 0})).await;
+        let failing = failing["id"].as_str().unwrap();
+        for n in 0..3 {
+            let ev = app.publish(json!({"type": "ticket.created", "payload": {"n": n}})).await;
+            app.settled(ev["id"].as_str().unwrap()).await;
+        }
+        let mut admin = Browser::sign_in(&app, ADMIN_KEY).await;
+        let html = admin.get("/ui/").await.html;
+        for tile in ["3</span> events", "3</span> delivered", "3</span> failed", "0</span> skipped"] {
+            assert_eq!(html.matches(tile).count(), 2, "{tile} in the hour's and the day's tiles: {html}");
+        }
+        assert!(html.contains("0</span> waiting to be delivered"), "{html}");
+        assert!(html.contains(&format!("<td><a href=\"/ui/endpoints/{failing}\">{failing}</a></td><td>3</td>")), "{html}");
+        assert!(!html.contains("+</span>"), "nothing is a lower bound on a small store: {html}");
+        let (_, key) = tenant_key(&app, "acme").await;
+        let html = Browser::sign_in(&app, &key).await.get("/ui/").await.html;
+        assert!(html.contains("0</span> failed") && !html.contains(failing), "another tenant's counts are not shown: {html}");
+    }
+
     async fn revoking_the_key_ends_its_sessions() {
         let app = spawn_app().await;
         let (id, key) = tenant_key(&app, "acme").await;

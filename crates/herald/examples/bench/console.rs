@@ -27,7 +27,8 @@ pub async fn console(run: &Run<'_>, report: &mut Report) {
     let node = start_herald(run.http, dir.path(), &store).await;
     let mut endpoints = Vec::new();
     for i in 0..FAN_OUT {
-        let body = json!({"url": format!("{}?ep={i}", run.receiver_url), "description": format!("endpoint {i}")});
+        let body =
+            json!({"url": format!("{}?ep={i}", run.receiver_url), "description": format!("endpoint {i}")});
         endpoints.push(create_endpoint(run.http, &node.base, body).await);
     }
     let source = create_source(run.http, &node.base).await;
@@ -176,7 +177,11 @@ impl Seed {
         let last = self.events - 1;
         // The newest failed delivery: (i * 10 + k) % 100 in 94..99 (see `statements`), so
         // an event i ending in 9 and endpoint k 5. Endpoint 3 never fails.
-        let nines = if last % 10 == 9 { last } else { (last / 10) * 10 - 1 };
+        let nines = if last % 10 == 9 {
+            last
+        } else {
+            (last / 10) * 10 - 1
+        };
         let failed = Self::delivery_id(nines, 5);
         let newest = Self::delivery_id(last, 9);
         let middle = Self::event_id(self.events / 2);
@@ -184,12 +189,24 @@ impl Seed {
         vec![
             ("overview", "/ui/".into(), "backlog".into()),
             ("endpoints", "/ui/endpoints".into(), endpoint.into()),
-            ("an endpoint", format!("/ui/endpoints/{endpoint}"), endpoint.into()),
+            (
+                "an endpoint",
+                format!("/ui/endpoints/{endpoint}"),
+                endpoint.into(),
+            ),
             ("events", "/ui/events".into(), Self::event_id(last)),
             ("an event", format!("/ui/events/{middle}"), middle.clone()),
             ("deliveries", "/ui/deliveries".into(), newest.clone()),
-            ("deliveries, a page deep in", format!("/ui/deliveries?cursor={cursor}"), "dlv_".into()),
-            ("deliveries, failed", "/ui/deliveries?state=failed".into(), failed.clone()),
+            (
+                "deliveries, a page deep in",
+                format!("/ui/deliveries?cursor={cursor}"),
+                "dlv_".into(),
+            ),
+            (
+                "deliveries, failed",
+                "/ui/deliveries?state=failed".into(),
+                failed.clone(),
+            ),
             (
                 "deliveries, failed 5xx to one endpoint",
                 format!("/ui/deliveries?state=failed&status=5xx&endpoint_id={failing}"),
@@ -200,10 +217,22 @@ impl Seed {
                 format!("/ui/deliveries?state=failed&endpoint_id={healthy}"),
                 "deliveries".into(),
             ),
-            ("deliveries, type prefix", "/ui/deliveries?type=ticket.*".into(), "dlv_".into()),
-            ("a failed delivery's attempts", format!("/ui/deliveries/{failed}"), "upstream down".into()),
+            (
+                "deliveries, type prefix",
+                "/ui/deliveries?type=ticket.*".into(),
+                "dlv_".into(),
+            ),
+            (
+                "a failed delivery's attempts",
+                format!("/ui/deliveries/{failed}"),
+                "upstream down".into(),
+            ),
             ("sources", "/ui/sources".into(), source.into()),
-            ("a source's request log", format!("/ui/sources/{source}"), "bearer token does not match".into()),
+            (
+                "a source's request log",
+                format!("/ui/sources/{source}"),
+                "bearer token does not match".into(),
+            ),
             ("live tail", "/ui/tail".into(), "tail".into()),
         ]
     }
@@ -222,7 +251,10 @@ impl Seed {
                      WHEN (i * 10 + e.k) % 100 < 99 THEN 'failed' ELSE 'skipped' END";
         let status = "CASE WHEN (i * 10 + e.k) % 100 < 94 THEN 200 \
                       WHEN (i * 10 + e.k) % 100 < 99 THEN 500 ELSE NULL END";
-        let payload = blob.replace("{t}", "'{\"seq\":' || i || ',\"data\":{\"ticket\":\"TKT-' || i || '\"}}'");
+        let payload = blob.replace(
+            "{t}",
+            "'{\"seq\":' || i || ',\"data\":{\"ticket\":\"TKT-' || i || '\"}}'",
+        );
         let endpoints = "(SELECT id, row_number() OVER (ORDER BY id) - 1 AS k FROM endpoints) e";
         let series_n = series.replace("{n}", &n.to_string());
         let series_r = series.replace("{n}", &self.requests().to_string());

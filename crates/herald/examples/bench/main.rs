@@ -293,7 +293,14 @@ async fn console_on_both(run: &Run<'_>, report: &mut Report) {
     console::console(run, report).await;
     if !run.postgres && std::env::var("DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
         let label = std::mem::replace(&mut report.label, "[PostgreSQL] ".into());
-        console::console(&Run { postgres: true, ..*run }, report).await;
+        console::console(
+            &Run {
+                postgres: true,
+                ..*run
+            },
+            report,
+        )
+        .await;
         report.label = label;
     }
 }

@@ -35,8 +35,8 @@ use super::{
     ApiKey, AttemptRecord, ClaimRequest, ConsoleSession, DeliveryFilter, DeliveryQuery, DeliveryStats,
     EndpointQuery, EndpointQueue, EndpointStore, EventQuery, EventStore, EventTypeStore, InboundEvent,
     IngestOutcome, Job, KeyOutcome, KeyStore, NodeStore, PullRequest, PullStore, PulledDelivery, Purged,
-    QueueStats, QueueStore, RateDecision, ReplayOutcome, RequestRecord, RetryOutcome, SecretParts,
-    SourceStore, StoreError, StoreResult, WakeFn,
+    QueueStats, QueueStore, RateDecision, RecentDeliveries, ReplayOutcome, RequestRecord, RetryOutcome,
+    SecretParts, SourceStore, StoreError, StoreResult, WakeFn,
 };
 use crate::domain::ordering::KeyAction;
 use crate::domain::source::{Source, SourcePatch};
@@ -426,6 +426,14 @@ impl EventStore for PgStore {
 
     async fn delivery_stats(&self, scope: &Scope, since: Millis) -> StoreResult<DeliveryStats> {
         in_tx!(self, |tx| search::stats(&tx, scope, since).await?)
+    }
+
+    async fn recent_deliveries(&self, scope: &Scope, examine: usize) -> StoreResult<RecentDeliveries> {
+        in_tx!(self, |tx| search::recent(&tx, scope, examine).await?)
+    }
+
+    async fn queued_count(&self, scope: &Scope, cap: usize) -> StoreResult<u64> {
+        in_tx!(self, |tx| search::queued_count(&tx, scope, cap).await?)
     }
 
     async fn publish_to(&self, event: NewEvent, endpoint_id: &str) -> StoreResult<Option<PublishSummary>> {

@@ -9,19 +9,20 @@ use super::{endpoints, recovery};
 use crate::domain::subscribers::Subscriber;
 use crate::domain::{Delivery, DeliveryState, Millis, NewEvent, Page, PublishSummary, Scope};
 use crate::store::{
-    DeliveryFilter, DeliveryQuery, DeliveryStats, RetryOutcome, StoreError, StoreResult, TypeFilter,
+    DeliveryFilter, DeliveryQuery, DeliveryStats, RecentDeliveries, RecentDelivery, RetryOutcome, StoreError,
+    StoreResult, TypeFilter,
 };
 
 /// The filter as a WHERE clause over `deliveries d JOIN events e`, with parameters
-/// `$1`..`$10`; `$11` is the cursor, `$12` the limit.
+/// `$1`..`$10`; `$11` is the cursor, `$12` the limit, `$13` a window's floor (the id bounds
+/// are added by [`DeliveryQuery::id_bounds`] so the primary key can range over them).
 const MATCHING: &str = "FROM deliveries d \
      JOIN events e ON e.id = d.event_id AND coalesce(e.tenant, '') = coalesce(d.tenant, '') \
      WHERE ($1::TEXT IS NULL OR d.tenant = $1) AND ($2::TEXT IS NULL OR d.state = $2) \
      AND ($3::TEXT IS NULL OR d.endpoint_id = $3) AND ($4::TEXT IS NULL OR e.type = $4) \
      AND ($5::TEXT IS NULL OR left(e.type, length($5)) = $5) AND ($6::TEXT IS NULL OR e.source_id = $6) \
      AND ($7::BIGINT IS NULL OR d.last_status BETWEEN $7 AND $8) \
-     AND ($9::BIGINT IS NULL OR d.created_at >= $9) AND ($10::BIGINT IS NULL OR d.created_at < $10) \
-     AND ($11::TEXT IS NULL OR d.id < $11)";
+     AND ($9::BIGINT IS NULL OR d.created_at >= $9) AND ($10::BIGINT IS NULL OR d.created_at < $10)";
 
 /// The query's parameters, owned so they can be borrowed as `ToSql`.
 struct Args {
@@ -29,6 +30,7 @@ struct Args {
     ints: [Option<i64>; 4],
     cursor: Option<String>,
     limit: i64,
+    floor: Option<String>,
 }
 
 impl Args {
@@ -52,6 +54,7 @@ impl Args {
             ],
             cursor: own(cursor),
             limit: limit as i64,
+            floor: None,
         }
     }
 
@@ -61,6 +64,7 @@ impl Args {
         out.extend(self.ints.iter().map(|i| i as &(dyn ToSql + Sync)));
         out.push(&self.cursor);
         out.push(&self.limit);
+        out.push(&self.floor);
         out
     }
 }
@@ -74,14 +78,77 @@ fn prefixed(columns: &str) -> String {
 }
 
 pub async fn search(tx: &Tx<'_>, scope: &Scope, q: &DeliveryQuery) -> StoreResult<Page<Delivery>> {
+    let floor = match q.examine {
+        Some(n) => window_floor(tx, q.cursor.as_deref(), n).await?,
+        None => None,
+    };
     let sql = format!(
-        "SELECT {} {MATCHING} ORDER BY d.id DESC LIMIT $12",
-        prefixed(DELIVERY_COLUMNS)
+        "SELECT {} {MATCHING}{} ORDER BY d.id DESC LIMIT $12",
+        prefixed(DELIVERY_COLUMNS),
+        q.id_bounds(floor.is_some(), |n| format!("${n}"))
     );
-    let args = Args::new(scope, &q.filter, q.cursor.as_deref(), q.limit + 1);
+    let mut args = Args::new(scope, &q.filter, q.cursor.as_deref(), q.limit + 1);
+    args.floor = floor.clone();
     let rows = query(tx, &sql, &args.params()).await?;
     let items = all(&rows, db::delivery)?;
-    Ok(Page::from_overfetch(items, q.limit, |d: &Delivery| d.id.clone()))
+    Ok(q.page(items, floor))
+}
+
+/// The `n`th newest delivery id below the cursor (over the primary key alone), or `None`
+/// when fewer are left: the lower end of a window of `n` deliveries.
+async fn window_floor(tx: &Tx<'_>, cursor: Option<&str>, n: usize) -> StoreResult<Option<String>> {
+    let sql = match cursor {
+        Some(_) => "SELECT id FROM deliveries WHERE id < $1 ORDER BY id DESC LIMIT 1 OFFSET $2",
+        None => "SELECT id FROM deliveries WHERE $1::TEXT IS NULL ORDER BY id DESC LIMIT 1 OFFSET $2",
+    };
+    let offset = n.saturating_sub(1) as i64;
+    let rows = query(tx, sql, &[&cursor, &offset]).await?;
+    rows.first().map(|r| get(r, 0)).transpose()
+}
+
+/// The newest `examine` deliveries (by id), those the scope sees.
+pub async fn recent(tx: &Tx<'_>, scope: &Scope, examine: usize) -> StoreResult<RecentDeliveries> {
+    let rows = query(
+        tx,
+        "SELECT endpoint_id, event_id, state, created_at, tenant FROM deliveries ORDER BY id DESC LIMIT $1",
+        &[&(examine as i64)],
+    )
+    .await?;
+    let mut seen = Vec::new();
+    for r in &rows {
+        let tenant: Option<String> = get(r, 4)?;
+        if scope.tenant().is_some_and(|t| tenant.as_deref() != Some(t)) {
+            continue;
+        }
+        let state: String = get(r, 2)?;
+        seen.push(RecentDelivery {
+            endpoint_id: get(r, 0)?,
+            event_id: get(r, 1)?,
+            state: DeliveryState::parse(&state)
+                .ok_or_else(|| StoreError::Corrupt(format!("unknown delivery state {state}")))?,
+            created_at: get(r, 3)?,
+        });
+    }
+    Ok(RecentDeliveries {
+        examined: rows.len(),
+        reached: rows.last().map(|r| get(r, 3)).transpose()?,
+        rows: seen,
+    })
+}
+
+/// Pending and in-flight deliveries the scope sees, each state counted up to `cap`.
+pub async fn queued_count(tx: &Tx<'_>, scope: &Scope, cap: usize) -> StoreResult<u64> {
+    let mut total = 0;
+    for sql in [
+        "SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE state = 'pending' \
+         AND ($1::TEXT IS NULL OR tenant = $1) LIMIT $2) w",
+        "SELECT count(*) FROM (SELECT 1 FROM deliveries WHERE state = 'delivering' \
+         AND ($1::TEXT IS NULL OR tenant = $1) LIMIT $2) w",
+    ] {
+        let rows = query(tx, sql, &[&scope.tenant(), &(cap as i64)]).await?;
+        total += rows.first().map(|r| get::<i64>(r, 0)).transpose()?.unwrap_or(0) as u64;
+    }
+    Ok(total)
 }
 
 /// Retries (or counts) finished deliveries matching the filter, newest first.
@@ -94,11 +161,13 @@ pub async fn retry_matching(
     now: Millis,
 ) -> StoreResult<usize> {
     let sql = format!(
-        "SELECT d.id {MATCHING} AND d.state NOT IN ({queued}) ORDER BY d.id DESC LIMIT $12",
+        "SELECT d.id {MATCHING} AND $11::TEXT IS NULL AND d.state NOT IN ({queued}) ORDER BY d.id DESC LIMIT $12",
         queued = DeliveryState::sql_list(&DeliveryState::QUEUED)
     );
     let args = Args::new(scope, filter, None, max);
-    let ids: Vec<String> = query(tx, &sql, &args.params())
+    let mut params = args.params();
+    params.pop();
+    let ids: Vec<String> = query(tx, &sql, &params)
         .await?
         .iter()
         .map(|r| get(r, 0))

@@ -33,8 +33,8 @@ use super::{
     ApiKey, AttemptRecord, ClaimRequest, ConsoleSession, DeliveryFilter, DeliveryQuery, DeliveryStats,
     EndpointQuery, EndpointQueue, EndpointStore, EventQuery, EventStore, EventTypeStore, InboundEvent,
     IngestOutcome, Job, KeyOutcome, KeyStore, NodeStore, PullRequest, PullStore, PulledDelivery, Purged,
-    QueueStats, QueueStore, RateDecision, ReplayOutcome, RequestRecord, RetryOutcome, SecretParts,
-    SourceStore, StoreError, StoreResult, WakeFn,
+    QueueStats, QueueStore, RateDecision, RecentDeliveries, ReplayOutcome, RequestRecord, RetryOutcome,
+    SecretParts, SourceStore, StoreError, StoreResult, WakeFn,
 };
 use crate::domain::ordering::KeyAction;
 use crate::domain::source::{Source, SourcePatch};
@@ -420,6 +420,20 @@ impl EventStore for SqliteStore {
     async fn delivery_stats(&self, scope: &Scope, since: Millis) -> StoreResult<DeliveryStats> {
         let scope = scope.clone();
         self.readers.read(move |c| search::stats(c, &scope, since)).await
+    }
+
+    async fn recent_deliveries(&self, scope: &Scope, examine: usize) -> StoreResult<RecentDeliveries> {
+        let scope = scope.clone();
+        self.readers
+            .read(move |c| search::recent(c, &scope, examine))
+            .await
+    }
+
+    async fn queued_count(&self, scope: &Scope, cap: usize) -> StoreResult<u64> {
+        let scope = scope.clone();
+        self.readers
+            .read(move |c| search::queued_count(c, &scope, cap))
+            .await
     }
 
     async fn publish_to(&self, event: NewEvent, endpoint_id: &str) -> StoreResult<Option<PublishSummary>> {
