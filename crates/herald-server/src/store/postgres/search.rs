@@ -97,12 +97,23 @@ pub async fn search(tx: &Tx<'_>, scope: &Scope, q: &DeliveryQuery) -> StoreResul
 /// The `n`th newest delivery id below the cursor (over the primary key alone), or `None`
 /// when fewer are left: the lower end of a window of `n` deliveries.
 async fn window_floor(tx: &Tx<'_>, cursor: Option<&str>, n: usize) -> StoreResult<Option<String>> {
-    let sql = match cursor {
-        Some(_) => "SELECT id FROM deliveries WHERE id < $1 ORDER BY id DESC LIMIT 1 OFFSET $2",
-        None => "SELECT id FROM deliveries WHERE $1::TEXT IS NULL ORDER BY id DESC LIMIT 1 OFFSET $2",
-    };
     let offset = n.saturating_sub(1) as i64;
-    let rows = query(tx, sql, &[&cursor, &offset]).await?;
+    // No parameter the plan cannot see through: a generic plan of `$1 IS NULL` reads the
+    // whole table and sorts it.
+    let rows = match cursor {
+        Some(c) => {
+            let sql = "SELECT id FROM deliveries WHERE id < $1 ORDER BY id DESC LIMIT 1 OFFSET $2";
+            query(tx, sql, &[&c, &offset]).await?
+        }
+        None => {
+            query(
+                tx,
+                "SELECT id FROM deliveries ORDER BY id DESC LIMIT 1 OFFSET $1",
+                &[&offset],
+            )
+            .await?
+        }
+    };
     rows.first().map(|r| get(r, 0)).transpose()
 }
 
