@@ -84,18 +84,7 @@ fn now_ms() -> i64 {
 
 async fn create_source(http: &reqwest::Client, base: &str) -> String {
     let body = json!({"name": "billing", "verify": {"scheme": "bearer", "secret": "bench-token"}});
-    let r = http
-        .post(format!("{base}/v1/sources"))
-        .bearer_auth(KEY)
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    r.json::<serde_json::Value>().await.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    create(http, base, "sources", body).await
 }
 
 /// Signs in with the admin key; the session cookie (`name=value`).

@@ -255,8 +255,14 @@ pub async fn publish(http: &reqwest::Client, base: &str, body: &Value) {
 }
 
 pub async fn create_endpoint(http: &reqwest::Client, base: &str, body: Value) -> String {
+    create(http, base, "endpoints", body).await
+}
+
+/// Creates a `/v1/{collection}` object with the admin key (anything but 201 fails the
+/// benchmark); returns its id.
+pub async fn create(http: &reqwest::Client, base: &str, collection: &str, body: Value) -> String {
     let r = http
-        .post(format!("{base}/v1/endpoints"))
+        .post(format!("{base}/v1/{collection}"))
         .bearer_auth(KEY)
         .json(&body)
         .send()
