@@ -395,12 +395,15 @@ store_tests! {
         assert_eq!(seen["overview_heading"], "Overview");
         assert_eq!(seen["failed_listed"], 1, "{seen}");
         assert_eq!(seen["attempt_rows"], 4, "{seen}");
+        assert_eq!(seen["same_document"], "kept", "links and forms swap pages in place: {seen}");
+        assert_eq!(seen["back_lists_failed"], 1, "back returns to the filtered list: {seen}");
         assert!(seen["forged_status_page"].as_str().unwrap().starts_with("403"), "{seen}");
         assert!(seen["retry_notice"].as_str().unwrap().contains("Queued again"), "{seen}");
         assert_eq!(seen["retried_state"], "succeeded", "{seen}");
         assert_eq!(seen["dry_run_count"], "1 deliveries would be retried.", "{seen}");
         assert_eq!(seen["bulk_notice"], "Retried 1 deliveries.", "{seen}");
         assert_eq!(seen["tail_shows_event"], true);
+        assert_eq!(seen["tail_same_document"], "kept", "{seen}");
         assert!(seen["after_logout"].as_str().unwrap().ends_with("/ui/login"), "{seen}");
         assert_eq!(seen["tenant_sees_other_delivery"], 404, "{seen}");
         assert_eq!(seen["tenant_list_has_it"], 0, "{seen}");

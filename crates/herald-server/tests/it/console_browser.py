@@ -22,6 +22,16 @@ def publish(base, key, body):
         return json.load(resp)["id"]
 
 
+def heading_once(page, prefix):
+    """The page's heading once it starts with `prefix` (a swapped-in page arrives after the
+    click returns), or whatever it says after the wait."""
+    try:
+        page.wait_for_function("p => (document.querySelector('main h1') || {}).textContent?.startsWith(p)", arg=prefix)
+    except Exception:
+        pass
+    return page.locator("main h1").inner_text()
+
+
 def main():
     base, admin, tenant, delivery = sys.argv[1:5]
     shots = sys.argv[5] if len(sys.argv) > 5 else None
@@ -43,6 +53,8 @@ def main():
         page.click("button[type=submit]")
         page.wait_for_url(f"{base}/ui/")
         seen["overview_heading"] = page.locator("h1").inner_text()
+        # A full load would clear this: links and forms swap the page in place.
+        page.evaluate("window.__same_document = 'kept'")
 
         page.click("nav >> text=Deliveries")
         page.select_option("select[name=state]", "failed")
@@ -57,13 +69,24 @@ def main():
         seen["attempt_rows"] = page.locator("table.attempts tbody tr.bad").count()
         if shots:
             page.screenshot(path=f"{shots}/console-attempts.png", full_page=True)
+        seen["same_document"] = page.evaluate("window.__same_document || 'reloaded'")
+        # Going back changes the address at once and the page when it has been fetched.
+        page.go_back()
+        page.wait_for_url("**/ui/deliveries?state=failed*")
+        try:
+            page.locator("form.filters").wait_for()
+        except Exception:
+            pass
+        seen["back_lists_failed"] = page.locator(f"a[href='/ui/deliveries/{delivery}']").count()
+        page.go_forward()
+        page.wait_for_url(f"**/ui/deliveries/{delivery}")
+        page.locator("table.attempts").wait_for()
 
         # A form whose token was tampered with is refused.
         page.evaluate("document.querySelector('main input[name=csrf]').value = 'forged'")
         page.click("main form button[type=submit]")
-        seen["forged_status_page"] = page.locator("h1").inner_text()
-        page.go_back()
-        page.reload()
+        seen["forged_status_page"] = heading_once(page, "403")
+        page.goto(f"{base}/ui/deliveries/{delivery}")
 
         page.click("main form button:text('Retry')")
         seen["retry_notice"] = page.locator(".notice").inner_text()
@@ -75,6 +98,7 @@ def main():
         seen["retried_state"] = page.locator("dl.facts .state").inner_text()
 
         page.goto(f"{base}/ui/deliveries?state=failed")
+        page.evaluate("window.__same_document = 'kept'")
         page.click("form.bulk button[type=submit]")
         seen["dry_run_count"] = page.locator("#matched").inner_text()
         page.click("main form button[type=submit]")
@@ -85,6 +109,7 @@ def main():
         event_id = publish(base, admin, {"type": "ticket.created", "payload": {"from": "browser"}})
         page.wait_for_selector(f"#tail a:text('{event_id}')")
         seen["tail_shows_event"] = True
+        seen["tail_same_document"] = page.evaluate("window.__same_document || 'reloaded'")
 
         page.click("header form button[type=submit]")
         page.wait_for_url(f"{base}/ui/login")

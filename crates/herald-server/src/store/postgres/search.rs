@@ -3,7 +3,7 @@
 
 use tokio_postgres::types::ToSql;
 
-use super::db::{self, all, get, query, Tx, DELIVERY_COLUMNS};
+use super::db::{self, all, get, query, query_planned, Tx, DELIVERY_COLUMNS};
 use super::events::{self, NewDeliveries};
 use super::{endpoints, recovery};
 use crate::domain::subscribers::Subscriber;
@@ -89,7 +89,7 @@ pub async fn search(tx: &Tx<'_>, scope: &Scope, q: &DeliveryQuery) -> StoreResul
     );
     let mut args = Args::new(scope, &q.filter, q.cursor.as_deref(), q.limit + 1);
     args.floor = floor.clone();
-    let rows = query(tx, &sql, &args.params()).await?;
+    let rows = query_planned(tx, &sql, &args.params()).await?;
     let items = all(&rows, db::delivery)?;
     Ok(q.page(items, floor))
 }
@@ -178,7 +178,7 @@ pub async fn retry_matching(
     let args = Args::new(scope, filter, None, max);
     let mut params = args.params();
     params.pop();
-    let ids: Vec<String> = query(tx, &sql, &params)
+    let ids: Vec<String> = query_planned(tx, &sql, &params)
         .await?
         .iter()
         .map(|r| get(r, 0))
