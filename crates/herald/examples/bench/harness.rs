@@ -127,6 +127,21 @@ pub fn cpu_of(pid: u32) -> Duration {
     Duration::from_millis(ticks * 10) // USER_HZ is 100 on Linux
 }
 
+/// CPU time every live process whose command name is `comm` has used so far (e.g. all
+/// of PostgreSQL's: its server, its background workers, one backend per connection).
+pub fn cpu_named(comm: &str) -> Duration {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Duration::ZERO;
+    };
+    dir.flatten()
+        .filter_map(|e| {
+            let pid: u32 = e.file_name().to_str()?.parse().ok()?;
+            let name = std::fs::read_to_string(e.path().join("comm")).ok()?;
+            (name.trim() == comm).then(|| cpu_of(pid))
+        })
+        .sum()
+}
+
 /// The first process whose command name is `comm` (e.g. a broker's server).
 pub fn pid_named(comm: &str) -> Option<u32> {
     std::fs::read_dir("/proc").ok()?.flatten().find_map(|e| {

@@ -39,6 +39,7 @@ use std::sync::Arc;
 use harness::{client, receiver, start_herald, Arrivals};
 
 /// How big each scenario is.
+#[derive(Clone)]
 pub struct Scale {
     closed_loop_s: u64,
     deliver_events: u64,
@@ -254,6 +255,19 @@ async fn main() {
     }
     let (direct16, direct64, publish16) = scenarios::publish_rates(&run, &node, &mut report).await;
     scenarios::deliveries(&run, &node, &mut report, direct16, direct64).await;
+    if args.iter().any(|a| a == "queue") {
+        // `queue`: the queue's figures alone, (1) and (2), then (3) at 1,000/s.
+        let run = Run {
+            scale: &Scale {
+                rates: vec![1_000],
+                latency_s: 10,
+                ..scale.clone()
+            },
+            ..run
+        };
+        scenarios::latency(&run, &node, &mut report).await;
+        return;
+    }
     let p99s = scenarios::latency(&run, &node, &mut report).await;
     scenarios::inbound(&run, &node, &mut report).await;
     scenarios::dead_endpoint(&run, &node, &mut report, &p99s).await;

@@ -48,6 +48,7 @@ pub async fn deliveries(run: &Run<'_>, node: &Node, report: &mut Report, direct1
     )
     .await;
     let cpu = node.cpu();
+    let db_cpu = cpu_named("postgres");
     let burst = Burst {
         event_type: "d1.x",
         total: run.scale.deliver_events,
@@ -56,6 +57,7 @@ pub async fn deliveries(run: &Run<'_>, node: &Node, report: &mut Report, direct1
     };
     let (rate, published) = deliver_burst(run.http, &bases, run.arrivals, burst).await;
     let per = (node.cpu() - cpu).as_secs_f64() * 1e3 / run.scale.deliver_events as f64;
+    let db_per = (cpu_named("postgres") - db_cpu).as_secs_f64() * 1e3 / run.scale.deliver_events as f64;
     report.compare(
         "(2) deliveries/s, 1 endpoint per event (first publish → last arrival)",
         rate,
@@ -74,6 +76,7 @@ pub async fn deliveries(run: &Run<'_>, node: &Node, report: &mut Report, direct1
         .await;
     }
     let cpu = node.cpu();
+    let db_cpu = cpu_named("postgres");
     let burst = Burst {
         event_type: "d10.x",
         total: run.scale.fan_out_events,
@@ -82,11 +85,19 @@ pub async fn deliveries(run: &Run<'_>, node: &Node, report: &mut Report, direct1
     };
     let (rate10, _) = deliver_burst(run.http, &bases, run.arrivals, burst).await;
     let per10 = (node.cpu() - cpu).as_secs_f64() * 1e3 / (run.scale.fan_out_events * 10) as f64;
+    let db_per10 =
+        (cpu_named("postgres") - db_cpu).as_secs_f64() * 1e3 / (run.scale.fan_out_events * 10) as f64;
     report.compare("(2) deliveries/s, 10 endpoints per event", rate10, direct64);
     report.value(
         "CPU per delivered message, herald process (1 endpoint / 10 endpoints)",
         format!("{per:.3} ms / {per10:.3} ms"),
     );
+    if run.postgres {
+        report.value(
+            "CPU per delivered message, PostgreSQL's processes (1 endpoint / 10 endpoints)",
+            format!("{db_per:.3} ms / {db_per10:.3} ms"),
+        );
+    }
 }
 
 /// Scenario 3: publish → arrival at fixed offered rates (open loop). Returns the p99 at

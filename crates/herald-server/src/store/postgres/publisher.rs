@@ -101,23 +101,31 @@ async fn store_group(pool: &Pool, group: &[&NewEvent]) -> StoreResult<Vec<Publis
         }
     }
     events::lock_keys(&tx, keys_of(group, &subscribers)).await?;
-    for &ev in group {
+    let mut plain = Vec::new();
+    for (i, &ev) in group.iter().enumerate() {
         let matching: Vec<&Subscriber> = subscribers[&ev.tenant].matching(&ev.event_type);
         // Repeats (ids, idempotency keys), pull endpoints' stream positions and ordered
-        // keys' sequences take the careful path; a plain publish to push endpoints is one
-        // statement.
+        // keys' sequences take the careful path, one by one; the plain publishes to push
+        // endpoints are one statement for the whole group.
         let careful = ev.caller_id
             || ev.idempotency_key.is_some()
             || matching.iter().any(|s| s.pull || s.ordering.is_some());
-        let outcome = if careful {
-            events::publish(&tx, ev.clone()).await?
+        if careful {
+            outcomes.push((i, events::publish(&tx, ev.clone()).await?));
         } else {
-            insert_plain(&tx, ev, &matching).await?
-        };
-        if let PublishOutcome::Created(s) = &outcome {
+            plain.push((i, (ev, matching)));
+        }
+    }
+    if !plain.is_empty() {
+        let (at, rows): (Vec<usize>, Vec<_>) = plain.into_iter().unzip();
+        outcomes.extend(at.into_iter().zip(insert_plain(&tx, &rows).await?));
+    }
+    outcomes.sort_by_key(|(i, _)| *i);
+    let outcomes: Vec<PublishOutcome> = outcomes.into_iter().map(|(_, o)| o).collect();
+    for outcome in &outcomes {
+        if let PublishOutcome::Created(s) = outcome {
             due |= s.deliveries > 0;
         }
-        outcomes.push(outcome);
     }
     if due {
         db::notify(&tx).await?;
@@ -142,50 +150,105 @@ fn keys_of(
         .collect()
 }
 
-/// The event and its deliveries to push endpoints in one statement.
-async fn insert_plain(tx: &Tx<'_>, ev: &NewEvent, subs: &[&Subscriber]) -> StoreResult<PublishOutcome> {
-    let targets = subs
-        .iter()
-        .filter(|s| s.owed_state() == DeliveryState::Pending)
-        .count();
-    let ids: Vec<String> = subs.iter().map(|_| new_id("dlv")).collect();
-    let endpoint_ids: Vec<&str> = subs.iter().map(|s| s.id.as_str()).collect();
-    let states: Vec<&str> = subs.iter().map(|s| s.owed_state().as_str()).collect();
+/// A group's plain publishes (new ids, push endpoints only) and their deliveries, in one
+/// statement whatever the group's size; the events take their sequence in the group's
+/// order.
+async fn insert_plain(tx: &Tx<'_>, plain: &[(&NewEvent, Vec<&Subscriber>)]) -> StoreResult<Vec<PublishOutcome>> {
+    let mut ev = PlainEvents::default();
+    let mut dl = PlainDeliveries::default();
+    let mut outcomes = Vec::with_capacity(plain.len());
+    for (e, subs) in plain {
+        let targets = subs.iter().filter(|s| s.owed_state() == DeliveryState::Pending).count();
+        ev.push(e, targets as i64);
+        for s in subs {
+            dl.push(e, s);
+        }
+        outcomes.push(PublishOutcome::Created(PublishSummary {
+            id: e.id.clone(),
+            event_type: e.event_type.clone(),
+            deliveries: targets as u32,
+        }));
+    }
     exec(
         tx,
         "WITH ev AS ( \
              INSERT INTO events (id, type, tenant, payload, content_type, idempotency_key, request_hash, \
              deliveries, created_at, source_id, headers, ordering_key) \
-             VALUES ($1, $2, $3, $4, $5, NULL, $6, $7, $8, $9, $10, $14) \
-             RETURNING id) \
+             SELECT id, type, tenant, payload, content_type, NULL, request_hash, deliveries, created_at, \
+                 source_id, headers, ordering_key \
+             FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::BYTEA[], $5::TEXT[], $6::TEXT[], $7::BIGINT[], \
+                 $8::BIGINT[], $9::TEXT[], $10::TEXT[], $11::TEXT[]) WITH ORDINALITY \
+                 AS u(id, type, tenant, payload, content_type, request_hash, deliveries, created_at, source_id, \
+                 headers, ordering_key, n) \
+             ORDER BY n) \
          INSERT INTO deliveries (id, event_id, endpoint_id, tenant, state, attempts, next_attempt_at, pos, \
              created_at, updated_at) \
-         SELECT d.id, ev.id, d.endpoint_id, $3, d.state, 0, \
-             CASE WHEN d.state = 'pending' THEN GREATEST($8::BIGINT, \
+         SELECT d.id, d.event_id, d.endpoint_id, d.tenant, d.state, 0, \
+             CASE WHEN d.state = 'pending' THEN GREATEST(d.at, \
                  (SELECT GREATEST(e.circuit_until, e.paused_until) FROM endpoints e WHERE e.id = d.endpoint_id)) END, \
-             0, $8, $8 \
-         FROM ev, UNNEST($11::TEXT[], $12::TEXT[], $13::TEXT[]) AS d(id, endpoint_id, state)",
+             0, d.at, d.at \
+         FROM UNNEST($12::TEXT[], $13::TEXT[], $14::TEXT[], $15::TEXT[], $16::TEXT[], $17::BIGINT[]) \
+             AS d(id, event_id, endpoint_id, tenant, state, at)",
         &[
-            &ev.id,
-            &ev.event_type,
-            &ev.tenant,
-            &ev.payload,
-            &ev.content_type,
-            &ev.request_hash,
-            &(targets as i64),
-            &ev.created_at,
-            &ev.source_id,
-            &ev.headers,
-            &ids,
-            &endpoint_ids,
-            &states,
-            &ev.ordering_key,
+            &ev.ids, &ev.types, &ev.tenants, &ev.payloads, &ev.content_types, &ev.hashes, &ev.deliveries,
+            &ev.created_at, &ev.sources, &ev.headers, &ev.keys, &dl.ids, &dl.events, &dl.endpoints,
+            &dl.tenants, &dl.states, &dl.at,
         ],
     )
     .await?;
-    Ok(PublishOutcome::Created(PublishSummary {
-        id: ev.id.clone(),
-        event_type: ev.event_type.clone(),
-        deliveries: targets as u32,
-    }))
+    Ok(outcomes)
+}
+
+/// The columns of a group's plain events, as arrays.
+#[derive(Default)]
+struct PlainEvents<'a> {
+    ids: Vec<&'a str>,
+    types: Vec<&'a str>,
+    tenants: Vec<Option<&'a str>>,
+    payloads: Vec<&'a [u8]>,
+    content_types: Vec<&'a str>,
+    hashes: Vec<&'a str>,
+    deliveries: Vec<i64>,
+    created_at: Vec<i64>,
+    sources: Vec<Option<&'a str>>,
+    headers: Vec<Option<&'a str>>,
+    keys: Vec<Option<&'a str>>,
+}
+
+impl<'a> PlainEvents<'a> {
+    fn push(&mut self, e: &'a NewEvent, deliveries: i64) {
+        self.ids.push(&e.id);
+        self.types.push(&e.event_type);
+        self.tenants.push(e.tenant.as_deref());
+        self.payloads.push(&e.payload);
+        self.content_types.push(&e.content_type);
+        self.hashes.push(&e.request_hash);
+        self.deliveries.push(deliveries);
+        self.created_at.push(e.created_at);
+        self.sources.push(e.source_id.as_deref());
+        self.headers.push(e.headers.as_deref());
+        self.keys.push(e.ordering_key.as_deref());
+    }
+}
+
+/// The columns of the deliveries a group's plain events owe, as arrays.
+#[derive(Default)]
+struct PlainDeliveries<'a> {
+    ids: Vec<String>,
+    events: Vec<&'a str>,
+    endpoints: Vec<&'a str>,
+    tenants: Vec<Option<&'a str>>,
+    states: Vec<&'static str>,
+    at: Vec<i64>,
+}
+
+impl<'a> PlainDeliveries<'a> {
+    fn push(&mut self, e: &'a NewEvent, s: &'a Subscriber) {
+        self.ids.push(new_id("dlv"));
+        self.events.push(&e.id);
+        self.endpoints.push(&s.id);
+        self.tenants.push(e.tenant.as_deref());
+        self.states.push(s.owed_state().as_str());
+        self.at.push(e.created_at);
+    }
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::db::{self, exec, get, query, query_opt, Tx, ENDPOINT_COLUMNS};
+use super::db::{self, exec, get, query, query_opt, query_planned, Tx, ENDPOINT_COLUMNS};
 use super::endpoints;
 use super::events::publish_internal;
 use crate::domain::health::{self, Effect, Standing};
@@ -41,7 +41,7 @@ async fn load_events<'a>(
          ON e.id = k.id AND coalesce(e.tenant, '') = k.tenant",
         db::event_columns_of("e")
     );
-    query(tx, &sql, &[&ids, &tenants])
+    query_planned(tx, &sql, &[&ids, &tenants])
         .await?
         .iter()
         .map(|r| {
@@ -68,45 +68,52 @@ pub async fn claim(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
     // rows it takes work from (skipping those another node is claiming for right now),
     // counts what is already in flight for them, and takes at most the room left.
     let room = req.limit.saturating_sub(claimed.len()) as i64;
-    let rows = query(
-        tx,
-        concat!("WITH cand AS ( \
-             SELECT d.id, d.endpoint_id, d.next_attempt_at FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id \
-             WHERE d.state = 'pending' AND d.next_attempt_at <= $2 AND NOT e.disabled AND ", pushes!("e."), " \
-             AND (e.paused_until IS NULL OR e.paused_until <= $2) AND e.circuit_wait_ms IS NULL \
-             AND NOT (d.endpoint_id = ANY($3)) AND \
-             ", key_is_free!(), " ORDER BY d.next_attempt_at LIMIT $5), \
-         eps AS ( \
-             SELECT e.id, e.max_in_flight FROM endpoints e WHERE e.id IN (SELECT endpoint_id FROM cand) \
-             FOR UPDATE SKIP LOCKED), \
-         busy AS ( \
-             SELECT d.endpoint_id, count(*) AS n FROM deliveries d \
-             WHERE d.state = 'delivering' AND d.endpoint_id IN (SELECT id FROM eps) GROUP BY d.endpoint_id), \
-         ranked AS ( \
-             SELECT c.id, c.next_attempt_at, eps.max_in_flight - coalesce(busy.n, 0) AS room, \
-                 row_number() OVER (PARTITION BY c.endpoint_id ORDER BY c.next_attempt_at) AS rn \
-             FROM cand c JOIN eps ON eps.id = c.endpoint_id LEFT JOIN busy ON busy.endpoint_id = c.endpoint_id), \
-         due AS ( \
-             SELECT d.id FROM deliveries d WHERE d.state = 'pending' AND d.id IN ( \
-                 SELECT id FROM ranked WHERE rn <= room ORDER BY next_attempt_at LIMIT $4) \
-             FOR UPDATE SKIP LOCKED) \
-         UPDATE deliveries SET state = 'delivering', lease_until = $1, updated_at = $2 FROM due \
-         WHERE deliveries.id = due.id \
-         RETURNING deliveries.id, event_id, endpoint_id, round_attempts, tenant, ordering_key, sequence"),
-        &[
-            &req.lease_until,
-            &req.now,
-            &req.exclude_endpoints,
-            &room,
-            &(room * 4),
-        ],
-    )
-    .await?;
+    let rows = query(tx, CLAIM, &[&req.lease_until, &req.now, &req.exclude_endpoints, &room]).await?;
     for r in &rows {
         claimed.push(claimed_row(r, false)?);
     }
     jobs_of(tx, claimed).await
 }
+
+/// The claim, endpoint by endpoint, so its cost follows what it takes rather than the
+/// backlog, and a busy or held endpoint's backlog is never in another's way: `heads` walks
+/// the endpoints that have pending deliveries (one index probe each, with the due time of
+/// each one's next), the eligible ones whose next is due are taken oldest first and
+/// locked, and each gives its due deliveries in order up to its room (`max_in_flight`
+/// less what is in flight). `$1` lease end, `$2` now, `$3` endpoints to skip, `$4` how
+/// many to take. Every step is an ordered index range, so a plan made for a small table
+/// stays right for a large one (the earlier claim's plan came to read and sort every
+/// pending delivery of the claimed endpoints, per claim).
+const CLAIM: &str = concat!(
+    "WITH RECURSIVE heads AS ( \
+         (SELECT endpoint_id, next_attempt_at FROM deliveries WHERE state = 'pending' \
+          ORDER BY endpoint_id, next_attempt_at LIMIT 1) \
+         UNION ALL \
+         SELECT n.endpoint_id, n.next_attempt_at FROM heads h CROSS JOIN LATERAL ( \
+             SELECT endpoint_id, next_attempt_at FROM deliveries \
+             WHERE state = 'pending' AND endpoint_id > h.endpoint_id \
+             ORDER BY endpoint_id, next_attempt_at LIMIT 1) n), \
+     eps AS ( \
+         SELECT e.id, e.max_in_flight, h.next_attempt_at AS head FROM heads h JOIN endpoints e ON e.id = h.endpoint_id \
+         WHERE h.next_attempt_at <= $2 AND NOT e.disabled AND ", pushes!("e."), " \
+         AND (e.paused_until IS NULL OR e.paused_until <= $2) AND e.circuit_wait_ms IS NULL \
+         AND NOT (e.id = ANY($3)) \
+         ORDER BY h.next_attempt_at LIMIT $4 FOR UPDATE OF e SKIP LOCKED), \
+     picked AS ( \
+         SELECT c.id, c.next_attempt_at FROM eps CROSS JOIN LATERAL ( \
+             SELECT count(*) AS n FROM deliveries b WHERE b.endpoint_id = eps.id AND b.state = 'delivering') busy \
+         CROSS JOIN LATERAL ( \
+             SELECT d.id, d.next_attempt_at FROM deliveries d \
+             WHERE d.endpoint_id = eps.id AND d.state = 'pending' AND d.next_attempt_at <= $2 AND ", key_is_free!(), " \
+             ORDER BY d.next_attempt_at LIMIT GREATEST(eps.max_in_flight - busy.n, 0)) c), \
+     due AS ( \
+         SELECT d.id FROM deliveries d WHERE d.state = 'pending' AND d.id IN ( \
+             SELECT id FROM picked ORDER BY next_attempt_at LIMIT $4) \
+         FOR UPDATE SKIP LOCKED) \
+     UPDATE deliveries SET state = 'delivering', lease_until = $1, updated_at = $2 FROM due \
+     WHERE deliveries.id = due.id \
+     RETURNING deliveries.id, event_id, endpoint_id, round_attempts, tenant, ordering_key, sequence"
+);
 
 /// A claimed delivery row: (id, event key, endpoint id, round attempts, probe, its
 /// place in its key's order).

@@ -7,7 +7,7 @@
 use deadpool_postgres::Pool;
 use tokio::sync::{mpsc, oneshot};
 
-use super::db::{exec, pg, Tx};
+use super::db::{exec, exec_planned, pg, Tx};
 use super::queue;
 use crate::domain::{Clock, Millis};
 use crate::store::{AttemptRecord, NextStep, StoreError, StoreResult};
@@ -146,7 +146,7 @@ async fn advance_deliveries(tx: &Tx<'_>, records: &[&AttemptRecord], now: Millis
         .map(|r| r.attempt.status_code.map(i64::from))
         .collect();
     let errors: Vec<Option<&str>> = records.iter().map(|r| r.attempt.error.as_deref()).collect();
-    exec(
+    exec_planned(
         tx,
         "UPDATE deliveries d SET \
          state = CASE WHEN d.state IN ('pending', 'delivering') THEN u.state ELSE d.state END, \

@@ -207,6 +207,14 @@ CREATE TABLE console_sessions (
 );
 CREATE INDEX console_sessions_by_expiry ON console_sessions (expires_at);
 "#,
+    r#"
+-- The claim works endpoint by endpoint (queue::claim): each endpoint's pending deliveries
+-- in due order, and its deliveries in flight (also what expired leases are looked for in).
+CREATE INDEX deliveries_pending_by_endpoint ON deliveries (endpoint_id, next_attempt_at)
+    WHERE state = 'pending';
+CREATE INDEX deliveries_in_flight ON deliveries (endpoint_id, lease_until) WHERE state = 'delivering';
+DROP INDEX deliveries_leased;
+"#,
 ];
 
 /// Applies the migrations this database has not seen yet; returns how many ran.
