@@ -46,7 +46,7 @@ pub async fn claim(
     let sql = format!(
         concat!(
             "WITH picked AS ( \
-             SELECT d.id FROM deliveries d WHERE d.endpoint_id = $1 AND d.state = 'pending' \
+             SELECT d.id FROM deliveries d WHERE d.endpoint_id = $1 AND d.pos > 0 AND d.state = 'pending' \
              AND d.next_attempt_at <= $2 AND ",
             key_is_free!(),
             " ORDER BY d.pos LIMIT $4 FOR UPDATE SKIP LOCKED), \
@@ -134,7 +134,7 @@ pub async fn ack_upto(
         tx,
         "UPDATE deliveries SET state = 'succeeded', lease_until = NULL, next_attempt_at = NULL, \
          attempts = attempts + 1, last_attempt_at = $3, updated_at = $3 \
-         WHERE endpoint_id = $1 AND pos <= $2 AND state IN ('pending', 'delivering')",
+         WHERE endpoint_id = $1 AND pos > 0 AND pos <= $2 AND state IN ('pending', 'delivering')",
         &[&endpoint_id, &cursor, &now],
     )
     .await?;
@@ -151,7 +151,7 @@ pub async fn read_after(
     let sql = format!(
         "SELECT d.pos, d.id, d.attempts, d.ordering_key, d.sequence, {} FROM deliveries d \
          JOIN events e ON e.id = d.event_id AND coalesce(e.tenant, '') = coalesce(d.tenant, '') \
-         WHERE d.endpoint_id = $1 AND d.pos > $2 AND d.state = 'pending' ORDER BY d.pos LIMIT $3",
+         WHERE d.endpoint_id = $1 AND d.pos > 0 AND d.pos > $2 AND d.state = 'pending' ORDER BY d.pos LIMIT $3",
         event_columns_of("e")
     );
     let rows = query(tx, &sql, &[&endpoint_id, &cursor, &(limit as i64)]).await?;

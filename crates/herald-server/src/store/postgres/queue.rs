@@ -58,12 +58,16 @@ pub async fn claim(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
     // rows are simply not leased and are claimed again (a delivery can then be sent twice,
     // which at-least-once allows). So the claim does not wait for its WAL flush; every
     // commit that records something a caller was told about still does.
-    exec(tx, "SET LOCAL synchronous_commit = off", &[]).await?;
-    let expired = expire_leases(tx, req.now).await?;
+    // The three are sent together (tokio-postgres pipelines concurrent requests on one
+    // connection; the server runs them in the order sent): one round trip, not three.
+    let (_, expired, mut claimed) = tokio::try_join!(
+        exec(tx, "SET LOCAL synchronous_commit = off", &[]),
+        expire_leases(tx, req.now),
+        claim_probes(tx, req),
+    )?;
     if expired > 0 {
         tracing::info!(expired, "re-queued deliveries whose lease ran out");
     }
-    let mut claimed = claim_probes(tx, req).await?;
     // An endpoint's `max_in_flight` is one cap across nodes: the claim locks the endpoint
     // rows it takes work from (skipping those another node is claiming for right now),
     // counts what is already in flight for them, and takes at most the room left.
@@ -157,12 +161,16 @@ async fn claim_probes(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Claime
 }
 
 async fn jobs_of(tx: &Tx<'_>, claimed: Vec<Claimed>) -> StoreResult<Vec<Job>> {
-    // Everything the batch needs in two queries, each event and endpoint loaded once.
-    let events = load_events(tx, claimed.iter().map(|c| &c.1)).await?;
+    // Everything the batch needs in two queries sent together, each event and endpoint
+    // loaded once.
     let endpoint_ids: Vec<&str> = claimed.iter().map(|c| c.2.as_str()).collect();
     let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE id = ANY($1)");
-    let endpoints: HashMap<String, Arc<Endpoint>> = query(tx, &sql, &[&endpoint_ids])
-        .await?
+    let params: [db::Param<'_>; 1] = [&endpoint_ids];
+    let (events, endpoint_rows) = tokio::try_join!(
+        load_events(tx, claimed.iter().map(|c| &c.1)),
+        query(tx, &sql, &params),
+    )?;
+    let endpoints: HashMap<String, Arc<Endpoint>> = endpoint_rows
         .iter()
         .map(|r| db::endpoint(r).map(|e| (e.id.clone(), Arc::new(e))))
         .collect::<StoreResult<_>>()?;
