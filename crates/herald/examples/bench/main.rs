@@ -266,6 +266,11 @@ async fn main() {
             ..run
         };
         scenarios::latency(&run, &node, &mut report).await;
+        let run = Run {
+            seq_offset: run.seq_offset + 50_000_000,
+            ..run
+        };
+        scenarios::latency_at_cap(&run, &node, &mut report, None).await;
         return;
     }
     let p99s = scenarios::latency(&run, &node, &mut report).await;

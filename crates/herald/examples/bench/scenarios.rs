@@ -83,11 +83,15 @@ pub async fn deliveries(run: &Run<'_>, node: &Node, report: &mut Report, direct1
         first: run.seq_offset + 2_000_000,
         fan_out: 10,
     };
-    let (rate10, _) = deliver_burst(run.http, &bases, run.arrivals, burst).await;
+    let (rate10, published10) = deliver_burst(run.http, &bases, run.arrivals, burst).await;
     let per10 = (node.cpu() - cpu).as_secs_f64() * 1e3 / (run.scale.fan_out_events * 10) as f64;
     let db_per10 =
         (cpu_named("postgres") - db_cpu).as_secs_f64() * 1e3 / (run.scale.fan_out_events * 10) as f64;
     report.compare("(2) deliveries/s, 10 endpoints per event", rate10, direct64);
+    report.note(&format!(
+        "    publishing those events took {:.1} s",
+        published10.as_secs_f64()
+    ));
     report.value(
         "CPU per delivered message, herald process (1 endpoint / 10 endpoints)",
         format!("{per:.3} ms / {per10:.3} ms"),
@@ -103,17 +107,31 @@ pub async fn deliveries(run: &Run<'_>, node: &Node, report: &mut Report, direct1
 /// Scenario 3: publish → arrival at fixed offered rates (open loop). Returns the p99 at
 /// each rate.
 pub async fn latency(run: &Run<'_>, node: &Node, report: &mut Report) -> Vec<(u64, Duration)> {
-    create_endpoint(
-        run.http,
-        &node.base,
-        json!({"url": run.receiver_url, "event_types": ["lat.x"], "max_in_flight": 64}),
-    )
-    .await;
+    latency_at_cap(run, node, report, Some(64)).await
+}
+
+/// Scenario 3 to an endpoint with this `max_in_flight` (`None`: the default a user gets,
+/// 16, as an outside harness creates it).
+pub async fn latency_at_cap(
+    run: &Run<'_>,
+    node: &Node,
+    report: &mut Report,
+    cap: Option<u32>,
+) -> Vec<(u64, Duration)> {
+    let (event_type, label) = match cap {
+        Some(_) => ("lat.x", String::new()),
+        None => ("latd.x", ", default max_in_flight".to_string()),
+    };
+    let mut body = json!({"url": run.receiver_url, "event_types": [event_type]});
+    if let Some(c) = cap {
+        body["max_in_flight"] = json!(c);
+    }
+    create_endpoint(run.http, &node.base, body).await;
     let mut p99s = Vec::new();
     for (i, &rate) in run.scale.rates.iter().enumerate() {
         let open = OpenLoop {
             bases: std::slice::from_ref(&node.base),
-            event_type: "lat.x",
+            event_type,
             first: run.seq_offset + 3_000_000 + i as u64 * 1_000_000,
             rate,
             count: rate * run.scale.latency_s,
@@ -122,7 +140,7 @@ pub async fn latency(run: &Run<'_>, node: &Node, report: &mut Report) -> Vec<(u6
         let direct =
             Stats::of(&direct_open_loop(run.http, run.receiver_url, rate, rate * run.scale.latency_s).await);
         report.push(format!(
-            "| (3) publish → arrival, open loop {rate}/s (baseline: the receiver hit directly on the same schedule; ratio of the p99s) | {stats} | {direct} | {:.1} |",
+            "| (3) publish → arrival, open loop {rate}/s{label} (baseline: the receiver hit directly on the same schedule; ratio of the p99s) | {stats} | {direct} | {:.1} |",
             stats.p99.as_secs_f64() / direct.p99.as_secs_f64()
         ));
         p99s.push((rate, stats.p99));

@@ -153,12 +153,18 @@ fn keys_of(
 /// A group's plain publishes (new ids, push endpoints only) and their deliveries, in one
 /// statement whatever the group's size; the events take their sequence in the group's
 /// order.
-async fn insert_plain(tx: &Tx<'_>, plain: &[(&NewEvent, Vec<&Subscriber>)]) -> StoreResult<Vec<PublishOutcome>> {
+async fn insert_plain(
+    tx: &Tx<'_>,
+    plain: &[(&NewEvent, Vec<&Subscriber>)],
+) -> StoreResult<Vec<PublishOutcome>> {
     let mut ev = PlainEvents::default();
     let mut dl = PlainDeliveries::default();
     let mut outcomes = Vec::with_capacity(plain.len());
     for (e, subs) in plain {
-        let targets = subs.iter().filter(|s| s.owed_state() == DeliveryState::Pending).count();
+        let targets = subs
+            .iter()
+            .filter(|s| s.owed_state() == DeliveryState::Pending)
+            .count();
         ev.push(e, targets as i64);
         for s in subs {
             dl.push(e, s);

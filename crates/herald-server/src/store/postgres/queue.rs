@@ -72,7 +72,12 @@ pub async fn claim(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
     // rows it takes work from (skipping those another node is claiming for right now),
     // counts what is already in flight for them, and takes at most the room left.
     let room = req.limit.saturating_sub(claimed.len()) as i64;
-    let rows = query(tx, CLAIM, &[&req.lease_until, &req.now, &req.exclude_endpoints, &room]).await?;
+    let rows = query(
+        tx,
+        CLAIM,
+        &[&req.lease_until, &req.now, &req.exclude_endpoints, &room],
+    )
+    .await?;
     for r in &rows {
         claimed.push(claimed_row(r, false)?);
     }

@@ -77,7 +77,10 @@ async fn write_group(pool: &Pool, records: &[&AttemptRecord], now: Millis) -> St
     let mut client = pool.get().await.map_err(|e| StoreError::Backend(Box::new(e)))?;
     let tx = client.transaction().await.map_err(pg)?;
     // Sent together: one round trip (see queue::claim).
-    tokio::try_join!(insert_attempts(&tx, records), advance_deliveries(&tx, records, now))?;
+    tokio::try_join!(
+        insert_attempts(&tx, records),
+        advance_deliveries(&tx, records, now)
+    )?;
     for record in records.iter().filter(|r| r.ordering.is_some()) {
         queue::move_waiting(&tx, record, now).await?;
     }
