@@ -288,8 +288,8 @@ impl Dispatcher {
 
     /// When to look again: the next due delivery, a rate-limited endpoint's next slot, or
     /// the idle poll, whichever is first. Work that is due but excluded (busy endpoints)
-    /// is picked up when an attempt finishes. Also says whether no push delivery is
-    /// pending at all.
+    /// is picked up when an attempt finishes. While attempts are in flight the store is not
+    /// asked (see [`BUSY_POLL`]). Also says whether no push delivery is pending at all.
     async fn next_wake(&self) -> (Instant, bool) {
         let now = Instant::now();
         let mut deadline = now + IDLE_POLL;

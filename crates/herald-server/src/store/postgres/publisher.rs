@@ -93,7 +93,6 @@ async fn store_group(pool: &Pool, group: &[&NewEvent]) -> StoreResult<Vec<Publis
     let tx = client.transaction().await.map_err(pg)?;
     let mut subscribers: HashMap<Option<String>, SubscriberIndex> = HashMap::new();
     let mut outcomes = Vec::with_capacity(group.len());
-    let mut due = false;
     for &ev in group {
         if !subscribers.contains_key(&ev.tenant) {
             let subs = endpoints::subscribers(&tx, ev.tenant.as_deref()).await?;
@@ -122,11 +121,9 @@ async fn store_group(pool: &Pool, group: &[&NewEvent]) -> StoreResult<Vec<Publis
     }
     outcomes.sort_by_key(|(i, _)| *i);
     let outcomes: Vec<PublishOutcome> = outcomes.into_iter().map(|(_, o)| o).collect();
-    for outcome in &outcomes {
-        if let PublishOutcome::Created(s) = outcome {
-            due |= s.deliveries > 0;
-        }
-    }
+    let due = outcomes
+        .iter()
+        .any(|o| matches!(o, PublishOutcome::Created(s) if s.deliveries > 0));
     if due {
         db::notify(&tx).await?;
     }

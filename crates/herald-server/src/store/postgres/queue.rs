@@ -59,7 +59,9 @@ pub async fn claim(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
     // which at-least-once allows). So the claim does not wait for its WAL flush; every
     // commit that records something a caller was told about still does.
     // The three are sent together (tokio-postgres pipelines concurrent requests on one
-    // connection; the server runs them in the order sent): one round trip, not three.
+    // connection; the server runs them in the order sent, which is this order once their
+    // statements are prepared; on the very first call the order does not matter): one
+    // round trip, not three.
     let (_, expired, mut claimed) = tokio::try_join!(
         exec(tx, "SET LOCAL synchronous_commit = off", &[]),
         expire_leases(tx, req.now),
@@ -103,7 +105,7 @@ const CLAIM: &str = concat!(
              WHERE state = 'pending' AND endpoint_id > h.endpoint_id \
              ORDER BY endpoint_id, next_attempt_at LIMIT 1) n), \
      eps AS ( \
-         SELECT e.id, e.max_in_flight, h.next_attempt_at AS head FROM heads h JOIN endpoints e ON e.id = h.endpoint_id \
+         SELECT e.id, e.max_in_flight FROM heads h JOIN endpoints e ON e.id = h.endpoint_id \
          WHERE h.next_attempt_at <= $2 AND NOT e.disabled AND ", pushes!("e."), " \
          AND (e.paused_until IS NULL OR e.paused_until <= $2) AND e.circuit_wait_ms IS NULL \
          AND NOT (e.id = ANY($3)) \
