@@ -27,11 +27,8 @@ enum Outcome {
 
 fn verify(value: &str) -> Outcome {
     let headers = [("Stripe-Signature", value)];
-    let req = InboundRequest {
-        headers: &headers,
-        body: BODY,
-    };
-    match verify_inbound(&Scheme::Stripe, &[SECRET], &req, NOW, TOL) {
+    let req = InboundRequest::post(&headers, BODY);
+    match verify_inbound(&Scheme::STRIPE, &[SECRET], &req, NOW, TOL) {
         Ok(Verified {
             secret_index: Some(0),
         }) => Outcome::Ok,

@@ -45,11 +45,8 @@ fn inbound(value: &str) -> Result<Verified, InboundError> {
         ("webhook-timestamp", ts.as_str()),
         ("webhook-signature", value),
     ];
-    let req = InboundRequest {
-        headers: &headers,
-        body: BODY,
-    };
-    verify_inbound(&Scheme::Standard, &[SECRET], &req, TS, 300)
+    let req = InboundRequest::post(&headers, BODY);
+    verify_inbound(&Scheme::STANDARD, &[SECRET], &req, TS, 300)
 }
 
 fn lib_ok(value: &str) -> bool {

@@ -1,4 +1,4 @@
-//! Basic and Bearer credentials (`verify_inbound` with `Scheme::Basic` / `Scheme::Bearer`).
+//! Basic and Bearer credentials (`verify_inbound` with `Scheme::BASIC` / `Scheme::BEARER`).
 //!
 //! Input: a choice byte (bit 0: Basic or Bearer), then a line of secrets separated by tabs,
 //! then the `Authorization` value.
@@ -17,10 +17,7 @@ use libfuzzer_sys::fuzz_target;
 
 fn run(scheme: &Scheme, secrets: &[&str], value: &str) -> Result<Verified, InboundError> {
     let headers = [("Authorization", value)];
-    let req = InboundRequest {
-        headers: &headers,
-        body: b"",
-    };
+    let req = InboundRequest::post(&headers, b"");
     verify_inbound(scheme, secrets, &req, 0, 300)
 }
 
@@ -49,9 +46,9 @@ fuzz_target!(|data: &[u8]| {
     let value = f.text();
     let basic = choice & 1 == 0;
     let (scheme, word) = if basic {
-        (Scheme::Basic, "Basic")
+        (Scheme::BASIC, "Basic")
     } else {
-        (Scheme::Bearer, "Bearer")
+        (Scheme::BEARER, "Bearer")
     };
     let secrets: Vec<&str> = line.split('\t').collect();
 

@@ -1,4 +1,4 @@
-//! GitHub verification (`verify_inbound` with `Scheme::Github`).
+//! GitHub verification (`verify_inbound` with `Scheme::GITHUB`).
 //!
 //! Input: a choice byte, then lines `secret`, `X-Hub-Signature-256` value; the rest is the
 //! body.
@@ -15,11 +15,8 @@ use libfuzzer_sys::fuzz_target;
 
 fn run(secrets: &[&str], name: &str, value: &str, body: &[u8]) -> Result<Verified, InboundError> {
     let headers = [(name, value)];
-    let req = InboundRequest {
-        headers: &headers,
-        body,
-    };
-    verify_inbound(&Scheme::Github, secrets, &req, 0, 300)
+    let req = InboundRequest::post(&headers, body);
+    verify_inbound(&Scheme::GITHUB, secrets, &req, 0, 300)
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -51,10 +51,7 @@ fn run(
     body: &[u8],
 ) -> Result<Verified, InboundError> {
     let headers = [(name, value)];
-    let req = InboundRequest {
-        headers: &headers,
-        body,
-    };
+    let req = InboundRequest::post(&headers, body);
     verify_inbound(&Scheme::Hmac(spec.clone()), secrets, &req, 0, 300)
 }
 
@@ -81,6 +78,8 @@ fuzz_target!(|data: &[u8]| {
         encoding: some_if(encoding),
         prefix: (choice & 0x40 == 0).then(|| prefix.clone()),
         tolerance_s: None,
+        verify_token: None,
+        url: None,
     });
     let spec = match config.as_ref().map(VerifyConfig::scheme) {
         Ok(Scheme::Hmac(spec)) => spec.clone(),

@@ -1,4 +1,4 @@
-//! Shopify verification (`verify_inbound` with `Scheme::Shopify`).
+//! Shopify verification (`verify_inbound` with `Scheme::SHOPIFY`).
 //!
 //! Input: a choice byte, then lines `secret`, signature header value; the rest is the body.
 //! The choice byte picks the header's name (`X-Shopify-Hmac-Sha256` or, as newer
@@ -22,8 +22,8 @@ const NEW: &str = "shopify-hmac-sha256";
 const OLD: &str = "x-shopify-hmac-sha256";
 
 fn run(secrets: &[&str], headers: &[(&str, &str)], body: &[u8]) -> Result<Verified, InboundError> {
-    let req = InboundRequest { headers, body };
-    verify_inbound(&Scheme::Shopify, secrets, &req, 0, 300)
+    let req = InboundRequest::post(headers, body);
+    verify_inbound(&Scheme::SHOPIFY, secrets, &req, 0, 300)
 }
 
 /// The two headers, in the order the choice byte says.

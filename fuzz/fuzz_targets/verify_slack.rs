@@ -1,4 +1,4 @@
-//! Slack verification (`verify_inbound` with `Scheme::Slack`).
+//! Slack verification (`verify_inbound` with `Scheme::SLACK`).
 //!
 //! Input: a choice byte, then lines `secret`, `X-Slack-Signature` value,
 //! `X-Slack-Request-Timestamp` value, `now`; the rest is the body.
@@ -27,11 +27,8 @@ fn run(
     if swap {
         headers.reverse();
     }
-    let req = InboundRequest {
-        headers: &headers,
-        body,
-    };
-    verify_inbound(&Scheme::Slack, secrets, &req, now, TOL)
+    let req = InboundRequest::post(&headers, body);
+    verify_inbound(&Scheme::SLACK, secrets, &req, now, TOL)
 }
 
 fuzz_target!(|data: &[u8]| {

@@ -1,4 +1,4 @@
-//! Standard Webhooks verification (`verify_inbound` with `Scheme::Standard`, and the
+//! Standard Webhooks verification (`verify_inbound` with `Scheme::STANDARD`, and the
 //! crate-level `verify_standard` / `verify`).
 //!
 //! Input: a choice byte, then lines `secret`, `webhook-id`, `webhook-timestamp`,
@@ -56,8 +56,8 @@ fn family(prefix: &str, choice: u8) -> [String; 3] {
 }
 
 fn run(secrets: &[&str], headers: &[(&str, &str)], body: &[u8], now: i64) -> Result<Verified, InboundError> {
-    let req = InboundRequest { headers, body };
-    verify_inbound(&Scheme::Standard, secrets, &req, now, TOL)
+    let req = InboundRequest::post(headers, body);
+    verify_inbound(&Scheme::STANDARD, secrets, &req, now, TOL)
 }
 
 /// Both families' headers (`svix-` first or last), the values in `SUFFIXES` order.

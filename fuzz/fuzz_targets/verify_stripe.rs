@@ -1,4 +1,4 @@
-//! Stripe verification (`verify_inbound` with `Scheme::Stripe`).
+//! Stripe verification (`verify_inbound` with `Scheme::STRIPE`).
 //!
 //! Input: a choice byte, then lines `secret`, `Stripe-Signature` value, `now`; the rest is
 //! the body.
@@ -20,11 +20,8 @@ use libfuzzer_sys::fuzz_target;
 
 fn run(secrets: &[&str], value: &str, body: &[u8], now: i64) -> Result<Verified, InboundError> {
     let headers = [("Stripe-Signature", value)];
-    let req = InboundRequest {
-        headers: &headers,
-        body,
-    };
-    verify_inbound(&Scheme::Stripe, secrets, &req, now, TOL)
+    let req = InboundRequest::post(&headers, body);
+    verify_inbound(&Scheme::STRIPE, secrets, &req, now, TOL)
 }
 
 fuzz_target!(|data: &[u8]| {

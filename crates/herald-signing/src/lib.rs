@@ -29,8 +29,9 @@ pub mod inbound;
 mod props;
 
 pub use inbound::{
-    parse_scheme, signature_headers, validate_secrets, verify_inbound, HmacAlgorithm, HmacSpec, InboundError,
-    InboundRequest, Scheme, SigEncoding, UnknownName, Verified,
+    handshake_reply, meta_subscribe, parse_scheme, signature_headers, validate_secrets, verify_inbound,
+    Clock, Handshake, HmacAlgorithm, HmacSpec, InboundError, InboundRequest, Preset, Reply, Scheme,
+    SecretKind, SigEncoding, UnknownName, Verified,
 };
 
 /// The prefix of a Standard Webhooks secret.

@@ -63,21 +63,21 @@ proptest! {
     ) {
         let sig = format!("t={t},v1={}", hex_mac(secret.as_bytes(), &[format!("{t}.").as_bytes(), &body].concat()));
         let headers = [("Stripe-Signature", sig.as_str())];
-        let req = InboundRequest { headers: &headers, body: &body };
+        let req = InboundRequest::post(&headers, &body);
         // Stripe checks the age only: any timestamp from the future is accepted.
         for now in [t, t - TOL, t + TOL, t - TOL - 1, 0] {
-            prop_assert!(verify_inbound(&Scheme::Stripe, &[&secret], &req, now, TOL).is_ok());
+            prop_assert!(verify_inbound(&Scheme::STRIPE, &[&secret], &req, now, TOL).is_ok());
         }
         let out_of_tolerance = matches!(
-            verify_inbound(&Scheme::Stripe, &[&secret], &req, t + TOL + 1, TOL),
+            verify_inbound(&Scheme::STRIPE, &[&secret], &req, t + TOL + 1, TOL),
             Err(InboundError::TimestampOutOfTolerance { .. })
         );
         prop_assert!(out_of_tolerance);
         let mut changed = body.clone();
         let i = flip.index(changed.len());
         changed[i] = changed[i].wrapping_add(1);
-        let bad = InboundRequest { headers: &headers, body: &changed };
-        prop_assert_eq!(verify_inbound(&Scheme::Stripe, &[&secret], &bad, t, TOL), Err(InboundError::NoMatch));
+        let bad = InboundRequest::post(&headers, &changed);
+        prop_assert_eq!(verify_inbound(&Scheme::STRIPE, &[&secret], &bad, t, TOL), Err(InboundError::NoMatch));
     }
 
     #[test]
@@ -95,17 +95,17 @@ proptest! {
         let slack = format!("v0={}", hex::encode(mac(&[format!("v0:{t}:").as_bytes(), &body].concat())));
         let ts = t.to_string();
         let cases: [(Scheme, Vec<(&str, &str)>); 3] = [
-            (Scheme::Github, vec![("X-Hub-Signature-256", gh.as_str())]),
-            (Scheme::Shopify, vec![("X-Shopify-Hmac-Sha256", shop.as_str())]),
-            (Scheme::Slack, vec![("X-Slack-Signature", slack.as_str()), ("X-Slack-Request-Timestamp", ts.as_str())]),
+            (Scheme::GITHUB, vec![("X-Hub-Signature-256", gh.as_str())]),
+            (Scheme::SHOPIFY, vec![("X-Shopify-Hmac-Sha256", shop.as_str())]),
+            (Scheme::SLACK, vec![("X-Slack-Signature", slack.as_str()), ("X-Slack-Request-Timestamp", ts.as_str())]),
         ];
         let mut changed = body.clone();
         let i = flip.index(changed.len());
         changed[i] ^= 0x80;
         for (scheme, headers) in &cases {
-            let ok = InboundRequest { headers, body: &body };
+            let ok = InboundRequest::post(headers, &body);
             prop_assert!(verify_inbound(scheme, &[&secret], &ok, t, TOL).is_ok(), "{:?}", scheme);
-            let bad = InboundRequest { headers, body: &changed };
+            let bad = InboundRequest::post(headers, &changed);
             prop_assert_eq!(verify_inbound(scheme, &[&secret], &bad, t, TOL), Err(InboundError::NoMatch));
         }
     }

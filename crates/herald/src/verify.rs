@@ -6,11 +6,12 @@ use std::io::Read;
 use anyhow::Context;
 use clap::Args;
 use herald_server::domain::source::{VerifyConfig, VerifyFields};
-use herald_signing::{verify_inbound, InboundRequest};
+use herald_signing::{handshake_reply, verify_inbound, InboundRequest};
 
 #[derive(Args)]
 pub struct VerifyArgs {
-    /// standard, stripe, github, shopify, slack, hmac, basic, bearer or none.
+    /// A preset (`GET /v1/source-presets` lists them: standard, stripe, github, twilio,
+    /// discord, …) or hmac, basic, bearer, none.
     #[arg(long)]
     scheme: String,
     /// A secret to try (repeatable: any one may match, as during a rotation).
@@ -22,6 +23,13 @@ pub struct VerifyArgs {
     /// The time to verify at, in unix seconds [default: now].
     #[arg(long)]
     now: Option<i64>,
+    /// The full URL the provider called, for the schemes that sign it (twilio, hubspot,
+    /// square).
+    #[arg(long)]
+    url: Option<String>,
+    /// The request's method, for the schemes that sign it (hubspot).
+    #[arg(long, default_value = "POST")]
+    method: String,
     /// Timestamp tolerance in seconds for timestamped schemes [default: 300].
     #[arg(long)]
     tolerance: Option<i64>,
@@ -48,6 +56,8 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
         encoding: args.encoding,
         prefix: args.prefix,
         tolerance_s: args.tolerance,
+        verify_token: None,
+        url: None,
     })
     .map_err(|(field, e)| anyhow::anyhow!("{field}: {e}"))?;
     let scheme = config.scheme();
@@ -74,6 +84,8 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
     let request = InboundRequest {
         headers: &pairs,
         body: &body,
+        method: &args.method,
+        url: args.url.as_deref(),
     };
     match verify_inbound(scheme, &secrets, &request, now, config.tolerance()) {
         Ok(v) => {
@@ -81,10 +93,20 @@ pub fn run(args: VerifyArgs) -> anyhow::Result<()> {
                 Some(i) => println!("valid (secret #{})", i + 1),
                 None => println!("valid (scheme none)"),
             }
+            let matched = v.secret_index.map(|i| secrets[i]);
+            if let Some(reply) = handshake_reply(scheme, &request, matched) {
+                let body = String::from_utf8_lossy(&reply.body);
+                println!(
+                    "handshake ({}): reply {} {body}",
+                    reply.handshake.name(),
+                    reply.content_type
+                );
+            }
             Ok(())
         }
         Err(e) => {
             println!("invalid: {e}");
+            eprintln!("invalid: {e}");
             std::process::exit(1);
         }
     }

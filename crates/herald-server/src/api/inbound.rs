@@ -1,10 +1,12 @@
 //! `POST /in/{source_id}`: the public receiver. No API key: the source's own verification
 //! decides. The 2xx is sent only after the event (or the duplicate) is durably recorded;
-//! every request, accepted or refused, is logged with its reason.
+//! every request, accepted or refused, is logged with its reason. `GET /in/{source_id}`
+//! answers Meta's subscription check, for `meta` sources only.
 
 use std::net::SocketAddr;
 
-use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::extract::{ConnectInfo, Path, RawQuery, Request, State};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -12,11 +14,13 @@ use serde_json::json;
 
 use super::error::ApiError;
 use super::extract::read_limited;
+use super::sources::ingest_url;
 use super::AppState;
 use crate::domain::source::Source;
 use crate::domain::{new_id, NewEvent, Scope};
-use crate::ingest::{client_ip, decide, redacted_headers, Accepted, RawRequest, RefusalKind};
+use crate::ingest::{check_sender, client_ip, decide, redacted_headers, Accepted, RawRequest, RefusalKind};
 use crate::store::{InboundEvent, IngestOutcome, RequestRecord};
+use herald_signing::{meta_subscribe, Handshake};
 
 /// Bytes of a refused request's body kept in the log.
 const LOGGED_BODY: usize = 4096;
@@ -97,6 +101,16 @@ pub async fn receive(
         headers: serde_json::to_string(&redacted_headers(&source, &headers)).expect("strings serialize"),
         body_size: 0,
     };
+    // What a provider that signs the URL signed: the ingest URL it was given, and the query.
+    let mut url = match source.spec.verify.signed_url() {
+        Some(u) => u.to_string(),
+        None => ingest_url(&state, &headers, &source.id),
+    };
+    if let Some(query) = req.uri().query() {
+        url.push('?');
+        url.push_str(query);
+    }
+    let method = req.method().as_str().to_string();
     if let Some(limit) = &state.limits.per_source {
         if let Err(mut e) = limit.check(state.store.as_ref(), &source.id).await {
             let Some(skipped) = state.limits.log_rate_refusal(&source.id) else {
@@ -116,6 +130,8 @@ pub async fn receive(
     };
     log.body_size = body.len() as u64;
     let raw = RawRequest {
+        method: &method,
+        url: &url,
         headers: &headers,
         body: &body,
         client_ip: ip,
@@ -128,12 +144,13 @@ pub async fn receive(
                 .refuse(ApiError::with_status(status, code, r.reason), Some(&body))
                 .await;
         }
-        Ok(Accepted::Challenge(challenge)) => {
-            let record = log.record("challenge", 200, Some("Slack URL verification".into()), None);
+        Ok(Accepted::Challenge(reply)) => {
+            let what = format!("handshake answered: {}", reply.handshake.name());
+            let record = log.record("challenge", 200, Some(what), None);
             if let Err(e) = state.store.record_request(record).await {
                 return ApiError::from(e).into_response();
             }
-            return Json(json!({"challenge": challenge})).into_response();
+            return ([(CONTENT_TYPE, reply.content_type)], reply.body).into_response();
         }
         Ok(Accepted::Event {
             event_type,
@@ -181,4 +198,60 @@ pub async fn receive(
         Ok(IngestOutcome::Duplicate(first)) => Json(json!({"id": first, "duplicate": true})).into_response(),
         Err(e) => ApiError::from(e).into_response(),
     }
+}
+
+#[utoipa::path(get, path = "/in/{source_id}", tag = "inbound", summary = "Answer Meta's subscription check (`meta` sources)", params(("source_id" = String, Path, description = "The source id")), responses((status = 200, body = String, description = "hub.challenge, echoed")))]
+pub async fn subscribe(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let source = match state.store.get_source(&Scope::Admin, &id).await {
+        Ok(Some(s)) => s,
+        Ok(None) => return ApiError::not_found("source").into_response(),
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    if source.spec.verify.scheme().preset().handshake != Some(Handshake::MetaSubscribe) {
+        return ApiError::with_status(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "providers POST to /in/{id}; GET is answered for `meta` sources only (hub.challenge)",
+        )
+        .into_response();
+    }
+    let forwarded = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let ip = client_ip(peer.ip(), forwarded, &state.config.trusted_proxies);
+    let log = Log {
+        state: &state,
+        source: &source,
+        ip: ip.to_string(),
+        headers: serde_json::to_string(&redacted_headers(&source, &headers)).expect("strings serialize"),
+        body_size: 0,
+    };
+    if let Err(r) = check_sender(&source, ip) {
+        return log
+            .refuse(ApiError::with_status(StatusCode::FORBIDDEN, "forbidden", r), None)
+            .await;
+    }
+    let tokens: Vec<&str> = source.spec.verify.verify_token().into_iter().collect();
+    let Some(challenge) = meta_subscribe(query.as_deref().unwrap_or(""), &tokens) else {
+        let why = match tokens.is_empty() {
+            true => "the source has no verify.verify_token to check hub.verify_token against",
+            false => "not a subscription check with this source's verify token (hub.mode=subscribe, hub.verify_token, hub.challenge)",
+        };
+        let err = ApiError::with_status(StatusCode::FORBIDDEN, "forbidden", why);
+        return log.refuse(err, None).await;
+    };
+    let record = log.record(
+        "challenge",
+        200,
+        Some(format!("handshake answered: {}", Handshake::MetaSubscribe.name())),
+        None,
+    );
+    if let Err(e) = state.store.record_request(record).await {
+        return ApiError::from(e).into_response();
+    }
+    ([(CONTENT_TYPE, "text/plain; charset=utf-8")], challenge).into_response()
 }

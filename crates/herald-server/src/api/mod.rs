@@ -17,6 +17,7 @@ pub mod limits;
 pub mod openapi;
 pub mod operations;
 mod ordering;
+mod presets;
 mod pull;
 mod sources;
 
@@ -113,7 +114,8 @@ pub fn router(state: AppState, with_api: bool) -> Router {
             .routes(routes!(sources::requests))
             .routes(routes!(keys::create, keys::list))
             .routes(routes!(keys::revoke))
-            .routes(routes!(inbound::receive));
+            .routes(routes!(presets::list))
+            .routes(routes!(inbound::receive, inbound::subscribe));
     }
     let (router, doc) = api.split_for_parts();
     let doc = Arc::new(openapi::finish(doc));

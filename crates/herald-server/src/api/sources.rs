@@ -12,7 +12,8 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{page_limit, ApiJson, ApiQuery, Caller, PageParams};
 use super::AppState;
 use crate::domain::source::{
-    default_event_type, Dedupe, Extract, Source, SourcePatch, SourceSpec, VerifyConfig, VerifyFields,
+    default_dedupe, default_event_type, default_type_prefix, Dedupe, Extract, Source, SourcePatch,
+    SourceSpec, VerifyConfig, VerifyFields, DEFAULT_DEDUPE_WINDOW_S,
 };
 use crate::domain::{new_id, rfc3339, valid_event_type, OPERATIONAL_PREFIX};
 use crate::store::RequestRecord;
@@ -29,6 +30,10 @@ pub struct VerifyBody {
     prefix: Option<String>,
     #[serde(default, deserialize_with = "super::integers::opt")]
     tolerance_s: Option<i64>,
+    /// `meta` only: the verify token typed into Meta's dashboard.
+    verify_token: Option<String>,
+    /// twilio, hubspot, square: the URL the provider was given, if not `ingest_url`.
+    url: Option<String>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -37,6 +42,8 @@ pub struct DedupeBody {
     key: Option<String>,
     #[serde(default, deserialize_with = "super::integers::opt")]
     window_s: Option<u64>,
+    /// Accept (without de-duplicating) a request that lacks the key, instead of refusing it.
+    if_present: Option<bool>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -47,9 +54,14 @@ pub struct CreateSource {
     tenant: Option<String>,
     verify: Option<VerifyBody>,
     allow_ips: Option<Vec<String>>,
-    dedupe: Option<DedupeBody>,
+    /// Absent: the preset's default (its delivery id, when it sends one); `null`: none.
+    #[serde(default, deserialize_with = "nullable")]
+    dedupe: Option<Option<DedupeBody>>,
+    /// Absent: where the preset says the event type is.
     event_type: Option<String>,
-    type_prefix: Option<String>,
+    /// Absent: the preset's prefix (e.g. `twitch.`); `null`: none.
+    #[serde(default, deserialize_with = "nullable")]
+    type_prefix: Option<Option<String>>,
 }
 
 fn nullable<'de, T: Deserialize<'de>, D: Deserializer<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
@@ -119,6 +131,8 @@ fn validate_verify(v: Option<VerifyBody>) -> ApiResult<VerifyConfig> {
         encoding: v.encoding,
         prefix: v.prefix,
         tolerance_s: v.tolerance_s,
+        verify_token: v.verify_token,
+        url: v.url,
     };
     VerifyConfig::new(fields).map_err(|(field, e)| ApiError::invalid(&field, e))
 }
@@ -154,14 +168,18 @@ fn validate_dedupe(d: DedupeBody) -> ApiResult<Dedupe> {
         }
         Some(k) => k,
     };
-    let window_s = d.window_s.unwrap_or(86_400);
+    let window_s = d.window_s.unwrap_or(DEFAULT_DEDUPE_WINDOW_S);
     if !(1..=30 * 86_400).contains(&window_s) {
         return Err(ApiError::invalid(
             "dedupe.window_s",
             "must be between 1 and 2592000 (30 days)",
         ));
     }
-    Ok(Dedupe { key, window_s })
+    Ok(Dedupe {
+        key,
+        window_s,
+        if_present: d.if_present.unwrap_or(false),
+    })
 }
 
 fn validate_type_rule(spec: &str) -> ApiResult<Extract> {
@@ -205,6 +223,11 @@ pub struct VerifyView {
     #[serde(skip_serializing_if = "Option::is_none")]
     prefix: Option<String>,
     tolerance_s: i64,
+    /// `meta`: whether a verify token is set (it is never shown).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verify_token_set: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -225,7 +248,7 @@ pub struct SourceView {
 }
 
 /// Where providers should send requests: `--public-url` if set, else this request's host.
-fn ingest_url(state: &AppState, headers: &HeaderMap, id: &str) -> String {
+pub(super) fn ingest_url(state: &AppState, headers: &HeaderMap, id: &str) -> String {
     let base = match &state.config.public_url {
         Some(u) => u.trim_end_matches('/').to_string(),
         None => {
@@ -240,12 +263,14 @@ fn ingest_url(state: &AppState, headers: &HeaderMap, id: &str) -> String {
 }
 
 fn view(s: Source, url: String) -> SourceView {
+    let tolerance_s = s.spec.verify.tolerance();
+    let is_meta = s.spec.verify.scheme().preset().handshake == Some(herald_signing::Handshake::MetaSubscribe);
     let v = s.spec.verify.into_fields();
     SourceView {
         verify: VerifyView {
-            tolerance_s: v
-                .tolerance_s
-                .unwrap_or(crate::domain::source::DEFAULT_TOLERANCE_S),
+            tolerance_s,
+            verify_token_set: is_meta.then_some(v.verify_token.is_some()),
+            url: v.url,
             scheme: v.scheme,
             secrets_count: v.secrets.len(),
             header: v.header,
@@ -280,10 +305,18 @@ pub async fn create(
         Some(spec) => validate_type_rule(&spec)?,
         None => default_event_type(verify.scheme()),
     };
+    let dedupe = match body.dedupe {
+        Some(given) => given.map(validate_dedupe).transpose()?,
+        None => default_dedupe(verify.scheme()),
+    };
+    let type_prefix = match body.type_prefix {
+        Some(given) => validate_prefix(given)?,
+        None => default_type_prefix(verify.scheme()),
+    };
     let spec = SourceSpec {
         allow_ips: validate_ips(body.allow_ips.unwrap_or_default())?,
-        dedupe: body.dedupe.map(validate_dedupe).transpose()?,
-        type_prefix: validate_prefix(body.type_prefix)?,
+        dedupe,
+        type_prefix,
         verify,
         event_type,
     };

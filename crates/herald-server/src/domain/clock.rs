@@ -67,6 +67,17 @@ impl Clock {
         offset.send_modify(|o| *o += by.as_millis() as Millis);
     }
 
+    /// Sets a driven clock to read `now` (unix milliseconds), backwards if need be: for
+    /// tests that replay requests signed at a fixed time. Nothing scheduled should be
+    /// running when a test moves time back.
+    ///
+    /// # Panics
+    /// On the system clock.
+    pub fn set_now(&self, now: Millis) {
+        let offset = self.offset.as_ref().expect("only a driven clock can be moved");
+        offset.send_modify(|o| *o = now - system_ms());
+    }
+
     /// A watch that changes whenever the clock jumps (never, for the system clock).
     pub fn moves(&self) -> watch::Receiver<Millis> {
         match &self.offset {

@@ -1,7 +1,7 @@
 //! Inbound sources: how a provider's requests are verified, filtered, de-duplicated and
 //! turned into events.
 
-use herald_signing::{parse_scheme, validate_secrets, HmacSpec, Scheme};
+use herald_signing::{parse_scheme, validate_secrets, Handshake, HmacSpec, Scheme};
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
@@ -21,8 +21,18 @@ pub struct VerifyFields {
     pub encoding: Option<String>,
     /// `hmac` only: a prefix such as `sha256=`.
     pub prefix: Option<String>,
-    /// Timestamped schemes: how far the signed time may be from now (default 300 s).
+    /// Timestamped schemes: how far the signed time may be from now (default: the
+    /// preset's, 300 s for most).
     pub tolerance_s: Option<i64>,
+    /// `meta` only: the token Meta's subscription check (`GET ?hub.verify_token=`) must
+    /// carry. Sealed at rest like the secrets, never shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify_token: Option<String>,
+    /// The schemes that sign the URL (twilio, hubspot, square): the URL the provider was
+    /// given, when it is not herald's `ingest_url` (a proxy rewrites the path, say). The
+    /// request's query string is appended to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 impl std::fmt::Debug for VerifyFields {
@@ -35,6 +45,8 @@ impl std::fmt::Debug for VerifyFields {
             .field("encoding", &self.encoding)
             .field("prefix", &self.prefix)
             .field("tolerance_s", &self.tolerance_s)
+            .field("verify_token", &self.verify_token.as_ref().map(|_| "<redacted>"))
+            .field("url", &self.url)
             .finish()
     }
 }
@@ -89,13 +101,28 @@ impl VerifyConfig {
         &self.fields.secrets
     }
 
-    /// The secrets, to seal or open them in place (nothing else may change once read).
-    pub fn secrets_mut(&mut self) -> &mut Vec<String> {
-        &mut self.fields.secrets
+    /// The secrets and the verify token, to seal or open them in place (nothing else may
+    /// change once read).
+    pub fn sealable_mut(&mut self) -> impl Iterator<Item = &mut String> {
+        self.fields
+            .secrets
+            .iter_mut()
+            .chain(self.fields.verify_token.as_mut())
+    }
+
+    pub fn verify_token(&self) -> Option<&str> {
+        self.fields.verify_token.as_deref()
+    }
+
+    /// The URL the provider signs, when the source sets it.
+    pub fn signed_url(&self) -> Option<&str> {
+        self.fields.url.as_deref()
     }
 
     pub fn tolerance(&self) -> i64 {
-        self.fields.tolerance()
+        self.fields
+            .tolerance_s
+            .unwrap_or(self.scheme.preset().tolerance_s)
     }
 }
 
@@ -146,14 +173,38 @@ impl VerifyFields {
                 "header, algorithm, encoding and prefix apply to the `hmac` scheme only".into(),
             ));
         }
-        if !(1..=86_400).contains(&self.tolerance()) {
+        if self.tolerance_s.is_some_and(|t| !(1..=86_400).contains(&t)) {
             return Err(bad("tolerance_s", &"must be between 1 and 86400"));
         }
+        let meta = scheme.preset().handshake == Some(Handshake::MetaSubscribe);
+        match &self.verify_token {
+            Some(_) if !meta => {
+                return Err(bad("verify_token", &"applies to the `meta` scheme only"));
+            }
+            Some(t) if t.is_empty() || t.len() > 256 || !t.bytes().all(|b| b.is_ascii_graphic()) => {
+                return Err(bad("verify_token", &"must be 1 to 256 visible ASCII characters"));
+            }
+            _ => {}
+        }
+        if let Some(url) = &self.url {
+            if !scheme.preset().signs_url {
+                return Err(bad(
+                    "url",
+                    &"applies to the schemes that sign the URL (twilio, hubspot, square) only",
+                ));
+            }
+            let ok = (url.starts_with("https://") || url.starts_with("http://"))
+                && url.len() <= 2048
+                && !url.contains(['?', '#'])
+                && url.bytes().all(|b| b.is_ascii_graphic());
+            if !ok {
+                return Err(bad(
+                    "url",
+                    &"must be an http(s) URL without query or fragment, at most 2048 characters",
+                ));
+            }
+        }
         Ok(scheme)
-    }
-
-    pub fn tolerance(&self) -> i64 {
-        self.tolerance_s.unwrap_or(DEFAULT_TOLERANCE_S)
     }
 }
 
@@ -217,7 +268,16 @@ impl<'de> Deserialize<'de> for Extract {
 pub struct Dedupe {
     pub key: Extract,
     pub window_s: u64,
+    /// A request without the key is accepted, not de-duplicated, instead of refused: how a
+    /// preset's default de-duplication works (the provider always sends its delivery id;
+    /// a test request by hand may not).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub if_present: bool,
 }
+
+/// How long a preset's de-duplication remembers a delivery id (a day: longer than any
+/// provider's retries last in a burst, and what a user-set window defaults to).
+pub const DEFAULT_DEDUPE_WINDOW_S: u64 = 86_400;
 
 /// The parts of a source that say how its requests are handled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -239,15 +299,28 @@ pub struct Source {
     pub updated_at: Millis,
 }
 
-/// Where each provider says what happened, when the source does not say.
+/// Where the provider says what happened, when the source does not say.
 pub fn default_event_type(scheme: &Scheme) -> Extract {
-    match scheme {
-        Scheme::Github => Extract::Header("x-github-event".into()),
-        Scheme::Shopify => Extract::Header("x-shopify-topic".into()),
-        Scheme::Slack => Extract::Json("/event/type".into()),
-        Scheme::Standard | Scheme::Stripe => Extract::Json("/type".into()),
-        _ => Extract::Const("webhook".into()),
-    }
+    let rule = scheme.preset().event_type;
+    Extract::parse(rule)
+        .unwrap_or_else(|| panic!("preset {} has a bad event type rule {rule}", scheme.name()))
+}
+
+/// The provider's delivery id, de-duplicated for a day when present, when the source does
+/// not say.
+pub fn default_dedupe(scheme: &Scheme) -> Option<Dedupe> {
+    let rule = scheme.preset().dedupe?;
+    Some(Dedupe {
+        key: Extract::parse(rule)
+            .unwrap_or_else(|| panic!("preset {} has a bad dedupe rule {rule}", scheme.name())),
+        window_s: DEFAULT_DEDUPE_WINDOW_S,
+        if_present: true,
+    })
+}
+
+/// The provider's event type prefix, when the source does not say.
+pub fn default_type_prefix(scheme: &Scheme) -> Option<String> {
+    scheme.preset().type_prefix.map(str::to_string)
 }
 
 /// A change to a source; `None` leaves a field, `Some(None)` clears an optional one.
@@ -298,6 +371,8 @@ mod tests {
             encoding: Some("base64".into()),
             prefix: None,
             tolerance_s: None,
+            verify_token: None,
+            url: None,
         }
     }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use axum::http::HeaderMap;
-use herald_signing::{signature_headers, verify_inbound, InboundRequest, Scheme};
+use herald_signing::{handshake_reply, signature_headers, verify_inbound, InboundRequest, Reply};
 use ipnet::IpNet;
 use sha2::{Digest, Sha256};
 
@@ -15,6 +15,9 @@ use crate::domain::{valid_event_type, OPERATIONAL_PREFIX};
 
 /// One request as it arrived.
 pub struct RawRequest<'a> {
+    pub method: &'a str,
+    /// The URL the provider called: herald's public URL, the path and the query.
+    pub url: &'a str,
     pub headers: &'a HeaderMap,
     pub body: &'a [u8],
     /// The sender, after trusted proxies are taken into account.
@@ -46,8 +49,8 @@ pub enum RefusalKind {
 /// What to do with a request that passed the checks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Accepted {
-    /// Slack's URL verification handshake: answer with the challenge, store no event.
-    Challenge(String),
+    /// A provider's handshake (Slack, Twitch, Zoom, Discord): send this reply, store no event.
+    Challenge(Reply),
     Event {
         event_type: String,
         dedupe_key: Option<String>,
@@ -76,37 +79,48 @@ fn header_pairs(headers: &HeaderMap) -> Vec<(&str, &str)> {
         .collect()
 }
 
+/// Refuses a sender outside the source's `allow_ips` (the reason says so).
+pub fn check_sender(source: &Source, client_ip: IpAddr) -> Result<(), String> {
+    let allow = &source.spec.allow_ips;
+    let ip = match client_ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(client_ip, IpAddr::V4),
+        v4 => v4,
+    };
+    if !allow.is_empty() && !allow.iter().any(|n| n.contains(&ip)) {
+        return Err(format!("sender {ip} is not in allow_ips"));
+    }
+    Ok(())
+}
+
 /// Decides on one request to a source.
 pub fn decide(source: &Source, req: &RawRequest<'_>) -> Result<Accepted, Refusal> {
     let spec = &source.spec;
-    let ip = match req.client_ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(req.client_ip, IpAddr::V4),
-        v4 => v4,
-    };
-    if !spec.allow_ips.is_empty() && !spec.allow_ips.iter().any(|n| n.contains(&ip)) {
-        return Err(Refusal {
-            kind: RefusalKind::SenderNotAllowed,
-            reason: format!("sender {ip} is not in allow_ips"),
-        });
-    }
+    check_sender(source, req.client_ip).map_err(|reason| Refusal {
+        kind: RefusalKind::SenderNotAllowed,
+        reason,
+    })?;
     let scheme = spec.verify.scheme();
     let pairs = header_pairs(req.headers);
     let secrets: Vec<&str> = spec.verify.secrets().iter().map(String::as_str).collect();
     let inbound = InboundRequest {
         headers: &pairs,
         body: req.body,
+        method: req.method,
+        url: Some(req.url),
     };
-    verify_inbound(scheme, &secrets, &inbound, req.now_s, spec.verify.tolerance()).map_err(|e| Refusal {
-        kind: RefusalKind::BadSignature,
-        reason: format!("signature check failed: {e}"),
-    })?;
-    // Verified: only now is the body parsed, and only if a rule needs it.
-    let json: Option<serde_json::Value> = serde_json::from_slice(req.body).ok();
-    if *scheme == Scheme::Slack {
-        if let Some(challenge) = json.as_ref().and_then(slack_challenge) {
-            return Ok(Accepted::Challenge(challenge));
-        }
+    let verified =
+        verify_inbound(scheme, &secrets, &inbound, req.now_s, spec.verify.tolerance()).map_err(|e| {
+            Refusal {
+                kind: RefusalKind::BadSignature,
+                reason: format!("signature check failed: {e}"),
+            }
+        })?;
+    // Verified: only now may the body be parsed.
+    let matched = verified.secret_index.and_then(|i| secrets.get(i).copied());
+    if let Some(reply) = handshake_reply(scheme, &inbound, matched) {
+        return Ok(Accepted::Challenge(reply));
     }
+    let json: Option<serde_json::Value> = serde_json::from_slice(req.body).ok();
     let raw_type = extract(&spec.event_type, req, json.as_ref()).unwrap_or_else(|| "unknown".into());
     let event_type = event_type(spec.type_prefix.as_deref().unwrap_or(""), &raw_type);
     if event_type.starts_with(OPERATIONAL_PREFIX) {
@@ -119,6 +133,7 @@ pub fn decide(source: &Source, req: &RawRequest<'_>) -> Result<Accepted, Refusal
     }
     let dedupe_key = spec.dedupe.as_ref().map(|d| extract(&d.key, req, json.as_ref()));
     let dedupe_key = match dedupe_key {
+        Some(None) if spec.dedupe.as_ref().is_some_and(|d| d.if_present) => None,
         Some(None) => {
             return Err(Refusal {
                 kind: RefusalKind::MissingDedupeKey,
@@ -135,11 +150,6 @@ pub fn decide(source: &Source, req: &RawRequest<'_>) -> Result<Accepted, Refusal
         event_type,
         dedupe_key,
     })
-}
-
-fn slack_challenge(v: &serde_json::Value) -> Option<String> {
-    (v.get("type")?.as_str()? == "url_verification")
-        .then(|| v.get("challenge")?.as_str().map(str::to_string))?
 }
 
 fn extract(rule: &Extract, req: &RawRequest<'_>, json: Option<&serde_json::Value>) -> Option<String> {

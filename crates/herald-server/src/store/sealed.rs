@@ -68,7 +68,7 @@ impl SealedStore {
     }
 
     fn seal_verify(&self, id: &str, verify: &mut VerifyConfig) {
-        for s in verify.secrets_mut() {
+        for s in verify.sealable_mut() {
             *s = self.keys.seal(&source_ctx(id), s);
         }
     }
@@ -92,7 +92,7 @@ impl SealedStore {
     }
 
     fn open_source(&self, mut source: Source) -> StoreResult<Source> {
-        for s in source.spec.verify.secrets_mut() {
+        for s in source.spec.verify.sealable_mut() {
             *s = self.keys.open(&source_ctx(&source.id), s)?;
         }
         Ok(source)

@@ -282,6 +282,8 @@ store_tests! {
                     encoding: None,
                     prefix: None,
                     tolerance_s: None,
+                    verify_token: None,
+                    url: None,
                 })
                 .unwrap(),
                 allow_ips: vec![],

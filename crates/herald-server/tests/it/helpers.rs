@@ -173,6 +173,11 @@ impl TestApp {
         self.clock.advance(by);
     }
 
+    /// Sets the server's clock to `now_ms`, backwards if need be (see `Clock::set_now`).
+    pub fn set_now(&self, now_ms: i64) {
+        self.clock.set_now(now_ms);
+    }
+
     /// Waits until the delivery workers have looked at the store twice more (a full round
     /// after whatever was happening): anything they were going to send by now, they sent.
     pub async fn worker_rounds(&self) {

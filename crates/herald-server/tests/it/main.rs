@@ -38,6 +38,7 @@ mod helpers;
 
 mod amqp;
 mod api_errors;
+mod catalogue;
 mod console;
 mod contract;
 mod control;

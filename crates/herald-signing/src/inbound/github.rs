@@ -3,16 +3,39 @@
 //! GitHub also sends the legacy SHA-1 `X-Hub-Signature`; it is not read (a generic
 //! [`HmacSpec`](super::HmacSpec) can check it if ever needed).
 
-use super::hmac::{decode, sha256, strip_prefix_ignore_case};
-use super::{header, match_any, InboundError, InboundRequest, SigEncoding, Verified};
+use super::hmac::{body_signature, SignedHeader};
+use super::preset::{any_secret, Check, Clock, Preset, SecretKind};
+use super::{HmacAlgorithm, InboundError, SigEncoding, Verified};
 
-pub(super) const HEADER: &str = "x-hub-signature-256";
+/// GitHub's header, which Meta uses too.
+pub(super) const HUB_SIGNATURE_256: SignedHeader = SignedHeader {
+    name: "x-hub-signature-256",
+    prefix: "sha256=",
+    algorithm: HmacAlgorithm::Sha256,
+    encoding: SigEncoding::Hex,
+    lower_hex: false,
+};
 
-pub(super) fn verify(secrets: &[&str], req: &InboundRequest<'_>) -> Result<Verified, InboundError> {
-    let found = header(req.headers, &[HEADER])?;
-    let given = strip_prefix_ignore_case(found.value, "sha256=")
-        .and_then(|hex| decode(SigEncoding::Hex, hex))
-        .filter(|sig| sig.len() == 32)
-        .ok_or_else(|| found.malformed())?;
-    match_any(secrets, &[given], |secret| sha256(secret, &[req.body]))
+pub(crate) const PRESET: Preset = Preset {
+    name: "github",
+    provider: "GitHub",
+    checks: "X-Hub-Signature-256: sha256= hex HMAC-SHA256 of the body",
+    secret: "the webhook's secret",
+    secret_kind: SecretKind::Shared,
+    signature_headers: &[HUB_SIGNATURE_256.name],
+    clock: Clock::Unsigned,
+    tolerance_s: 300,
+    signs_url: false,
+    signs_body: true,
+    event_type: "header:x-github-event",
+    dedupe: Some("header:x-github-delivery"),
+    type_prefix: None,
+    handshake: None,
+    reference: "https://docs.github.com/webhooks/using-webhooks/validating-webhook-deliveries (@octokit/webhooks-methods)",
+    verify,
+    check_secret: any_secret,
+};
+
+fn verify(c: &Check<'_>) -> Result<Verified, InboundError> {
+    body_signature(c, &HUB_SIGNATURE_256)
 }

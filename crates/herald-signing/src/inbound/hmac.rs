@@ -9,9 +9,62 @@ use hmac::{Hmac, Mac};
 use sha1::Sha1;
 use sha2::{Sha256, Sha512};
 
-use super::{
-    header, match_any, HmacAlgorithm, HmacSpec, InboundError, InboundRequest, SigEncoding, Verified,
+use super::preset::{any_secret, Check, Clock, Preset, SecretKind};
+use super::{header, match_any, HmacAlgorithm, HmacSpec, InboundError, SigEncoding, Verified};
+
+/// The generic HMAC, described as a preset for the catalogue (its settings are the
+/// source's own; this verifies with the defaults).
+pub(crate) const PRESET: Preset = Preset {
+    name: "hmac",
+    provider: "any (generic HMAC)",
+    checks: "one header (default X-Signature) = optional prefix + hex or base64 HMAC (sha1, sha256 or sha512) of the body",
+    secret: "the shared secret",
+    secret_kind: SecretKind::Shared,
+    signature_headers: &["x-signature"],
+    clock: Clock::Unsigned,
+    tolerance_s: 300,
+    signs_url: false,
+    signs_body: true,
+    event_type: "const:webhook",
+    dedupe: None,
+    type_prefix: None,
+    handshake: None,
+    reference: "settings: header, algorithm, encoding, prefix",
+    verify: |c| verify(&HmacSpec::default(), c),
+    check_secret: any_secret,
 };
+
+/// A header carrying one MAC: `prefix` (any case) + encode(MAC).
+pub(crate) struct SignedHeader {
+    pub name: &'static str,
+    pub prefix: &'static str,
+    pub algorithm: HmacAlgorithm,
+    pub encoding: SigEncoding,
+    /// Hex in lower case only (the provider's library compares the text).
+    pub lower_hex: bool,
+}
+
+impl SignedHeader {
+    /// The MAC the request carries in this header: missing, duplicated or not a MAC of the
+    /// algorithm → refused.
+    pub fn given(&self, c: &Check<'_>) -> Result<Vec<u8>, InboundError> {
+        let found = header(c.headers(), &[self.name])?;
+        strip_prefix_ignore_case(found.value, self.prefix)
+            .filter(|text| !(self.lower_hex && text.bytes().any(|b| b.is_ascii_uppercase())))
+            .and_then(|text| decode(self.encoding, text.trim()))
+            .filter(|mac| mac.len() == self.algorithm.output_len())
+            .ok_or_else(|| found.malformed())
+    }
+}
+
+/// The schemes that sign the body alone, keyed with the secret's UTF-8 bytes (GitHub,
+/// Meta, Intercom, Linear…).
+pub(crate) fn body_signature(c: &Check<'_>, signed: &SignedHeader) -> Result<Verified, InboundError> {
+    let given = signed.given(c)?;
+    match_any(c.secrets, &[given], |secret| {
+        mac(signed.algorithm, secret.as_bytes(), &[c.body()])
+    })
+}
 
 /// Standard-alphabet base64 that accepts the value with or without its `=` padding.
 pub(crate) const BASE64: GeneralPurpose = GeneralPurpose::new(
@@ -85,12 +138,8 @@ impl HmacSpec {
 }
 
 /// `spec.header` = `spec.prefix` + encode(HMAC(secret as UTF-8, body)).
-pub(super) fn verify(
-    spec: &HmacSpec,
-    secrets: &[&str],
-    req: &InboundRequest<'_>,
-) -> Result<Verified, InboundError> {
-    let found = header(req.headers, &[spec.header.as_str()])?;
+pub(super) fn verify(spec: &HmacSpec, c: &Check<'_>) -> Result<Verified, InboundError> {
+    let found = header(c.headers(), &[spec.header.as_str()])?;
     let mut value = found.value;
     if let Some(prefix) = spec.prefix.as_deref().filter(|p| !p.is_empty()) {
         value = strip_prefix_ignore_case(value, prefix).ok_or_else(|| found.malformed())?;
@@ -101,14 +150,14 @@ pub(super) fn verify(
     if given.len() != spec.algorithm.output_len() {
         return Err(found.malformed());
     }
-    match_any(secrets, &[given], |secret| {
-        mac(spec.algorithm, secret.as_bytes(), &[req.body])
+    match_any(c.secrets, &[given], |secret| {
+        mac(spec.algorithm, secret.as_bytes(), &[c.body()])
     })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::{verify_inbound, Scheme};
+    use super::super::{verify_inbound, InboundRequest, Scheme};
     use super::*;
 
     // RFC 2202 / RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
@@ -126,7 +175,7 @@ mod tests {
         body: &[u8],
         secrets: &[&str],
     ) -> Result<Verified, InboundError> {
-        let req = InboundRequest { headers, body };
+        let req = InboundRequest::post(headers, body);
         verify_inbound(&Scheme::Hmac(spec.clone()), secrets, &req, 0, 300)
     }
 

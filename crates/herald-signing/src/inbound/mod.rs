@@ -1,8 +1,9 @@
 //! Verification of inbound webhooks sent by third parties (herald's *sources*).
 //!
 //! One call, [`verify_inbound`], checks a received request against a [`Scheme`] and the
-//! source's live secrets. Each scheme follows its provider's documentation exactly; see the
-//! variants of [`Scheme`] for the headers each one reads and what it signs.
+//! source's live secrets. Each provider is a [`Preset`] in a file of its own, following the
+//! provider's own library (or, where it publishes none, its documentation) exactly; the
+//! [`catalogue`] lists them. [`handshake_reply`] answers the providers' URL checks.
 //!
 //! Everything works on the raw body bytes, before any parsing. The current time is passed
 //! in (`now_unix_s`) and never read from a clock. Several secrets may be live at once (a
@@ -11,33 +12,71 @@
 //! credential is constant-time.
 
 mod auth;
+pub mod catalogue;
+mod discord;
 mod github;
+mod handshake;
 mod hmac;
+mod hubspot;
+mod intercom;
+mod linear;
+mod mailgun;
+mod meta;
+mod paddle;
+mod pagerduty;
+mod postmark;
+mod preset;
 mod scheme;
+mod sendgrid;
 mod shopify;
 mod slack;
+mod square;
 mod standard;
 mod stripe;
+mod time;
+mod twilio;
+mod twitch;
+mod zoom;
 
+pub use handshake::{handshake_reply, meta_subscribe, Reply};
+pub use preset::{Clock, Handshake, Preset, SecretKind};
 pub use scheme::{
     parse_scheme, signature_headers, HmacAlgorithm, HmacSpec, Scheme, SigEncoding, UnknownName,
 };
 
+use preset::Check;
+
 use subtle::ConstantTimeEq;
 
 /// A received request, as the server saw it: every header pair in arrival order (names in
-/// any case, repeated names kept) and the raw body.
+/// any case, repeated names kept), the raw body, the method and, for the providers that
+/// sign it, the full URL the provider called (scheme, host, path and query, as the
+/// provider was told it).
 #[derive(Debug, Clone, Copy)]
 pub struct InboundRequest<'a> {
     pub headers: &'a [(&'a str, &'a str)],
     pub body: &'a [u8],
+    pub method: &'a str,
+    pub url: Option<&'a str>,
+}
+
+impl<'a> InboundRequest<'a> {
+    /// A `POST` with no known URL: enough for every preset that does not sign the URL.
+    pub fn post(headers: &'a [(&'a str, &'a str)], body: &'a [u8]) -> Self {
+        Self {
+            headers,
+            body,
+            method: "POST",
+            url: None,
+        }
+    }
 }
 
 /// A request that passed verification.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Verified {
     /// Which of the given secrets matched (0-based), useful to see when an old secret of a
-    /// rotation stops being used. `None` for [`Scheme::None`], which checks nothing.
+    /// rotation stops being used. `None` for [`Scheme::NONE`], which checks nothing.
     pub secret_index: Option<usize>,
 }
 
@@ -76,13 +115,23 @@ pub enum InboundError {
     /// The scheme's own settings are unusable (for example an empty header name).
     #[error("the source's verification settings are unusable: {0}")]
     BadScheme(String),
+    /// The preset signs the URL it calls, and the URL herald was reached at is unknown.
+    #[error("this scheme signs the URL the provider calls, and herald's public URL is not known")]
+    UrlUnknown,
+    /// The body is not in the form the scheme reads a signed field from (Mailgun's
+    /// signature, Linear's timestamp), or a signed body hash does not match.
+    #[error("the body is not in the format this scheme expects: {0}")]
+    MalformedBody(&'static str),
 }
 
 impl InboundError {
     /// True when the fault is in the source's configuration rather than in the request, so
     /// an operator, not the sender, has to act.
     pub fn is_misconfiguration(&self) -> bool {
-        matches!(self, Self::NoSecret | Self::BadSecret(_) | Self::BadScheme(_))
+        matches!(
+            self,
+            Self::NoSecret | Self::BadSecret(_) | Self::BadScheme(_) | Self::UrlUnknown
+        )
     }
 }
 
@@ -105,10 +154,11 @@ fn skew_message(age_s: i64, tolerance_s: i64) -> String {
 ///
 /// `secrets` are the source's live secrets, in the form each scheme documents;
 /// `now_unix_s` is the current time and `tolerance_s` the largest accepted distance between
-/// it and a signed timestamp, for the schemes that sign one (`standard`, `stripe`, `slack`;
-/// [`crate::DEFAULT_TOLERANCE_S`] matches all three providers). As in the providers' own
-/// libraries, `standard` and `slack` apply it either way (too old or too far in the future)
-/// and `stripe` only to old timestamps; a timestamp exactly `tolerance_s` away is accepted.
+/// it and a signed timestamp, for the schemes that sign one (each [`Preset`] gives its
+/// provider's own as `tolerance_s`; [`crate::DEFAULT_TOLERANCE_S`] is the common one). As in
+/// the providers' own libraries, most apply it either way (too old or too far in the
+/// future) and a few ([`Clock::AgeOnly`]: Stripe, HubSpot) only to old timestamps; a
+/// timestamp exactly `tolerance_s` away is accepted.
 ///
 /// ```
 /// use herald_signing::{verify_inbound, InboundRequest, Scheme};
@@ -118,8 +168,8 @@ fn skew_message(age_s: i64, tolerance_s: i64) -> String {
 ///     "X-Hub-Signature-256",
 ///     "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17",
 /// )];
-/// let req = InboundRequest { headers: &headers, body: b"Hello, World!" };
-/// let ok = verify_inbound(&Scheme::Github, &["It's a Secret to Everybody"], &req, 0, 300);
+/// let req = InboundRequest::post(&headers, b"Hello, World!");
+/// let ok = verify_inbound(&Scheme::GITHUB, &["It's a Secret to Everybody"], &req, 0, 300);
 /// assert_eq!(ok.unwrap().secret_index, Some(0));
 /// ```
 pub fn verify_inbound(
@@ -129,21 +179,19 @@ pub fn verify_inbound(
     now_unix_s: i64,
     tolerance_s: i64,
 ) -> Result<Verified, InboundError> {
-    if matches!(scheme, Scheme::None) {
+    if scheme.checks_nothing() {
         return Ok(Verified { secret_index: None });
     }
     validate_secrets(scheme, secrets)?;
-    let tolerance_s = tolerance_s.max(0);
+    let check = Check {
+        secrets,
+        req,
+        now: now_unix_s,
+        tolerance_s: tolerance_s.max(0),
+    };
     match scheme {
-        Scheme::Standard => standard::verify(secrets, req, now_unix_s, tolerance_s),
-        Scheme::Stripe => stripe::verify(secrets, req, now_unix_s, tolerance_s),
-        Scheme::Github => github::verify(secrets, req),
-        Scheme::Shopify => shopify::verify(secrets, req),
-        Scheme::Slack => slack::verify(secrets, req, now_unix_s, tolerance_s),
-        Scheme::Hmac(spec) => hmac::verify(spec, secrets, req),
-        Scheme::Basic => auth::verify_basic(secrets, req),
-        Scheme::Bearer => auth::verify_bearer(secrets, req),
-        Scheme::None => Ok(Verified { secret_index: None }),
+        Scheme::Hmac(spec) => hmac::verify(spec, &check),
+        Scheme::Preset(p) => (p.verify)(&check),
     }
 }
 
@@ -151,7 +199,7 @@ pub fn verify_inbound(
 /// server should call when a source is created or changed, to refuse a bad configuration
 /// up front. [`verify_inbound`] runs the same checks.
 pub fn validate_secrets(scheme: &Scheme, secrets: &[&str]) -> Result<(), InboundError> {
-    if matches!(scheme, Scheme::None) {
+    if scheme.checks_nothing() {
         return Ok(());
     }
     if secrets.is_empty() {
@@ -160,27 +208,12 @@ pub fn validate_secrets(scheme: &Scheme, secrets: &[&str]) -> Result<(), Inbound
     if let Scheme::Hmac(spec) = scheme {
         hmac::validate_spec(spec)?;
     }
+    let check_secret = scheme.preset().check_secret;
     for (i, secret) in secrets.iter().enumerate() {
         if secret.trim().is_empty() {
             return Err(bad_secret(i, "it is empty"));
         }
-        match scheme {
-            Scheme::Standard => {
-                standard::parse_key(secret).map_err(|e| bad_secret(i, &e.to_string()))?;
-            }
-            Scheme::Basic if !secret.contains(':') => {
-                return Err(bad_secret(i, "it must be `user:password`"));
-            }
-            // A header value reaches herald trimmed and in visible ASCII, spaces and tabs
-            // (RFC 9110 5.5), so a token with anything else could never match.
-            Scheme::Bearer if !sendable_in_header(secret) || secret.trim_end() != *secret => {
-                return Err(bad_secret(
-                    i,
-                    "a bearer token must be visible ASCII (inner spaces allowed), without outer whitespace",
-                ));
-            }
-            _ => {}
-        }
+        check_secret(secret).map_err(|why| bad_secret(i, &why))?;
     }
     Ok(())
 }
@@ -279,6 +312,22 @@ pub(crate) fn check_age(timestamp: i64, now: i64, tolerance_s: i64) -> Result<()
         return Err(InboundError::TimestampOutOfTolerance { age_s, tolerance_s });
     }
     Ok(())
+}
+
+/// Tries each key in turn (a secret as the scheme reads it): the first for which `matches`
+/// is true wins; an error stops the search.
+pub(crate) fn match_any_key<K>(
+    keys: &[K],
+    matches: impl Fn(&K) -> Result<bool, InboundError>,
+) -> Result<Verified, InboundError> {
+    for (i, key) in keys.iter().enumerate() {
+        if matches(key)? {
+            return Ok(Verified {
+                secret_index: Some(i),
+            });
+        }
+    }
+    Err(InboundError::NoMatch)
 }
 
 /// Tries each secret in turn: `expected` computes what that secret's signature would be,
@@ -399,19 +448,16 @@ mod tests {
 
     #[test]
     fn secrets_are_checked_before_the_request() {
-        let req = InboundRequest {
-            headers: &[],
-            body: b"",
-        };
+        let req = InboundRequest::post(&[], b"");
         assert_eq!(
-            verify_inbound(&Scheme::Github, &[], &req, 0, 300),
+            verify_inbound(&Scheme::GITHUB, &[], &req, 0, 300),
             Err(InboundError::NoSecret)
         );
         assert_eq!(
-            verify_inbound(&Scheme::Github, &["ok", "  "], &req, 0, 300),
+            verify_inbound(&Scheme::GITHUB, &["ok", "  "], &req, 0, 300),
             Err(InboundError::BadSecret("secret #2: it is empty".into()))
         );
-        let e = verify_inbound(&Scheme::Standard, &["whsec_short"], &req, 0, 300).unwrap_err();
+        let e = verify_inbound(&Scheme::STANDARD, &["whsec_short"], &req, 0, 300).unwrap_err();
         assert!(
             matches!(&e, InboundError::BadSecret(m) if m.starts_with("secret #1:")),
             "{e}"
@@ -419,13 +465,13 @@ mod tests {
         assert!(!e.to_string().contains("whsec_short"));
         assert!(e.is_misconfiguration());
         assert_eq!(
-            verify_inbound(&Scheme::Basic, &["no-colon"], &req, 0, 300),
+            verify_inbound(&Scheme::BASIC, &["no-colon"], &req, 0, 300),
             Err(InboundError::BadSecret(
                 "secret #1: it must be `user:password`".into()
             ))
         );
         assert_eq!(
-            verify_inbound(&Scheme::None, &[], &req, 0, 300),
+            verify_inbound(&Scheme::NONE, &[], &req, 0, 300),
             Ok(Verified { secret_index: None })
         );
     }

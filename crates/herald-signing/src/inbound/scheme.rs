@@ -3,44 +3,19 @@
 use std::fmt;
 use std::str::FromStr;
 
-/// How an inbound request proves where it comes from.
+use super::preset::{Preset, SecretKind};
+
+/// How an inbound request proves where it comes from: a provider's [`Preset`] (see
+/// [`super::catalogue`] for the list), or a generic HMAC with its own settings.
 ///
-/// Header names are matched case-insensitively. A header listed below that is sent twice
+/// Header names are matched case-insensitively. A header a preset reads that is sent twice
 /// is refused. "Tolerance" means the signed timestamp must be within `tolerance_s` of now
 /// (a timestamp exactly `tolerance_s` away is accepted).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scheme {
-    /// Standard Webhooks (also Svix): `webhook-id`, `webhook-timestamp`,
-    /// `webhook-signature` (or the same with `svix-`; each value is read from its `svix-`
-    /// header when there is one, as the Svix libraries do); signature `v1,` +
-    /// base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}")), space-separated entries;
-    /// secrets `whsec_<base64 key>`, the `whsec_` being optional. Tolerance applies, either
-    /// way.
-    Standard,
-    /// Stripe: `Stripe-Signature: t=<unix>,v1=<hex>[,v1=<hex>…][,v0=…]`; each `v1` is
-    /// hex(HMAC-SHA256(secret as UTF-8, "{t}.{body}")), `v0` is ignored; secrets are the
-    /// `whsec_…` strings as Stripe shows them (used whole, not decoded). Tolerance applies
-    /// to the age only: as in Stripe's libraries, a timestamp from the future is accepted.
-    Stripe,
-    /// GitHub: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(secret, body)>`.
-    Github,
-    /// Shopify: `X-Shopify-Hmac-Sha256: <base64 HMAC-SHA256(secret, body)>`, or the same
-    /// in `Shopify-Hmac-Sha256` (newer deliveries drop the `X-` of every header; when both
-    /// are sent the unprefixed one is checked, as Shopify's library does). Servers reading
-    /// Shopify's other headers (`X-Shopify-Topic`, `X-Shopify-Webhook-Id`, …) should also
-    /// try them without the `X-`.
-    Shopify,
-    /// Slack: `X-Slack-Signature: v0=<hex HMAC-SHA256(secret, "v0:{ts}:{body}")>` with
-    /// `X-Slack-Request-Timestamp: <ts>`. Tolerance applies, either way.
-    Slack,
+    Preset(&'static Preset),
     /// A generic HMAC of the body in one header; see [`HmacSpec`].
     Hmac(HmacSpec),
-    /// `Authorization: Basic base64(user:password)`; each secret is `user:password`.
-    Basic,
-    /// `Authorization: Bearer <token>`; each secret is a token.
-    Bearer,
-    /// No verification: every request is accepted.
-    None,
 }
 
 /// The settings of [`Scheme::Hmac`]: `header` carries `prefix` + encode(HMAC-algorithm(
@@ -93,33 +68,40 @@ pub struct UnknownName {
     pub kind: &'static str,
     pub given: String,
     /// The accepted names, comma-separated.
-    pub expected: &'static str,
+    pub expected: String,
 }
 
 impl Scheme {
-    /// Every scheme name [`parse_scheme`] accepts.
-    pub const NAMES: [&'static str; 9] = [
-        "standard", "stripe", "github", "shopify", "slack", "hmac", "basic", "bearer", "none",
-    ];
+    pub const STANDARD: Scheme = Scheme::Preset(&super::standard::STANDARD);
+    pub const STRIPE: Scheme = Scheme::Preset(&super::stripe::PRESET);
+    pub const GITHUB: Scheme = Scheme::Preset(&super::github::PRESET);
+    pub const SHOPIFY: Scheme = Scheme::Preset(&super::shopify::PRESET);
+    pub const SLACK: Scheme = Scheme::Preset(&super::slack::PRESET);
+    pub const BASIC: Scheme = Scheme::Preset(&super::auth::BASIC);
+    pub const BEARER: Scheme = Scheme::Preset(&super::auth::BEARER);
+    pub const NONE: Scheme = Scheme::Preset(&super::auth::NONE);
+
+    /// The preset: the provider's, or for [`Scheme::Hmac`] the generic HMAC's description.
+    pub fn preset(&self) -> &'static Preset {
+        match self {
+            Self::Preset(p) => p,
+            Self::Hmac(_) => &super::hmac::PRESET,
+        }
+    }
 
     /// The scheme's name, as [`parse_scheme`] reads it.
     pub fn name(&self) -> &'static str {
-        match self {
-            Self::Standard => "standard",
-            Self::Stripe => "stripe",
-            Self::Github => "github",
-            Self::Shopify => "shopify",
-            Self::Slack => "slack",
-            Self::Hmac(_) => "hmac",
-            Self::Basic => "basic",
-            Self::Bearer => "bearer",
-            Self::None => "none",
-        }
+        self.preset().name
     }
 
     /// True for the schemes that sign a timestamp, where the tolerance applies.
     pub fn is_timestamped(&self) -> bool {
-        matches!(self, Self::Standard | Self::Stripe | Self::Slack)
+        self.preset().is_timestamped()
+    }
+
+    /// True for [`Scheme::NONE`], which checks nothing.
+    pub fn checks_nothing(&self) -> bool {
+        self.preset().secret_kind == SecretKind::Nothing
     }
 
     /// See [`signature_headers`].
@@ -145,25 +127,17 @@ impl FromStr for Scheme {
 /// Maps a scheme name (case-insensitive) to its [`Scheme`]; `hmac` gets the default
 /// [`HmacSpec`], which the caller may then adjust.
 pub fn parse_scheme(name: &str) -> Result<Scheme, UnknownName> {
-    let scheme = match name.trim().to_ascii_lowercase().as_str() {
-        "standard" => Scheme::Standard,
-        "stripe" => Scheme::Stripe,
-        "github" => Scheme::Github,
-        "shopify" => Scheme::Shopify,
-        "slack" => Scheme::Slack,
-        "hmac" => Scheme::Hmac(HmacSpec::default()),
-        "basic" => Scheme::Basic,
-        "bearer" => Scheme::Bearer,
-        "none" => Scheme::None,
-        _ => {
-            return Err(UnknownName {
-                kind: "verification scheme",
-                given: name.to_string(),
-                expected: "standard, stripe, github, shopify, slack, hmac, basic, bearer, none",
-            })
-        }
-    };
-    Ok(scheme)
+    let wanted = name.trim().to_ascii_lowercase();
+    if wanted == super::hmac::PRESET.name {
+        return Ok(Scheme::Hmac(HmacSpec::default()));
+    }
+    super::catalogue::find(&wanted)
+        .map(Scheme::Preset)
+        .ok_or_else(|| UnknownName {
+            kind: "verification scheme",
+            given: name.to_string(),
+            expected: super::catalogue::names().join(", "),
+        })
 }
 
 /// The headers that carry a scheme's signature or credentials: the ones a server should
@@ -174,14 +148,8 @@ pub fn parse_scheme(name: &str) -> Result<Scheme, UnknownName> {
 /// ids and timestamps, are not secret.)
 pub fn signature_headers(scheme: &Scheme) -> Vec<&str> {
     match scheme {
-        Scheme::Standard => vec!["webhook-signature", "svix-signature"],
-        Scheme::Stripe => vec!["stripe-signature"],
-        Scheme::Github => vec!["x-hub-signature-256"],
-        Scheme::Shopify => super::shopify::HEADERS.to_vec(),
-        Scheme::Slack => vec!["x-slack-signature"],
         Scheme::Hmac(spec) => vec![spec.header.as_str()],
-        Scheme::Basic | Scheme::Bearer => vec!["authorization"],
-        Scheme::None => vec![],
+        Scheme::Preset(p) => p.signature_headers.to_vec(),
     }
 }
 
@@ -222,7 +190,7 @@ impl FromStr for HmacAlgorithm {
             _ => Err(UnknownName {
                 kind: "HMAC algorithm",
                 given: s.to_string(),
-                expected: "sha1, sha256, sha512",
+                expected: "sha1, sha256, sha512".into(),
             }),
         }
     }
@@ -254,7 +222,7 @@ impl FromStr for SigEncoding {
             _ => Err(UnknownName {
                 kind: "signature encoding",
                 given: s.to_string(),
-                expected: "hex, base64",
+                expected: "hex, base64".into(),
             }),
         }
     }
@@ -266,18 +234,22 @@ mod tests {
 
     #[test]
     fn every_name_round_trips() {
-        for name in Scheme::NAMES {
+        for name in super::super::catalogue::names() {
             let scheme: Scheme = name.parse().unwrap();
             assert_eq!(scheme.name(), name);
             assert_eq!(scheme.to_string(), name);
         }
-        assert_eq!(parse_scheme(" GitHub "), Ok(Scheme::Github));
+        assert_eq!(parse_scheme(" GitHub "), Ok(Scheme::GITHUB));
         assert_eq!(parse_scheme("hmac"), Ok(Scheme::Hmac(HmacSpec::default())));
         let e = parse_scheme("svix2").unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "unknown verification scheme `svix2`; expected one of: \
-             standard, stripe, github, shopify, slack, hmac, basic, bearer, none"
+        let shown = e.to_string();
+        assert!(
+            shown.starts_with("unknown verification scheme `svix2`; expected one of: standard, "),
+            "{shown}"
+        );
+        assert!(
+            shown.contains(", twilio, ") && shown.contains(", hmac, "),
+            "{shown}"
         );
     }
 
@@ -297,20 +269,20 @@ mod tests {
 
     #[test]
     fn signature_headers_name_what_to_redact() {
-        assert_eq!(signature_headers(&Scheme::Stripe), ["stripe-signature"]);
-        let mut shopify = signature_headers(&Scheme::Shopify);
+        assert_eq!(signature_headers(&Scheme::STRIPE), ["stripe-signature"]);
+        let mut shopify = signature_headers(&Scheme::SHOPIFY);
         shopify.sort_unstable();
         assert_eq!(shopify, ["shopify-hmac-sha256", "x-shopify-hmac-sha256"]);
-        let mut standard = signature_headers(&Scheme::Standard);
+        let mut standard = signature_headers(&Scheme::STANDARD);
         standard.sort_unstable();
         assert_eq!(standard, ["svix-signature", "webhook-signature"]);
-        assert_eq!(Scheme::Bearer.signature_headers(), ["authorization"]);
+        assert_eq!(Scheme::BEARER.signature_headers(), ["authorization"]);
         let spec = HmacSpec {
             header: "X-Custom-Sig".into(),
             ..HmacSpec::default()
         };
         assert_eq!(signature_headers(&Scheme::Hmac(spec)), ["X-Custom-Sig"]);
-        assert!(signature_headers(&Scheme::None).is_empty());
-        assert!(Scheme::Slack.is_timestamped() && !Scheme::Github.is_timestamped());
+        assert!(signature_headers(&Scheme::NONE).is_empty());
+        assert!(Scheme::SLACK.is_timestamped() && !Scheme::GITHUB.is_timestamped());
     }
 }

@@ -7,24 +7,45 @@
 //! own library (`@shopify/shopify-api`). The other headers are not read here.
 
 use super::hmac::{decode, sha256};
-use super::{match_any, preferred_header, InboundError, InboundRequest, SigEncoding, Verified};
+use super::preset::{any_secret, Check, Clock, Preset, SecretKind};
+use super::{match_any, preferred_header, InboundError, SigEncoding, Verified};
 
 /// The signature header's names, in the order Shopify's library prefers them.
 pub(super) const HEADERS: [&str; 2] = ["shopify-hmac-sha256", "x-shopify-hmac-sha256"];
 /// The name reported when neither is present.
 const MISSING: &str = "x-shopify-hmac-sha256";
 
-pub(super) fn verify(secrets: &[&str], req: &InboundRequest<'_>) -> Result<Verified, InboundError> {
-    let found = preferred_header(req.headers, &HEADERS, MISSING)?;
+pub(crate) const PRESET: Preset = Preset {
+    name: "shopify",
+    provider: "Shopify",
+    checks: "X-Shopify-Hmac-Sha256 (or Shopify-Hmac-Sha256): base64 HMAC-SHA256 of the body",
+    secret: "the app's client secret (or the signing secret shown in the admin)",
+    secret_kind: SecretKind::Shared,
+    signature_headers: &HEADERS,
+    clock: Clock::Unsigned,
+    tolerance_s: 300,
+    signs_url: false,
+    signs_body: true,
+    event_type: "header:x-shopify-topic",
+    dedupe: Some("header:x-shopify-webhook-id"),
+    type_prefix: None,
+    handshake: None,
+    reference: "https://shopify.dev/docs/apps/build/webhooks/subscribe/https#step-5-verify-the-webhook (@shopify/shopify-api)",
+    verify,
+    check_secret: any_secret,
+};
+
+fn verify(c: &Check<'_>) -> Result<Verified, InboundError> {
+    let found = preferred_header(c.headers(), &HEADERS, MISSING)?;
     let given = decode(SigEncoding::Base64, found.value)
         .filter(|sig| sig.len() == 32)
         .ok_or_else(|| found.malformed())?;
-    match_any(secrets, &[given], |secret| sha256(secret, &[req.body]))
+    match_any(c.secrets, &[given], |secret| sha256(secret, &[c.body()]))
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::{verify_inbound, Scheme};
+    use super::super::{verify_inbound, InboundRequest, Scheme};
     use super::*;
 
     // Valid signatures come from Shopify's documented computation in tests/vectors; these
@@ -33,8 +54,8 @@ mod tests {
     const BODY: &[u8] = b"{}";
 
     fn run(headers: &[(&str, &str)]) -> Result<Verified, InboundError> {
-        let req = InboundRequest { headers, body: BODY };
-        verify_inbound(&Scheme::Shopify, &[SECRET], &req, 0, 300)
+        let req = InboundRequest::post(headers, BODY);
+        verify_inbound(&Scheme::SHOPIFY, &[SECRET], &req, 0, 300)
     }
 
     fn good() -> String {

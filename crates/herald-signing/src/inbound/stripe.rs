@@ -10,19 +10,34 @@
 //! of `t` is checked: a timestamp from the future is accepted.
 
 use super::hmac::{decode, sha256};
-use super::{
-    check_age, header, match_any, parse_timestamp, InboundError, InboundRequest, SigEncoding, Verified,
-};
+use super::preset::{any_secret, Check, Clock, Preset, SecretKind};
+use super::{header, match_any, parse_timestamp, InboundError, SigEncoding, Verified};
 
 pub(super) const HEADER: &str = "stripe-signature";
 
-pub(super) fn verify(
-    secrets: &[&str],
-    req: &InboundRequest<'_>,
-    now: i64,
-    tolerance_s: i64,
-) -> Result<Verified, InboundError> {
-    let found = header(req.headers, &[HEADER])?;
+pub(crate) const PRESET: Preset = Preset {
+    name: "stripe",
+    provider: "Stripe",
+    checks: "Stripe-Signature: t=<unix>, v1 = hex HMAC-SHA256 of \"{t}.{body}\" (any v1 may match); \
+             t no older than the tolerance",
+    secret: "the endpoint's signing secret (whsec_…), used whole",
+    secret_kind: SecretKind::Shared,
+    signature_headers: &[HEADER],
+    clock: Clock::AgeOnly,
+    tolerance_s: 300,
+    signs_url: false,
+    signs_body: true,
+    event_type: "json:/type",
+    dedupe: Some("json:/id"),
+    type_prefix: None,
+    handshake: None,
+    reference: "https://docs.stripe.com/webhooks#verify-manually (stripe)",
+    verify,
+    check_secret: any_secret,
+};
+
+fn verify(c: &Check<'_>) -> Result<Verified, InboundError> {
+    let found = header(c.headers(), &[HEADER])?;
     let mut timestamp = None;
     let mut signatures = Vec::new();
     for item in found.value.split(',') {
@@ -42,7 +57,7 @@ pub(super) fn verify(
         }
     }
     let timestamp = timestamp.ok_or_else(|| found.malformed())?;
-    check_age(timestamp, now, tolerance_s)?;
+    c.clock(Clock::AgeOnly, timestamp)?;
     if signatures.is_empty() {
         // Only `v0` (or nothing), or no `v1` that could be a signature: nothing of the
         // scheme Stripe signs live events with. (Stripe's libraries call the latter a mere
@@ -50,24 +65,21 @@ pub(super) fn verify(
         return Err(found.malformed());
     }
     let signed_prefix = format!("{timestamp}.");
-    match_any(secrets, &signatures, |secret| {
-        sha256(secret, &[signed_prefix.as_bytes(), req.body])
+    match_any(c.secrets, &signatures, |secret| {
+        sha256(secret, &[signed_prefix.as_bytes(), c.body()])
     })
 }
 
 #[cfg(test)]
 mod tests {
-    use super::super::{verify_inbound, Scheme};
+    use super::super::{verify_inbound, InboundRequest, Scheme};
     use super::*;
 
     // Header shapes only; valid signatures come from Stripe's own library in tests/vectors.
     fn run(value: &str) -> Result<Verified, InboundError> {
         let headers = [("Stripe-Signature", value)];
-        let req = InboundRequest {
-            headers: &headers,
-            body: b"{}",
-        };
-        verify_inbound(&Scheme::Stripe, &["whsec_test"], &req, 1_700_000_000, 300)
+        let req = InboundRequest::post(&headers, b"{}");
+        verify_inbound(&Scheme::STRIPE, &["whsec_test"], &req, 1_700_000_000, 300)
     }
 
     #[test]

@@ -25,6 +25,7 @@ mod mcp_durable;
 mod multinode;
 mod ordered;
 mod process;
+mod verify;
 
 const KEY: &str = "cli-test-admin-key-0123456789";
 
