@@ -27,6 +27,9 @@ type HmacSha256 = Hmac<Sha256>;
 pub mod inbound;
 #[cfg(test)]
 mod props;
+mod v1a;
+
+pub use v1a::{v1a_signature_header, SigningKey, PUBLIC_KEY_PREFIX, SIGNING_KEY_PREFIX};
 
 pub use inbound::{
     handshake_reply, meta_subscribe, parse_scheme, signature_headers, validate_secrets, verify_inbound,
@@ -49,6 +52,8 @@ pub enum SecretError {
     NotBase64,
     #[error("secret key must be between 24 and 64 bytes once decoded")]
     BadLength,
+    #[error("a v1a signing key must be `whsk_` + the base64 of a 32-byte Ed25519 seed (or of 64 bytes, seed then public key)")]
+    NotSigningKey,
 }
 
 /// Why a signed request was refused.

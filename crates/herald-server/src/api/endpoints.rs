@@ -91,6 +91,8 @@ pub enum SignatureName {
     Standard,
     #[schema(rename = "hmac-sha256-hex")]
     HmacSha256Hex,
+    #[schema(rename = "v1a")]
+    V1a,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -261,8 +263,9 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, Json<EndpointView>)> {
     let signature = match body.signature.as_deref() {
         None => SignatureScheme::Standard,
-        Some(s) => SignatureScheme::parse(s)
-            .ok_or_else(|| ApiError::invalid("signature", "must be `standard` or `hmac-sha256-hex`"))?,
+        Some(s) => SignatureScheme::parse(s).ok_or_else(|| {
+            ApiError::invalid("signature", "must be `standard`, `hmac-sha256-hex` or `v1a`")
+        })?,
     };
     one_target(body.url.is_some(), body.destination.is_some())?;
     let now = state.now_ms();
@@ -316,7 +319,7 @@ pub async fn create(
     }
     state.store.create_endpoint(endpoint.clone()).await?;
     let mut view = EndpointView::from(&endpoint);
-    view.secret = Some(endpoint.secrets[0].secret.clone());
+    view.secret = Some(endpoint.signature.for_receiver(&endpoint.secrets[0].secret));
     Ok((StatusCode::CREATED, Json(view)))
 }
 
@@ -385,7 +388,7 @@ pub async fn secret(
     let secret = ep
         .secrets
         .first()
-        .map(|s| s.secret.clone())
+        .map(|s| ep.signature.for_receiver(&s.secret))
         .ok_or_else(ApiError::internal)?;
     Ok(Json(SecretView { secret }))
 }

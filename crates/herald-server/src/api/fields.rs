@@ -168,19 +168,26 @@ pub fn validate_description(d: Option<String>) -> ApiResult<Option<String>> {
     }
 }
 
-/// A new random secret: `whsec_` + 32 random bytes in base64.
-pub fn generate_secret() -> String {
+/// A new random secret: `whsec_` + 32 random bytes in base64; for `v1a`, a `whsk_`
+/// Ed25519 signing key of a random 32-byte seed.
+pub fn generate_secret(scheme: SignatureScheme) -> String {
     let mut key = [0u8; 32];
     rand::thread_rng().fill_bytes(&mut key);
-    format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(key))
+    match scheme {
+        SignatureScheme::V1a => herald_signing::SigningKey::encode_seed(&key),
+        _ => format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(key)),
+    }
 }
 
 pub fn validate_secret(scheme: SignatureScheme, secret: Option<String>) -> ApiResult<String> {
     let Some(secret) = secret else {
-        return Ok(generate_secret());
+        return Ok(generate_secret(scheme));
     };
     match scheme {
         SignatureScheme::Standard => herald_signing::StandardKey::parse(&secret)
+            .map(|_| secret)
+            .map_err(|e| ApiError::invalid("secret", e)),
+        SignatureScheme::V1a => herald_signing::SigningKey::parse(&secret)
             .map(|_| secret)
             .map_err(|e| ApiError::invalid("secret", e)),
         SignatureScheme::HmacSha256Hex => {

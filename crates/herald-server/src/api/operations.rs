@@ -82,7 +82,7 @@ pub async fn rotate_secret(
     let current = visible(state, scope, id).await?;
     let secret = match body.secret {
         Some(s) => validate_secret(current.signature, Some(s))?,
-        None => generate_secret(),
+        None => generate_secret(current.signature),
     };
     let now = state.now_ms();
     let grace_until = now + (grace * 1000) as Millis;
@@ -94,7 +94,7 @@ pub async fn rotate_secret(
     let previous = ep.secrets.iter().skip(1).filter_map(|s| s.expires_at).max();
     Ok(RotateView {
         id: ep.id,
-        secret,
+        secret: current.signature.for_receiver(&secret),
         previous_secret_expires_at: previous.map(rfc3339),
     })
 }

@@ -163,7 +163,7 @@ pub async fn reveal(
 ) -> PageResult {
     viewer.check_csrf(&form.csrf)?;
     let ep = crate::api::endpoints::visible(&state, &viewer.scope, &id).await?;
-    let secret = ep.secrets.first().map(|s| s.secret.clone());
+    let secret = ep.secrets.first().map(|s| ep.signature.for_receiver(&s.secret));
     endpoint_page(&state, &viewer, &id, None, secret).await
 }
 

@@ -9,7 +9,9 @@ use hyper::header::{HeaderName, HeaderValue};
 use hyper::Request;
 use rand::Rng;
 
-use herald_signing::{hex_hmac_sha256, standard_signature_header, StandardKey};
+use herald_signing::{
+    hex_hmac_sha256, standard_signature_header, v1a_signature_header, SigningKey, StandardKey,
+};
 
 use crate::config::DeliveryConfig;
 use crate::destination::{BrokerError, Brokers, Message};
@@ -220,6 +222,17 @@ pub fn signed_headers(ep: &Endpoint, ev: &Event, now: Millis) -> Result<Vec<(&'s
         SignatureScheme::HmacSha256Hex => {
             let secret = ep.live_secrets(now).next().ok_or("endpoint has no live secret")?;
             out.push(("x-signature", hex_hmac_sha256(secret.as_bytes(), &ev.payload)));
+        }
+        SignatureScheme::V1a => {
+            let keys = ep
+                .live_secrets(now)
+                .map(SigningKey::parse)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("endpoint signing key unusable: {e}"))?;
+            out.push((
+                "webhook-signature",
+                v1a_signature_header(&keys, &ev.id, ts, &ev.payload),
+            ));
         }
     }
     Ok(out)

@@ -107,6 +107,9 @@ pub enum SignatureScheme {
     Standard,
     #[serde(rename = "hmac-sha256-hex")]
     HmacSha256Hex,
+    /// Standard Webhooks `v1a`: Ed25519 with a `whsk_` key; receivers get the `whpk_` key.
+    #[serde(rename = "v1a")]
+    V1a,
 }
 
 impl SignatureScheme {
@@ -114,6 +117,7 @@ impl SignatureScheme {
         match self {
             SignatureScheme::Standard => "standard",
             SignatureScheme::HmacSha256Hex => "hmac-sha256-hex",
+            SignatureScheme::V1a => "v1a",
         }
     }
 
@@ -121,7 +125,20 @@ impl SignatureScheme {
         match s {
             "standard" => Some(Self::Standard),
             "hmac-sha256-hex" => Some(Self::HmacSha256Hex),
+            "v1a" => Some(Self::V1a),
             _ => None,
+        }
+    }
+
+    /// What a receiver is given to verify deliveries signed with `secret`: the secret
+    /// itself for the symmetric schemes, the public key for `v1a` (its signing key never
+    /// leaves herald).
+    pub fn for_receiver(self, secret: &str) -> String {
+        match self {
+            SignatureScheme::V1a => herald_signing::SigningKey::parse(secret)
+                .map(|k| k.public_key())
+                .unwrap_or_else(|_| "(unusable signing key)".into()),
+            _ => secret.to_string(),
         }
     }
 }

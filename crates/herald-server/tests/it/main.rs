@@ -65,3 +65,4 @@ mod sqs;
 mod ssrf;
 mod startup;
 mod tenants;
+mod v1a;

@@ -23,12 +23,10 @@ use ring::signature::{UnparsedPublicKey, ED25519};
 use super::hmac::BASE64;
 use super::preset::{Check, Clock, Preset, SecretKind};
 use super::{match_any_key, parse_timestamp, preferred_header, InboundError, Verified};
-use crate::{verify_standard, StandardHeaders, StandardKey, VerifyError, SECRET_PREFIX};
-
-/// The prefix of a Standard Webhooks public key.
-pub const PUBLIC_KEY_PREFIX: &str = "whpk_";
-/// The prefix of a Standard Webhooks private (signing) key.
-pub const PRIVATE_KEY_PREFIX: &str = "whsk_";
+use crate::{
+    verify_standard, StandardHeaders, StandardKey, VerifyError, PUBLIC_KEY_PREFIX, SECRET_PREFIX,
+    SIGNING_KEY_PREFIX as PRIVATE_KEY_PREFIX,
+};
 
 /// For each value: the names read, in order of preference, then the name reported missing.
 const ID: ([&str; 2], &str) = (["svix-id", "webhook-id"], "webhook-id");
