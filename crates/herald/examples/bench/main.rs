@@ -13,6 +13,7 @@
 //! - `-- mcp`: scenario (12) alone, agents over `/mcp` (wait latency, 1,000 open waits);
 //! - `-- console`: scenario (13) alone, the console's time to first byte with 1,000,000
 //!   deliveries stored, on SQLite and (with `DATABASE_URL`) on PostgreSQL;
+//! - `-- verify`: scenario (14), the CPU cost of each preset's signature check;
 //! - `-- brokers`: scenario (11) alone, deliveries to RabbitMQ, NATS and SQS (moto) beside
 //!   HTTP (RabbitMQ and NATS on their standard local ports, `moto_server` installed).
 //!
@@ -33,6 +34,7 @@ mod stores;
 #[allow(dead_code)]
 #[path = "../../../herald-server/tests/it/brokers.rs"]
 mod support;
+mod verify;
 
 use std::sync::Arc;
 
@@ -183,6 +185,9 @@ async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "stores") {
         return stores::compare().await;
+    }
+    if args.iter().any(|a| a == "verify") {
+        return verify::run(args.iter().any(|a| a == "--smoke"));
     }
     let mut scale = if args.iter().any(|a| a == "--smoke") {
         Scale::smoke()
