@@ -32,9 +32,9 @@ mod v1a;
 pub use v1a::{v1a_signature_header, SigningKey, PUBLIC_KEY_PREFIX, SIGNING_KEY_PREFIX};
 
 pub use inbound::{
-    handshake_reply, meta_subscribe, parse_scheme, signature_headers, validate_secrets, verify_inbound,
-    Clock, Handshake, HmacAlgorithm, HmacSpec, InboundError, InboundRequest, Preset, Reply, Scheme,
-    SecretKind, SigEncoding, UnknownName, Verified,
+    acknowledgement, handshake_reply, meta_subscribe, parse_scheme, signature_headers, validate_secrets,
+    verify_inbound, Clock, Handshake, HmacAlgorithm, HmacSpec, InboundError, InboundRequest, Preset, Reply,
+    Scheme, SecretKind, SigEncoding, UnknownName, Verified,
 };
 
 /// The prefix of a Standard Webhooks secret.

@@ -10,7 +10,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::error::ApiError;
 use super::extract::read_limited;
@@ -20,7 +20,10 @@ use crate::domain::source::Source;
 use crate::domain::{new_id, NewEvent, Scope};
 use crate::ingest::{check_sender, client_ip, decide, redacted_headers, Accepted, RawRequest, RefusalKind};
 use crate::store::{InboundEvent, IngestOutcome, RequestRecord};
-use herald_signing::{meta_subscribe, Handshake};
+use herald_signing::{acknowledgement, meta_subscribe, Handshake};
+
+/// The stored event's id, on every accepted inbound request.
+const EVENT_ID: axum::http::HeaderName = axum::http::HeaderName::from_static("x-herald-event-id");
 
 /// Bytes of a refused request's body kept in the log.
 const LOGGED_BODY: usize = 4096;
@@ -187,15 +190,25 @@ pub async fn receive(
         dedupe: dedupe_key.map(|k| (k, window)),
         request: log.record("accepted", 200, None, None),
     };
+    let ack = acknowledgement(source.spec.verify.scheme(), &body);
+    let answer = |id: String, herald: Value| match ack {
+        // The provider's own acknowledgement; the event's id in a header.
+        Some(ack) => ([(CONTENT_TYPE, "application/json"), (EVENT_ID, id.as_str())], ack).into_response(),
+        None => ([(EVENT_ID, id.as_str())], Json(herald)).into_response(),
+    };
     match state.store.ingest(inbound).await {
         Ok(IngestOutcome::Accepted(summary)) => {
             state.metrics.event_published();
             if summary.deliveries > 0 {
                 state.work_arrived();
             }
-            Json(json!({"id": summary.id, "type": summary.event_type, "duplicate": false})).into_response()
+            let herald = json!({"id": summary.id, "type": summary.event_type, "duplicate": false});
+            answer(summary.id, herald)
         }
-        Ok(IngestOutcome::Duplicate(first)) => Json(json!({"id": first, "duplicate": true})).into_response(),
+        Ok(IngestOutcome::Duplicate(first)) => {
+            let herald = json!({"id": first, "duplicate": true});
+            answer(first, herald)
+        }
         Err(e) => ApiError::from(e).into_response(),
     }
 }

@@ -41,7 +41,9 @@ fn source_body(v: &Value) -> Value {
     json!({"name": v["name"], "verify": verify})
 }
 
-/// Sends vector `v`'s request (with `body`) to source `id`: status, content type, body.
+/// Sends vector `v`'s request (with `body`) to source `id`: status, content type, body
+/// (and the event id herald answers with in `x-herald-event-id`, as the content type's
+/// suffix after a space, when there is one).
 async fn send(app: &TestApp, id: &str, v: &Value, body: &[u8]) -> (u16, String, String) {
     let query = v["url"]
         .as_str()
@@ -58,11 +60,11 @@ async fn send(app: &TestApp, id: &str, v: &Value, body: &[u8]) -> (u16, String, 
     }
     let r = req.send().await.unwrap();
     let status = r.status().as_u16();
-    let content_type = r
-        .headers()
-        .get("content-type")
-        .map(|h| h.to_str().unwrap().to_string())
-        .unwrap_or_default();
+    let header = |name: &str| r.headers().get(name).map(|h| h.to_str().unwrap().to_string());
+    let mut content_type = header("content-type").unwrap_or_default();
+    if let Some(event) = header("x-herald-event-id") {
+        content_type = format!("{content_type} {event}");
+    }
     (status, content_type, r.text().await.unwrap())
 }
 
@@ -94,8 +96,16 @@ store_tests! {
                 let log = request_log(&app, id).await;
                 assert_eq!(log[0]["outcome"], "challenge", "{name}");
             } else {
+                let event_id = content_type.rsplit(' ').next().unwrap();
+                assert!(event_id.starts_with("evt_"), "{name}: {content_type}");
                 let answer: Value = serde_json::from_str(&answer).unwrap();
-                let event = app.get(&format!("/v1/events/{}", answer["id"].as_str().unwrap())).await;
+                if scheme == "discord" {
+                    // Discord needs an interaction response: deferred, the agent answers later.
+                    assert!([5, 6, 8].contains(&answer["type"].as_i64().unwrap()), "{name}: {answer}");
+                } else {
+                    assert_eq!(answer["id"], event_id, "{name}");
+                }
+                let event = app.get(&format!("/v1/events/{event_id}")).await;
                 let prefix = preset["defaults"]["type_prefix"].as_str().unwrap_or("");
                 assert!(event["type"].as_str().unwrap().starts_with(prefix), "{name}: {event}");
                 assert_eq!(event["source_id"], id, "{name}");

@@ -63,6 +63,27 @@ pub fn handshake_reply(scheme: &Scheme, req: &InboundRequest<'_>, secret: Option
     })
 }
 
+/// The answer a provider needs to an ordinary (stored) request, when its API expects more
+/// than a 2xx: Discord wants an interaction response within three seconds, so herald
+/// defers it (`{"type":5}` for a command or a modal, `{"type":6}` for a component, an
+/// empty choice list for an autocomplete), and the agent answers later through Discord's
+/// follow-up API with the interaction's token. `None` for every other preset.
+pub fn acknowledgement(scheme: &Scheme, body: &[u8]) -> Option<&'static str> {
+    if scheme.preset().handshake != Some(Handshake::DiscordPing) {
+        return None;
+    }
+    let kind = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()?
+        .get("type")?
+        .as_i64()?;
+    match kind {
+        2 | 5 => Some(r#"{"type":5}"#),
+        3 => Some(r#"{"type":6}"#),
+        4 => Some(r#"{"type":8,"data":{"choices":[]}}"#),
+        _ => None,
+    }
+}
+
 /// Meta's subscription check, `GET ?hub.mode=subscribe&hub.verify_token=T&hub.challenge=C`:
 /// `C` when `T` is one of `tokens` (compared in constant time), else `None`.
 pub fn meta_subscribe(query: &str, tokens: &[&str]) -> Option<String> {
@@ -128,6 +149,20 @@ mod tests {
         assert_eq!(discord.unwrap().1, r#"{"type":1}"#);
         assert_eq!(reply("discord", &[], r#"{"type":2}"#, None), None);
         assert_eq!(reply("github", &[], r#"{"type":1}"#, None), None);
+    }
+
+    #[test]
+    fn discord_interactions_are_deferred_and_other_providers_get_none() {
+        let discord = super::super::parse_scheme("discord").unwrap();
+        let ack = |body: &str| acknowledgement(&discord, body.as_bytes());
+        assert_eq!(ack(r#"{"type":2,"data":{"name":"ping"}}"#), Some(r#"{"type":5}"#));
+        assert_eq!(ack(r#"{"type":5}"#), Some(r#"{"type":5}"#));
+        assert_eq!(ack(r#"{"type":3}"#), Some(r#"{"type":6}"#));
+        assert_eq!(ack(r#"{"type":4}"#), Some(r#"{"type":8,"data":{"choices":[]}}"#));
+        assert_eq!(ack(r#"{"type":1}"#), None);
+        assert_eq!(ack("not json"), None);
+        let github = super::super::parse_scheme("github").unwrap();
+        assert_eq!(acknowledgement(&github, br#"{"type":2}"#), None);
     }
 
     #[test]

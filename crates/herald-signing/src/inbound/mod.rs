@@ -38,7 +38,7 @@ mod twilio;
 mod twitch;
 mod zoom;
 
-pub use handshake::{handshake_reply, meta_subscribe, Reply};
+pub use handshake::{acknowledgement, handshake_reply, meta_subscribe, Reply};
 pub use preset::{Clock, Handshake, Preset, SecretKind};
 pub use scheme::{
     parse_scheme, signature_headers, HmacAlgorithm, HmacSpec, Scheme, SigEncoding, UnknownName,
