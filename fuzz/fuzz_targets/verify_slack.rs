@@ -4,9 +4,10 @@
 //! `X-Slack-Request-Timestamp` value, `now`; the rest is the body.
 //!
 //! Checks: no panic; an accepted request has a plain-digit timestamp within the tolerance
-//! and carries `v0=` (any case) and the hex of HMAC-SHA256(secret, "v0:ts:body") computed
-//! here; a request signed here verifies (either header order), names the right secret of a
-//! rotation, and fails on a changed body or outside the tolerance.
+//! and carries `v0=` (any case) and the lower-case hex of HMAC-SHA256(secret, "v0:ts:body")
+//! computed here (Slack's library compares the text); a request signed here verifies
+//! (either header order), names the right secret of a rotation, and fails on a changed body,
+//! in upper-case hex, or outside the tolerance.
 #![no_main]
 
 use herald_fuzz::{
@@ -61,6 +62,7 @@ fuzz_target!(|data: &[u8]| {
             .expect("accepted without the v0= prefix");
         let expected = hmac_sha256(secret.as_bytes(), &[b"v0:", t.as_bytes(), b":", body]);
         assert_eq!(hex::decode(hex_part).ok(), Some(expected), "accepted a wrong MAC");
+        assert!(!hex_part.bytes().any(|b| b.is_ascii_uppercase()), "accepted upper-case hex");
     }
 
     // 2. A request signed here must verify.
@@ -77,7 +79,14 @@ fuzz_target!(|data: &[u8]| {
         secret.as_bytes(),
         &[b"v0:", t_s.as_bytes(), b":", body],
     ));
-    let header = format!("{}{}", mix_case("v0=", choice >> 4), mix_case(&mac, choice));
+    let header = format!("{}{mac}", mix_case("v0=", choice >> 4));
+    let shouted = format!("v0={}", mac.to_ascii_uppercase());
+    if shouted != format!("v0={mac}") {
+        assert_eq!(
+            run(&[&secret], &shouted, &t_s, body, at, swap),
+            Err(InboundError::MalformedHeader("x-slack-signature".into()))
+        );
+    }
     assert_eq!(
         run(&[&other, &secret], &header, &t_s, body, at, swap),
         Ok(Verified {

@@ -95,6 +95,10 @@ fuzz_target!(|data: &[u8]| {
     let sig = f.text();
     let now = f.int(1_700_000_000);
     let body = f.rest();
+    if secret.starts_with("whpk_") {
+        // A v1a public key, not a MAC key: `verify_presets` covers it.
+        return;
+    }
 
     let svix_names = family("svix", choice);
     let webhook_names = family("webhook", choice);

@@ -3,232 +3,12 @@
 //! valid and altered; each vector's `cases`, variants judged by those libraries, whose
 //! verdicts herald must share; and each handshake's expected reply.
 
+#[path = "vectors/model.rs"]
+mod model;
+
 use herald_signing::inbound::catalogue::PRESETS;
-use herald_signing::{
-    handshake_reply, parse_scheme, verify_inbound, Clock, HmacSpec, InboundError, InboundRequest, Scheme,
-    Verified, DEFAULT_TOLERANCE_S,
-};
-use serde_json::Value;
-
-/// The vector files, read at run time so that a new one needs no change here.
-fn vector_files() -> Vec<(String, String)> {
-    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .expect("tests/vectors")
-        .map(|e| e.expect("a directory entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .map(|p| {
-            (
-                p.display().to_string(),
-                std::fs::read_to_string(&p).expect("readable"),
-            )
-        })
-        .collect();
-    files.sort();
-    assert!(
-        files.len() >= 3,
-        "vector files: {:?}",
-        files.iter().map(|f| &f.0).collect::<Vec<_>>()
-    );
-    files
-}
-
-/// `now` for the schemes that sign no timestamp (any value would do).
-const UNTIMED_NOW: i64 = 1_700_000_000;
-
-struct Vector {
-    name: String,
-    scheme: Scheme,
-    secret: String,
-    wrong_secret: String,
-    timestamp: Option<i64>,
-    method: String,
-    url: Option<String>,
-    body: Vec<u8>,
-    headers: Vec<(String, String)>,
-    /// `None` when the signature is not in a header (Mailgun's is in the body).
-    signature_header: Option<String>,
-    /// The reply a handshake request must get: content type and body.
-    handshake: Option<(String, String)>,
-    cases: Vec<Case>,
-}
-
-/// A variant of a vector's request and the verdict of the provider's own verifier.
-struct Case {
-    name: String,
-    headers: Vec<(String, String)>,
-    /// Instead of the vector's secret.
-    secret: Option<String>,
-    /// Instead of the vector's `now`.
-    now: Option<i64>,
-    /// Instead of the vector's URL and body.
-    url: Option<String>,
-    body: Option<Vec<u8>>,
-    accepted: bool,
-    judged_by: String,
-}
-
-impl Vector {
-    fn now(&self) -> i64 {
-        self.timestamp.unwrap_or(UNTIMED_NOW)
-    }
-
-    fn tolerance(&self) -> i64 {
-        self.scheme.preset().tolerance_s
-    }
-
-    fn check(
-        &self,
-        headers: &[(String, String)],
-        body: &[u8],
-        secrets: &[&str],
-        now: i64,
-    ) -> Result<Verified, InboundError> {
-        self.check_at(self.url.as_deref(), headers, body, secrets, now)
-    }
-
-    fn check_at(
-        &self,
-        url: Option<&str>,
-        headers: &[(String, String)],
-        body: &[u8],
-        secrets: &[&str],
-        now: i64,
-    ) -> Result<Verified, InboundError> {
-        let pairs: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
-        let req = InboundRequest {
-            headers: &pairs,
-            body,
-            method: &self.method,
-            url,
-        };
-        let result = verify_inbound(&self.scheme, secrets, &req, now, self.tolerance());
-        if let Err(e) = &result {
-            let shown = e.to_string();
-            for secret in secrets {
-                assert!(
-                    !shown.contains(secret),
-                    "{}: error message quotes a secret: {shown}",
-                    self.name
-                );
-            }
-        }
-        result
-    }
-
-    /// The request as signed, with the given headers.
-    fn with_headers(&self, headers: &[(String, String)]) -> Result<Verified, InboundError> {
-        self.check(headers, &self.body, &[&self.secret], self.now())
-    }
-
-    fn sig_name(&self) -> &str {
-        self.signature_header.as_deref().expect("a signature header")
-    }
-
-    fn sig_value(&self) -> &str {
-        &self
-            .headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(self.sig_name()))
-            .expect("signature header")
-            .1
-    }
-
-    fn replace_sig(&self, value: &str) -> Vec<(String, String)> {
-        let mut headers = self.headers.clone();
-        for (n, v) in headers.iter_mut() {
-            if n.eq_ignore_ascii_case(self.sig_name()) {
-                *v = value.to_string();
-            }
-        }
-        headers
-    }
-}
-
-fn text(v: &Value, key: &str) -> String {
-    v[key]
-        .as_str()
-        .unwrap_or_else(|| panic!("`{key}` is not a string in {v}"))
-        .to_string()
-}
-
-fn hmac_spec(v: &Value) -> HmacSpec {
-    HmacSpec {
-        header: text(v, "header"),
-        algorithm: text(v, "algorithm").parse().unwrap(),
-        encoding: text(v, "encoding").parse().unwrap(),
-        prefix: v["prefix"].as_str().map(str::to_string),
-    }
-}
-
-fn pairs(v: &Value) -> Vec<(String, String)> {
-    v.as_array()
-        .unwrap_or_else(|| panic!("not a header list: {v}"))
-        .iter()
-        .map(|pair| {
-            (
-                pair[0].as_str().unwrap().to_string(),
-                pair[1].as_str().unwrap().to_string(),
-            )
-        })
-        .collect()
-}
-
-fn cases(v: &Value) -> Vec<Case> {
-    let Some(list) = v["cases"].as_array() else {
-        return Vec::new();
-    };
-    list.iter()
-        .map(|c| Case {
-            name: text(c, "name"),
-            headers: pairs(&c["headers"]),
-            secret: c["secret"].as_str().map(str::to_string),
-            now: c["now"].as_i64(),
-            url: c["url"].as_str().map(str::to_string),
-            body: c["body"].as_str().map(|b| b.as_bytes().to_vec()),
-            accepted: c["accepted"].as_bool().expect("a verdict"),
-            judged_by: text(c, "judged_by"),
-        })
-        .collect()
-}
-
-fn vectors() -> Vec<Vector> {
-    vector_files()
-        .iter()
-        .flat_map(|(path, text)| {
-            let doc: Value = serde_json::from_str(text).unwrap_or_else(|e| panic!("{path}: {e}"));
-            if let Some(t) = doc["tolerance_s"].as_i64() {
-                assert_eq!(t, DEFAULT_TOLERANCE_S, "{path}");
-            }
-            let list = doc["vectors"].as_array().expect("a vector list").clone();
-            list.into_iter().map(|v| vector(&v)).collect::<Vec<_>>()
-        })
-        .collect()
-}
-
-fn vector(v: &Value) -> Vector {
-    let mut scheme = parse_scheme(&text(v, "scheme")).expect("known scheme");
-    if let Scheme::Hmac(spec) = &mut scheme {
-        *spec = hmac_spec(&v["hmac"]);
-    }
-    let handshake = &v["handshake"];
-    Vector {
-        name: text(v, "name"),
-        scheme,
-        secret: text(v, "secret"),
-        wrong_secret: text(v, "wrong_secret"),
-        timestamp: v["timestamp"].as_i64(),
-        method: v["method"].as_str().unwrap_or("POST").to_string(),
-        url: v["url"].as_str().map(str::to_string),
-        body: text(v, "body").into_bytes(),
-        headers: pairs(&v["headers"]),
-        signature_header: v["signature_header"].as_str().map(str::to_string),
-        handshake: handshake
-            .is_object()
-            .then(|| (text(handshake, "content_type"), text(handshake, "body"))),
-        cases: cases(v),
-    }
-}
+use herald_signing::{handshake_reply, Clock, InboundError, InboundRequest, Scheme, Verified};
+use model::{vectors, Vector};
 
 const MATCHED_FIRST: Result<Verified, InboundError> = Ok(Verified {
     secret_index: Some(0),
@@ -442,8 +222,15 @@ fn duplicated_and_missing_headers_are_refused() {
                 let expected = reported_missing(&v, name);
                 assert_eq!(missing, Err(InboundError::MissingHeader(expected)), "{}", v.name);
             } else if read {
+                // Missing; or, without Twilio's signature settings, the signature read as the
+                // default HMAC-SHA1 (the wrong length, or no match).
                 assert!(
-                    matches!(missing, Err(InboundError::MissingHeader(_))),
+                    matches!(
+                        missing,
+                        Err(InboundError::MissingHeader(_)
+                            | InboundError::NoMatch
+                            | InboundError::MalformedHeader(_))
+                    ),
                     "{}: {missing:?}",
                     v.name
                 );

@@ -9,6 +9,9 @@
 //! - Twilio's servers sometimes sign the URL with its port and sometimes without, so, like
 //!   the validator, herald accepts either: the URL as called with any port removed, or with
 //!   the scheme's default port added.
+//! - SharedKey webhooks say `X-Twilio-Webhooks-Signature-Settings: key=…,algorithm=…`:
+//!   `HMAC_SHA256` (any case) makes the MAC HMAC-SHA256, keyed with the shared key; absent,
+//!   or `HMAC_SHA1`, it is HMAC-SHA1 with the auth token; any other algorithm is refused.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -20,13 +23,14 @@ use super::preset::{any_secret, Check, Clock, Preset, SecretKind};
 use super::{header, match_any_key, HmacAlgorithm, InboundError, SigEncoding, Verified};
 
 const HEADER: &str = "x-twilio-signature";
+const SETTINGS: &str = "x-twilio-webhooks-signature-settings";
 
 pub(crate) const PRESET: Preset = Preset {
     name: "twilio",
     provider: "Twilio",
-    checks: "X-Twilio-Signature: base64 HMAC-SHA1 of the URL Twilio called + the sorted form parameters \
-             (JSON bodies: the URL's bodySHA256 and the body's hash)",
-    secret: "the account's auth token; herald must be told its public URL (--public-url)",
+    checks: "X-Twilio-Signature: base64 HMAC-SHA1 (SharedKey webhooks: the HMAC-SHA256 their settings name) \
+             of the URL Twilio called + the sorted form parameters (JSON bodies: the URL's bodySHA256 and the body's hash)",
+    secret: "the account's auth token (or the SharedKey); herald must be told its public URL (--public-url)",
     secret_kind: SecretKind::Shared,
     signature_headers: &[HEADER],
     clock: Clock::Unsigned,
@@ -42,10 +46,31 @@ pub(crate) const PRESET: Preset = Preset {
     check_secret: any_secret,
 };
 
+/// The MAC's algorithm, as the signature settings name it.
+fn algorithm(c: &Check<'_>) -> Result<HmacAlgorithm, InboundError> {
+    let settings = match header(c.headers(), &[SETTINGS]) {
+        Err(InboundError::MissingHeader(_)) => return Ok(HmacAlgorithm::Sha1),
+        other => other?,
+    };
+    let named = settings
+        .value
+        .split(',')
+        .filter_map(|part| part.split_once('='))
+        .map(|(k, v)| (k.trim(), v.trim()))
+        .find(|(k, v)| *k == "algorithm" && !v.is_empty())
+        .map(|(_, v)| v.to_ascii_uppercase());
+    match named.as_deref() {
+        None | Some("HMAC_SHA1") => Ok(HmacAlgorithm::Sha1),
+        Some("HMAC_SHA256") => Ok(HmacAlgorithm::Sha256),
+        Some(_) => Err(settings.malformed()),
+    }
+}
+
 fn verify(c: &Check<'_>) -> Result<Verified, InboundError> {
     let found = header(c.headers(), &[HEADER])?;
+    let algorithm = algorithm(c)?;
     let given = decode(SigEncoding::Base64, found.value)
-        .filter(|sig| sig.len() == 20)
+        .filter(|sig| sig.len() == algorithm.output_len())
         .ok_or_else(|| found.malformed())?;
     let url = c.req.url.ok_or(InboundError::UrlUnknown)?;
     let params = match body_hash(url) {
@@ -64,11 +89,7 @@ fn verify(c: &Check<'_>) -> Result<Verified, InboundError> {
     let variants = url_variants(url);
     match_any_key(c.secrets, |secret| {
         Ok(variants.iter().any(|u| {
-            let want = mac(
-                HmacAlgorithm::Sha1,
-                secret.as_bytes(),
-                &[u.as_bytes(), params.as_bytes()],
-            );
+            let want = mac(algorithm, secret.as_bytes(), &[u.as_bytes(), params.as_bytes()]);
             bool::from(want.as_slice().ct_eq(&given))
         }))
     })
