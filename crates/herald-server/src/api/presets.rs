@@ -63,9 +63,9 @@ fn timestamp(p: &Preset) -> Option<serde_json::Value> {
 }
 
 fn view(p: &'static Preset) -> PresetView {
-    let dedupe = p
-        .dedupe
-        .map(|key| serde_json::json!({"key": key, "window_s": DEFAULT_DEDUPE_WINDOW_S, "if_present": true}));
+    let dedupe = p.dedupe.map(
+        |key| serde_json::json!({"key": key, "window_s": DEFAULT_DEDUPE_WINDOW_S, "retries_only": true}),
+    );
     PresetView {
         name: p.name,
         provider: p.provider,

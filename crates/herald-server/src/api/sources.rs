@@ -42,8 +42,9 @@ pub struct DedupeBody {
     key: Option<String>,
     #[serde(default, deserialize_with = "super::integers::opt")]
     window_s: Option<u64>,
-    /// Accept (without de-duplicating) a request that lacks the key, instead of refusing it.
-    if_present: Option<bool>,
+    /// Only retries are duplicates: the same key and the same body; a request without the
+    /// key is accepted, not refused.
+    retries_only: Option<bool>,
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -178,7 +179,7 @@ fn validate_dedupe(d: DedupeBody) -> ApiResult<Dedupe> {
     Ok(Dedupe {
         key,
         window_s,
-        if_present: d.if_present.unwrap_or(false),
+        retries_only: d.retries_only.unwrap_or(false),
     })
 }
 

@@ -268,11 +268,13 @@ impl<'de> Deserialize<'de> for Extract {
 pub struct Dedupe {
     pub key: Extract,
     pub window_s: u64,
-    /// A request without the key is accepted, not de-duplicated, instead of refused: how a
-    /// preset's default de-duplication works (the provider always sends its delivery id;
-    /// a test request by hand may not).
+    /// Only a provider's retries are duplicates: a request is one when its key *and* its
+    /// body are those of an earlier request, and a request without the key is accepted,
+    /// not refused. How a preset's default de-duplication works: a provider resends the
+    /// same delivery byte for byte under the same id; a request that reuses an id with
+    /// another body (a hand-made test, a fixture) is a new event.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub if_present: bool,
+    pub retries_only: bool,
 }
 
 /// How long a preset's de-duplication remembers a delivery id (a day: longer than any
@@ -314,7 +316,7 @@ pub fn default_dedupe(scheme: &Scheme) -> Option<Dedupe> {
         key: Extract::parse(rule)
             .unwrap_or_else(|| panic!("preset {} has a bad dedupe rule {rule}", scheme.name())),
         window_s: DEFAULT_DEDUPE_WINDOW_S,
-        if_present: true,
+        retries_only: true,
     })
 }
 

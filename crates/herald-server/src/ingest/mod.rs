@@ -131,9 +131,11 @@ pub fn decide(source: &Source, req: &RawRequest<'_>) -> Result<Accepted, Refusal
             ),
         });
     }
+    let retries_only = spec.dedupe.as_ref().is_some_and(|d| d.retries_only);
     let dedupe_key = spec.dedupe.as_ref().map(|d| extract(&d.key, req, json.as_ref()));
     let dedupe_key = match dedupe_key {
-        Some(None) if spec.dedupe.as_ref().is_some_and(|d| d.if_present) => None,
+        Some(None) if retries_only => None,
+        Some(Some(k)) if retries_only => Some(format!("{k}:{}", hex::encode(Sha256::digest(req.body)))),
         Some(None) => {
             return Err(Refusal {
                 kind: RefusalKind::MissingDedupeKey,

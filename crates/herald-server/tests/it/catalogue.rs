@@ -196,7 +196,7 @@ store_tests! {
         let defaults = create_source(&app, json!({"name": "gh", "verify": {"scheme": "github", "secret": secret}})).await;
         assert_eq!(
             defaults["dedupe"],
-            json!({"key": "header:x-github-delivery", "window_s": 86400, "if_present": true})
+            json!({"key": "header:x-github-delivery", "window_s": 86400, "retries_only": true})
         );
         assert_eq!(defaults["event_type"], "header:x-github-event");
         assert_eq!(defaults["type_prefix"], Value::Null);
@@ -225,5 +225,16 @@ store_tests! {
         let (s, again) = crate::inbound::deliver_in(&app, defaults["id"].as_str().unwrap(), body, &with_id).await;
         assert_eq!((s, again["duplicate"].clone(), again["id"].clone()), (200, json!(true), first["id"].clone()));
         assert_eq!(first["type"], "push");
+        // The same id with another body is not a retry: a new event.
+        let other = b"Hello, again!";
+        let other_sig = format!("sha256={}", hex::encode(crate::inbound::mac(secret.as_bytes(), other)));
+        let reused = [
+            ("X-Hub-Signature-256", other_sig),
+            ("X-GitHub-Delivery", "d-1".to_string()),
+            ("X-GitHub-Event", "push".to_string()),
+        ];
+        let (s, third) = crate::inbound::deliver_in(&app, defaults["id"].as_str().unwrap(), other, &reused).await;
+        assert_eq!((s, third["duplicate"].clone()), (200, json!(false)), "{third}");
+        assert_ne!(third["id"], first["id"]);
     }
 }
