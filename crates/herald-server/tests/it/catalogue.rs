@@ -182,12 +182,24 @@ store_tests! {
         let gh = create_source(&app, json!({"name": "gh", "verify": {"scheme": "github", "secret": "x"}})).await;
         let r = app.http.get(format!("{}/in/{}?hub.mode=subscribe", app.base, gh["id"].as_str().unwrap())).send().await.unwrap();
         assert_eq!(r.status().as_u16(), 405);
-        // Without a token, the check is refused and says why.
-        let bare = create_source(&app, json!({"name": "m", "verify": {"scheme": "meta", "secret": "s"}})).await;
+        // A source with a token of its own does not take its secret as the token.
+        let (s, _) = get("hub.mode=subscribe&hub.verify_token=app-secret&hub.challenge=1").await;
+        assert_eq!(s, 403);
+        // Without a token, the source's secret is the token; anything else is refused, saying why.
+        let bare = create_source(&app, json!({"name": "m", "verify": {"scheme": "meta", "secret": "s3cret"}})).await;
         assert_eq!(bare["verify"]["verify_token_set"], false);
-        let r = app.http.get(format!("{}/in/{}?hub.mode=subscribe&hub.verify_token=&hub.challenge=1", app.base, bare["id"].as_str().unwrap())).send().await.unwrap();
-        assert_eq!(r.status().as_u16(), 403);
-        assert!(r.text().await.unwrap().contains("verify_token"));
+        let bare_get = |q: &str| {
+            let url = format!("{}/in/{}?{q}", app.base, bare["id"].as_str().unwrap());
+            let http = app.http.clone();
+            async move {
+                let r = http.get(url).send().await.unwrap();
+                (r.status().as_u16(), r.text().await.unwrap())
+            }
+        };
+        assert_eq!(bare_get("hub.mode=subscribe&hub.verify_token=s3cret&hub.challenge=77").await, (200, "77".to_string()));
+        let (s, body) = bare_get("hub.mode=subscribe&hub.verify_token=&hub.challenge=1").await;
+        assert_eq!(s, 403);
+        assert!(body.contains("verify_token") && !body.contains("s3cret"), "{body}");
     }
 
     async fn preset_defaults_can_be_overridden_or_cleared() {
