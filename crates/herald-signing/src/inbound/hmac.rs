@@ -51,7 +51,7 @@ impl SignedHeader {
         let found = header(c.headers(), &[self.name])?;
         strip_prefix_ignore_case(found.value, self.prefix)
             .filter(|text| !(self.lower_hex && text.bytes().any(|b| b.is_ascii_uppercase())))
-            .and_then(|text| decode(self.encoding, text.trim()))
+            .and_then(|text| decode(self.encoding, text))
             .filter(|mac| mac.len() == self.algorithm.output_len())
             .ok_or_else(|| found.malformed())
     }
