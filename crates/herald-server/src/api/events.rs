@@ -13,7 +13,7 @@ use super::extract::{body_bytes, page_limit, parse_json, tenant_filter, ApiQuery
 use super::AppState;
 use crate::domain::ordering::valid_ordering_key;
 use crate::domain::{
-    new_id, parse_rfc3339, rfc3339, valid_event_type, valid_key, Attempt, Delivery, Event, NewEvent,
+    new_id_at, parse_rfc3339, rfc3339, valid_event_type, valid_key, Attempt, Delivery, Event, NewEvent,
     PublishOutcome, PublishSummary, OPERATIONAL_PREFIX,
 };
 use crate::store::EventQuery;
@@ -163,16 +163,17 @@ pub async fn publish(
         }
     }
     let tenant = owning_tenant(&scope, parsed.tenant.clone())?;
+    let now = state.now_ms();
     let event = NewEvent {
         request_hash: request_hash(&parsed, tenant.as_deref()),
         caller_id: parsed.id.is_some(),
-        id: parsed.id.unwrap_or_else(|| new_id("evt")),
+        id: parsed.id.unwrap_or_else(|| new_id_at("evt", now)),
         event_type: parsed.event_type,
         tenant,
         payload: parsed.payload.get().as_bytes().to_vec(),
         content_type: "application/json".into(),
         idempotency_key,
-        created_at: state.now_ms(),
+        created_at: now,
         source_id: None,
         headers: None,
         ordering_key: parsed.ordering_key,

@@ -17,7 +17,7 @@ use super::extract::read_limited;
 use super::sources::ingest_url;
 use super::AppState;
 use crate::domain::source::Source;
-use crate::domain::{new_id, NewEvent, Scope};
+use crate::domain::{new_id, new_id_at, NewEvent, Scope};
 use crate::ingest::{check_sender, client_ip, decide, redacted_headers, Accepted, RawRequest, RefusalKind};
 use crate::store::{InboundEvent, IngestOutcome, RequestRecord};
 use herald_signing::{acknowledgement, meta_subscribe, Handshake};
@@ -167,7 +167,7 @@ pub async fn receive(
         .to_string();
     let now = state.now_ms();
     let event = NewEvent {
-        id: new_id("evt"),
+        id: new_id_at("evt", now),
         event_type,
         tenant: source.tenant.clone(),
         payload: body.to_vec(),

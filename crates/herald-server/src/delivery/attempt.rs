@@ -17,7 +17,7 @@ use crate::config::DeliveryConfig;
 use crate::destination::{BrokerError, Brokers, Message};
 use crate::domain::ordering::{self, KeyPosition};
 use crate::domain::outcome::{judge, Answer, Policy};
-use crate::domain::{new_id, Attempt, Clock, Endpoint, Event, Millis, SignatureScheme};
+use crate::domain::{new_id_at, Attempt, Clock, Endpoint, Event, Millis, SignatureScheme};
 use crate::metrics::Metrics;
 use crate::net::client::{HttpClient, SendError};
 use crate::store::{AttemptRecord, Job, NextStep};
@@ -64,7 +64,7 @@ impl Deliverer {
         let duration_ms = elapsed.as_millis() as u64;
         let attempt_no = job.round_attempts + 1;
         let mut attempt = Attempt {
-            id: new_id("atm"),
+            id: new_id_at("atm", attempted_at),
             delivery_id: job.delivery_id.clone(),
             attempted_at,
             status_code: None,

@@ -6,6 +6,13 @@
 //! millisecond the 80-bit part is the previous one plus one (ULID's monotonic rule), and a
 //! clock that steps back never makes an id sort before an earlier one. Ids made by
 //! different nodes are ordered to the millisecond only.
+//!
+//! Events, deliveries and attempts take their ids at business time ([`new_id_at`], the
+//! time they are stamped with), because the PostgreSQL store partitions those tables by id,
+//! that is by time. Such a time far behind the last id (more than [`OTHER_TIMELINE_MS`]) is
+//! another clock's, not this one stepping back (tests run servers whose clocks were moved
+//! days on side by side in one process): its ids keep their own time, in creation order
+//! within each millisecond, instead of borrowing the later clock's.
 
 use std::sync::Mutex;
 
@@ -18,19 +25,71 @@ const RANDOM_MASK: u128 = (1 << RANDOM_BITS) - 1;
 /// The last (millisecond, 80-bit part) handed out.
 static LAST: Mutex<(u64, u128)> = Mutex::new((0, 0));
 
-/// A new id with the given prefix.
+/// How far behind the last id a time must be to count as another clock's.
+pub const OTHER_TIMELINE_MS: u64 = 10_000;
+
+/// Milliseconds of other clocks recently used, with their last 80-bit part.
+static OTHERS: Mutex<Vec<(u64, u128)>> = Mutex::new(Vec::new());
+
+/// How many of those are remembered.
+const OTHERS_KEPT: usize = 256;
+
+/// A new id with the given prefix, at system time.
 pub fn new_id(prefix: &str) -> String {
-    let (ms, rnd) = next(super::Clock::system().now_ms().max(0) as u64);
+    new_id_at(prefix, super::Clock::system().now_ms())
+}
+
+/// A new id with the given prefix for a record made at `now` (unix ms).
+pub fn new_id_at(prefix: &str, now: super::Millis) -> String {
+    let now = now.max(0) as u64;
+    let last_ms = LAST.lock().unwrap_or_else(|e| e.into_inner()).0;
+    let (ms, rnd) = if now + OTHER_TIMELINE_MS < last_ms {
+        other_timeline(now)
+    } else {
+        next(now)
+    };
     let mut out = String::with_capacity(prefix.len() + 27);
     out.push_str(prefix);
     out.push('_');
-    for i in (0..10).rev() {
-        out.push(CROCKFORD[((ms >> (i * 5)) & 31) as usize] as char);
-    }
+    push_time(&mut out, ms);
     for i in (0..16).rev() {
         out.push(CROCKFORD[((rnd >> (i * 5)) & 31) as usize] as char);
     }
     out
+}
+
+/// The next pair for a millisecond of another clock: after the last one made in it.
+fn other_timeline(now_ms: u64) -> (u64, u128) {
+    let mut others = OTHERS.lock().unwrap_or_else(|e| e.into_inner());
+    let fresh = || rand::thread_rng().gen::<u128>() & RANDOM_MASK;
+    match others.iter_mut().find(|(ms, _)| *ms == now_ms) {
+        Some(seen) => {
+            *seen = step(*seen, now_ms, fresh);
+            *seen
+        }
+        None => {
+            if others.len() == OTHERS_KEPT {
+                others.remove(0);
+            }
+            others.push((now_ms, fresh()));
+            *others.last().expect("just pushed")
+        }
+    }
+}
+
+/// The smallest id with `prefix` made at `ms`: where a span of time starts among ids.
+pub fn id_floor(prefix: &str, ms: super::Millis) -> String {
+    let mut out = String::with_capacity(prefix.len() + 11);
+    out.push_str(prefix);
+    out.push('_');
+    push_time(&mut out, ms.max(0) as u64);
+    out
+}
+
+fn push_time(out: &mut String, ms: u64) {
+    for i in (0..10).rev() {
+        out.push(CROCKFORD[((ms >> (i * 5)) & 31) as usize] as char);
+    }
 }
 
 /// The next (millisecond, 80-bit part) pair, strictly greater than the last one.
@@ -65,6 +124,35 @@ mod tests {
         sorted.dedup();
         assert_eq!(sorted.len(), ids.len(), "ids are unique");
         assert!(ids.iter().all(|i| i.len() == 4 + 26));
+    }
+
+    #[test]
+    fn an_id_carries_the_time_it_is_made_at() {
+        let later = super::super::Clock::system().now_ms() + 86_400_000 * 400;
+        let id = new_id_at("dlv", later);
+        let mut ms: u64 = 0;
+        for c in id[4..14].bytes() {
+            ms = ms * 32 + CROCKFORD.iter().position(|&x| x == c).unwrap() as u64;
+        }
+        assert_eq!(ms, later as u64);
+        assert!(id_floor("dlv", later) <= id && id < id_floor("dlv", later + 1));
+        assert!(id_floor("dlv", later - 1) < id_floor("dlv", later));
+    }
+
+    #[test]
+    fn ids_of_a_clock_far_behind_keep_its_time_and_their_order() {
+        let now = super::super::Clock::system().now_ms();
+        let ahead = new_id_at("evt", now + 86_400_000 * 500);
+        let behind: Vec<String> = (0..1000).map(|_| new_id_at("evt", now)).collect();
+        assert!(
+            behind.iter().all(|id| id[4..14] == id_floor("evt", now)[4..14]),
+            "{behind:?}"
+        );
+        let mut sorted = behind.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted, behind, "in order and unique");
+        assert!(ahead > behind[999]);
     }
 
     #[test]

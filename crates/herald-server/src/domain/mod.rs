@@ -70,7 +70,7 @@ pub fn parse_rfc3339(s: &str) -> Option<Millis> {
     Some(ms - offset_min * 60_000)
 }
 
-pub use self::ids::new_id;
+pub use self::ids::{id_floor, new_id, new_id_at};
 pub use self::secret::Secret;
 
 /// The tenant an API caller may see: everything (admin) or one tenant.
@@ -384,7 +384,7 @@ impl NewEvent {
     /// id, a JSON payload, no key, no source.
     pub fn generated(event_type: &str, tenant: Option<String>, payload: Vec<u8>, now: Millis) -> Self {
         Self {
-            id: new_id("evt"),
+            id: new_id_at("evt", now),
             event_type: event_type.to_string(),
             tenant,
             payload,

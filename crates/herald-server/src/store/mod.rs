@@ -370,6 +370,40 @@ pub struct PullRequest {
     pub lease_until: Millis,
 }
 
+/// The time partitions a store that has them should make and drop now, by the retention
+/// rule (`retention::partition_plan`): spans of `period` ms, aligned to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PartitionPlan {
+    pub period: Millis,
+    /// The first span to make starts here (earlier ones may already hold rows elsewhere).
+    pub make_from: Millis,
+    /// Spans starting before this are made.
+    pub make_until: Millis,
+    /// A span ending at or before this is past retention: dropped whole if it owes nothing.
+    pub cutoff: Millis,
+}
+
+impl PartitionPlan {
+    /// The spans `[starts, ends)` to make.
+    pub fn spans(&self) -> Vec<(Millis, Millis)> {
+        let first = self.make_from.div_euclid(self.period) * self.period;
+        (0..)
+            .map(|i| first + i * self.period)
+            .take_while(|s| *s < self.make_until)
+            .map(|s| (s, s + self.period))
+            .collect()
+    }
+}
+
+/// What one round of partition upkeep did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Partitioned {
+    pub made: usize,
+    pub dropped: usize,
+    /// Spans past retention kept because something in them is still owed.
+    pub kept_owed: usize,
+}
+
 /// What one retention batch deleted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Purged {
@@ -451,6 +485,10 @@ pub trait NodeStore: Send + Sync + 'static {
     /// Deletes up to `limit` of each kind of record older than `cutoff` (events only when
     /// they owe nothing).
     async fn purge_before(&self, cutoff: Millis, limit: usize) -> StoreResult<Purged>;
+
+    /// Makes the time partitions `plan` asks for and drops those wholly past its cutoff
+    /// that owe nothing; a store without time partitions does nothing.
+    async fn tend_partitions(&self, plan: PartitionPlan) -> StoreResult<Partitioned>;
 }
 
 /// API keys (hashes only).

@@ -10,9 +10,9 @@ use tokio::sync::watch;
 use super::{
     ApiKey, AttemptRecord, ClaimRequest, ConsoleSession, DeliveryFilter, DeliveryQuery, DeliveryStats,
     EndpointQuery, EndpointQueue, EndpointStore, EventQuery, EventStore, EventTypeStore, InboundEvent,
-    IngestOutcome, Job, KeyOutcome, KeyStore, NodeStore, PullRequest, PullStore, PulledDelivery, Purged,
-    QueueStats, QueueStore, RateDecision, RecentDeliveries, ReplayOutcome, RequestRecord, RetryOutcome,
-    SecretParts, SourceStore, Store, StoreError, StoreResult, WakeFn,
+    IngestOutcome, Job, KeyOutcome, KeyStore, NodeStore, PartitionPlan, Partitioned, PullRequest, PullStore,
+    PulledDelivery, Purged, QueueStats, QueueStore, RateDecision, RecentDeliveries, ReplayOutcome,
+    RequestRecord, RetryOutcome, SecretParts, SourceStore, Store, StoreError, StoreResult, WakeFn,
 };
 use crate::domain::destination::Destination;
 use crate::domain::ordering::KeyAction;
@@ -216,6 +216,10 @@ impl NodeStore for SealedStore {
 
     async fn purge_before(&self, cutoff: Millis, limit: usize) -> StoreResult<Purged> {
         self.inner.purge_before(cutoff, limit).await
+    }
+
+    async fn tend_partitions(&self, plan: PartitionPlan) -> StoreResult<Partitioned> {
+        self.inner.tend_partitions(plan).await
     }
 }
 

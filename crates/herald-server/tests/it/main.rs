@@ -57,6 +57,7 @@ mod ordering;
 mod publish;
 mod pull;
 mod refusals;
+mod retention;
 mod revocation;
 mod sealing;
 mod search;

@@ -7,8 +7,8 @@ use super::endpoints;
 use crate::domain::ordering::KeySource;
 use crate::domain::subscribers::{FanOut, Subscriber};
 use crate::domain::{
-    new_id, Attempt, Delivery, DeliveryState, Event, Millis, NewEvent, Page, PublishOutcome, PublishSummary,
-    Scope,
+    new_id_at, Attempt, Delivery, DeliveryState, Event, Millis, NewEvent, Page, PublishOutcome,
+    PublishSummary, Scope,
 };
 use crate::store::{EventQuery, StoreError, StoreResult};
 
@@ -27,8 +27,9 @@ async fn earlier(tx: &Tx<'_>, ev: &NewEvent) -> StoreResult<Option<PublishOutcom
     if let (None, Some(key)) = (&found, &ev.idempotency_key) {
         found = query_opt(
             tx,
-            "SELECT request_hash, id, type, deliveries FROM events \
-             WHERE coalesce(tenant, '') = coalesce($1, '') AND idempotency_key = $2",
+            "SELECT e.request_hash, e.id, e.type, e.deliveries FROM idempotency_keys k \
+             JOIN events e ON e.id = k.event_id AND coalesce(e.tenant, '') = k.tenant \
+             WHERE k.tenant = coalesce($1, '') AND k.key = $2",
             &[&ev.tenant, key],
         )
         .await?;
@@ -80,6 +81,11 @@ pub async fn publish(tx: &Tx<'_>, ev: NewEvent) -> StoreResult<PublishOutcome> {
 /// The event row, owed to `deliveries` endpoints; false when its id or idempotency key
 /// was taken meanwhile.
 pub async fn insert_event(tx: &Tx<'_>, ev: &NewEvent, deliveries: usize) -> StoreResult<bool> {
+    if let Some(key) = &ev.idempotency_key {
+        if !claim_key(tx, ev, key).await? {
+            return Ok(false);
+        }
+    }
     let inserted = query_opt(
         tx,
         "INSERT INTO events (id, type, tenant, payload, content_type, idempotency_key, request_hash, \
@@ -101,7 +107,31 @@ pub async fn insert_event(tx: &Tx<'_>, ev: &NewEvent, deliveries: usize) -> Stor
         ],
     )
     .await?;
+    if inserted.is_none() && ev.idempotency_key.is_some() {
+        // The id was taken: the key stays with whatever it named before, or with nothing.
+        exec(
+            tx,
+            "DELETE FROM idempotency_keys WHERE tenant = coalesce($1, '') AND key = $2 AND event_id = $3",
+            &[&ev.tenant, &ev.idempotency_key, &ev.id],
+        )
+        .await?;
+    }
     Ok(inserted.is_some())
+}
+
+/// Takes an idempotency key for the event: false when a stored event holds it. Keys are
+/// unique in their own table because `events` is partitioned by id; a concurrent publish
+/// with the same key waits on this row and then sees it taken. Retention deletes a key
+/// with its event, in the same transaction.
+async fn claim_key(tx: &Tx<'_>, ev: &NewEvent, key: &str) -> StoreResult<bool> {
+    let claimed = query_opt(
+        tx,
+        "INSERT INTO idempotency_keys (tenant, key, event_id, created_at) VALUES (coalesce($1, ''), $2, $3, $4) \
+         ON CONFLICT DO NOTHING RETURNING 1",
+        &[&ev.tenant, &key, &ev.id, &ev.created_at],
+    )
+    .await?;
+    Ok(claimed.is_some())
 }
 
 /// Delivery rows owed for one event.
@@ -155,7 +185,7 @@ impl NewDeliveries<'_> {
                      (SELECT GREATEST(circuit_until, paused_until) FROM endpoints WHERE id = $3)) END, \
                  $7, $8, $8, $9, $10)",
                 &[
-                    &new_id("dlv"),
+                    &new_id_at("dlv", self.now),
                     &self.event_id,
                     &sub.id,
                     &self.tenant,

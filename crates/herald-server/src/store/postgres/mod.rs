@@ -10,6 +10,7 @@ mod event_types;
 mod events;
 mod keys;
 mod ordered;
+mod partitions;
 mod publisher;
 mod pull;
 mod queue;
@@ -34,9 +35,9 @@ use self::db::pg;
 use super::{
     ApiKey, AttemptRecord, ClaimRequest, ConsoleSession, DeliveryFilter, DeliveryQuery, DeliveryStats,
     EndpointQuery, EndpointQueue, EndpointStore, EventQuery, EventStore, EventTypeStore, InboundEvent,
-    IngestOutcome, Job, KeyOutcome, KeyStore, NodeStore, PullRequest, PullStore, PulledDelivery, Purged,
-    QueueStats, QueueStore, RateDecision, RecentDeliveries, ReplayOutcome, RequestRecord, RetryOutcome,
-    SecretParts, SourceStore, StoreError, StoreResult, WakeFn,
+    IngestOutcome, Job, KeyOutcome, KeyStore, NodeStore, PartitionPlan, Partitioned, PullRequest, PullStore,
+    PulledDelivery, Purged, QueueStats, QueueStore, RateDecision, RecentDeliveries, ReplayOutcome,
+    RequestRecord, RetryOutcome, SecretParts, SourceStore, StoreError, StoreResult, WakeFn,
 };
 use crate::domain::ordering::KeyAction;
 use crate::domain::source::{Source, SourcePatch};
@@ -47,6 +48,9 @@ use crate::domain::{
 
 /// Connections per node.
 const POOL_SIZE: usize = 16;
+
+/// How often partition upkeep tries a step that gave up waiting for locks.
+const LOCK_TRIES: usize = 5;
 
 pub struct PgStore {
     pool: Pool,
@@ -127,6 +131,35 @@ macro_rules! in_tx {
     }};
 }
 
+impl PgStore {
+    /// Makes one span's partitions (table by table, each tried up to [`LOCK_TRIES`]
+    /// times); true when this call made it.
+    async fn make_span(&self, span: partitions::Span) -> StoreResult<bool> {
+        let overlaps: StoreResult<bool> = in_tx!(self, |tx| partitions::overlaps(&tx, span).await?);
+        if overlaps? {
+            return Ok(false);
+        }
+        for table in partitions::tables() {
+            let mut step = partitions::Step::Busy;
+            for _ in 0..LOCK_TRIES {
+                let tried: StoreResult<_> =
+                    in_tx!(self, |tx| partitions::make_part(&tx, span, table).await?);
+                step = tried?;
+                if step == partitions::Step::Done {
+                    break;
+                }
+            }
+            if step == partitions::Step::Busy {
+                return Err(StoreError::Backend(
+                    format!("making partition {} kept waiting for locks", span.table(table)).into(),
+                ));
+            }
+        }
+        let recorded: StoreResult<()> = in_tx!(self, |tx| partitions::record(&tx, span).await?);
+        recorded.map(|()| true)
+    }
+}
+
 /// Listens for `herald_wake` until `stop`, reconnecting after errors; calls `on_wake` for
 /// each notification and once after every (re)connect, to catch up on what was missed.
 async fn listen(
@@ -205,6 +238,29 @@ impl NodeStore for PgStore {
 
     async fn purge_before(&self, cutoff: Millis, limit: usize) -> StoreResult<Purged> {
         in_tx!(self, |tx| retention::purge(&tx, cutoff, limit).await?)
+    }
+
+    async fn tend_partitions(&self, plan: PartitionPlan) -> StoreResult<Partitioned> {
+        let mut done = Partitioned::default();
+        for (starts, ends) in plan.spans() {
+            if self.make_span(partitions::Span { starts, ends }).await? {
+                done.made += 1;
+            }
+        }
+        let expired: StoreResult<Vec<_>> = in_tx!(self, |tx| partitions::expired(&tx, plan.cutoff).await?);
+        for span in expired? {
+            for _ in 0..LOCK_TRIES {
+                let expiry: StoreResult<_> = in_tx!(self, |tx| partitions::drop_settled(&tx, span).await?);
+                match expiry? {
+                    partitions::Expiry::Dropped => done.dropped += 1,
+                    partitions::Expiry::Owed => done.kept_owed += 1,
+                    partitions::Expiry::Gone => {}
+                    partitions::Expiry::Busy => continue,
+                }
+                break;
+            }
+        }
+        Ok(done)
     }
 }
 

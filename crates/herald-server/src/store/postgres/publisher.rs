@@ -14,7 +14,7 @@ use super::db::{self, exec, pg, Tx};
 use super::endpoints;
 use super::events;
 use crate::domain::subscribers::{Subscriber, SubscriberIndex};
-use crate::domain::{new_id, DeliveryState, NewEvent, PublishOutcome, PublishSummary};
+use crate::domain::{new_id_at, DeliveryState, NewEvent, PublishOutcome, PublishSummary};
 use crate::store::{StoreError, StoreResult};
 
 const MAX_BATCH: usize = 128;
@@ -247,7 +247,7 @@ struct PlainDeliveries<'a> {
 
 impl<'a> PlainDeliveries<'a> {
     fn push(&mut self, e: &'a NewEvent, s: &'a Subscriber) {
-        self.ids.push(new_id("dlv"));
+        self.ids.push(new_id_at("dlv", e.created_at));
         self.events.push(&e.id);
         self.endpoints.push(&s.id);
         self.tenants.push(e.tenant.as_deref());

@@ -225,6 +225,63 @@ DROP INDEX deliveries_by_endpoint_pos;
 CREATE INDEX deliveries_stream ON deliveries (endpoint_id, pos)
     WHERE pos > 0 AND state IN ('pending', 'delivering');
 "#,
+    r#"
+-- Time partitions (partitions.rs): events, deliveries and attempts are partitioned by id,
+-- and an id begins with the time it was made at, so a partition holds a span of time and
+-- retention drops it whole. Each table's default partition takes what was stored before,
+-- ids of other shapes (event ids callers chose) and anything outside the partitions herald
+-- made ahead; retention purges it row by row. An idempotency key cannot be unique across
+-- partitions of `events`, so keys have a table of their own.
+CREATE TABLE idempotency_keys (
+    tenant TEXT NOT NULL,
+    key TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    created_at BIGINT NOT NULL,
+    PRIMARY KEY (tenant, key)
+);
+INSERT INTO idempotency_keys (tenant, key, event_id, created_at)
+    SELECT coalesce(tenant, ''), idempotency_key, id, created_at FROM events WHERE idempotency_key IS NOT NULL;
+DROP INDEX events_by_idempotency_key;
+ALTER TABLE events DROP CONSTRAINT events_pkey;
+
+CREATE TABLE events_p (LIKE events INCLUDING DEFAULTS INCLUDING CONSTRAINTS) PARTITION BY RANGE (id);
+CREATE UNIQUE INDEX events_p_by_id ON events_p (id, (coalesce(tenant, '')));
+CREATE INDEX events_p_by_tenant ON events_p (tenant, seq);
+CREATE INDEX events_p_by_seq ON events_p (seq);
+ALTER TABLE events_p ATTACH PARTITION events DEFAULT;
+ALTER TABLE events RENAME TO events_default;
+ALTER TABLE events_p RENAME TO events;
+
+CREATE TABLE deliveries_p (LIKE deliveries INCLUDING DEFAULTS INCLUDING CONSTRAINTS) PARTITION BY RANGE (id);
+ALTER TABLE deliveries_p ADD PRIMARY KEY (id);
+CREATE INDEX deliveries_p_due ON deliveries_p (next_attempt_at) WHERE state = 'pending';
+CREATE INDEX deliveries_p_by_event_tenant ON deliveries_p (event_id, tenant);
+CREATE INDEX deliveries_p_by_endpoint_created ON deliveries_p (endpoint_id, created_at);
+CREATE INDEX deliveries_p_by_key ON deliveries_p (endpoint_id, ordering_key, sequence)
+    WHERE ordering_key IS NOT NULL AND state IN ('pending', 'delivering');
+CREATE INDEX deliveries_p_pending_by_endpoint ON deliveries_p (endpoint_id, next_attempt_at)
+    WHERE state = 'pending';
+CREATE INDEX deliveries_p_in_flight ON deliveries_p (endpoint_id, lease_until) WHERE state = 'delivering';
+CREATE INDEX deliveries_p_stream ON deliveries_p (endpoint_id, pos)
+    WHERE pos > 0 AND state IN ('pending', 'delivering');
+ALTER TABLE deliveries_p ATTACH PARTITION deliveries DEFAULT;
+ALTER TABLE deliveries RENAME TO deliveries_default;
+ALTER TABLE deliveries_p RENAME TO deliveries;
+
+CREATE TABLE attempts_p (LIKE attempts INCLUDING DEFAULTS INCLUDING CONSTRAINTS) PARTITION BY RANGE (id);
+ALTER TABLE attempts_p ADD PRIMARY KEY (id);
+CREATE INDEX attempts_p_by_delivery ON attempts_p (delivery_id, attempted_at);
+CREATE INDEX attempts_p_by_time ON attempts_p (attempted_at);
+ALTER TABLE attempts_p ATTACH PARTITION attempts DEFAULT;
+ALTER TABLE attempts RENAME TO attempts_default;
+ALTER TABLE attempts_p RENAME TO attempts;
+
+-- The spans herald made partitions for: [starts, ends) in unix ms, in all three tables.
+CREATE TABLE time_partitions (
+    starts BIGINT PRIMARY KEY,
+    ends BIGINT NOT NULL
+);
+"#,
 ];
 
 /// Applies the migrations this database has not seen yet; returns how many ran.

@@ -7,8 +7,8 @@ use super::rows::{self, ATTEMPT_COLUMNS, DELIVERY_COLUMNS, EVENT_COLUMNS};
 use crate::domain::ordering::KeySource;
 use crate::domain::subscribers::Subscriber;
 use crate::domain::{
-    new_id, Attempt, Delivery, DeliveryState, Event, Millis, NewEvent, Page, PublishOutcome, PublishSummary,
-    Scope,
+    new_id_at, Attempt, Delivery, DeliveryState, Event, Millis, NewEvent, Page, PublishOutcome,
+    PublishSummary, Scope,
 };
 use crate::store::sqlite::writer::backend;
 use crate::store::{EventQuery, StoreResult};
@@ -149,7 +149,7 @@ impl NewDeliveries<'_> {
                 .transpose()?;
             insert
                 .execute(params![
-                    new_id("dlv"),
+                    new_id_at("dlv", self.now),
                     self.event_id,
                     t.id,
                     self.tenant,

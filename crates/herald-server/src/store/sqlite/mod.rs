@@ -32,9 +32,9 @@ use self::writer::{backend, Readers, Writer};
 use super::{
     ApiKey, AttemptRecord, ClaimRequest, ConsoleSession, DeliveryFilter, DeliveryQuery, DeliveryStats,
     EndpointQuery, EndpointQueue, EndpointStore, EventQuery, EventStore, EventTypeStore, InboundEvent,
-    IngestOutcome, Job, KeyOutcome, KeyStore, NodeStore, PullRequest, PullStore, PulledDelivery, Purged,
-    QueueStats, QueueStore, RateDecision, RecentDeliveries, ReplayOutcome, RequestRecord, RetryOutcome,
-    SecretParts, SourceStore, StoreError, StoreResult, WakeFn,
+    IngestOutcome, Job, KeyOutcome, KeyStore, NodeStore, PartitionPlan, Partitioned, PullRequest, PullStore,
+    PulledDelivery, Purged, QueueStats, QueueStore, RateDecision, RecentDeliveries, ReplayOutcome,
+    RequestRecord, RetryOutcome, SecretParts, SourceStore, StoreError, StoreResult, WakeFn,
 };
 use crate::domain::ordering::KeyAction;
 use crate::domain::source::{Source, SourcePatch};
@@ -193,6 +193,11 @@ impl NodeStore for SqliteStore {
         self.writer
             .write(move |c| retention::purge(c, cutoff, limit))
             .await
+    }
+
+    /// The embedded store is one file: retention deletes rows, there is nothing to drop.
+    async fn tend_partitions(&self, _plan: PartitionPlan) -> StoreResult<Partitioned> {
+        Ok(Partitioned::default())
     }
 }
 
