@@ -28,6 +28,7 @@ mod control;
 mod harness;
 mod mcp;
 mod ordered;
+mod retention;
 mod scenarios;
 mod stores;
 /// The broker helpers the server's tests use (moto's SQS server).
@@ -186,6 +187,22 @@ async fn main() {
     if args.iter().any(|a| a == "stores") {
         return stores::compare().await;
     }
+    if args.iter().any(|a| a == "retention") {
+        // `retention [--attempts N]` (10,000,000 by default; `--smoke`: 20,000).
+        let attempts = args
+            .iter()
+            .position(|a| a == "--attempts")
+            .and_then(|i| args.get(i + 1)?.parse().ok())
+            .unwrap_or(if args.iter().any(|a| a == "--smoke") {
+                20_000
+            } else {
+                10_000_000
+            });
+        let mut report = Report::default();
+        println!("| figure | value | baseline | ratio |");
+        println!("| --- | --- | --- | --- |");
+        return retention::retention(attempts, &mut report).await;
+    }
     if args.iter().any(|a| a == "verify") {
         return verify::run(args.iter().any(|a| a == "--smoke"));
     }
@@ -216,7 +233,16 @@ async fn main() {
     let (receiver_url, arrivals) = receiver().await;
     let dir = tempfile::tempdir().unwrap();
     let store = if postgres {
-        vec!["--store".to_string(), stores::fresh_schema("bench_main").await]
+        let url = stores::fresh_schema("bench_main").await;
+        // `--spans N`: the queue over N days of time partitions (as after N days of running).
+        if let Some(days) = args
+            .iter()
+            .position(|a| a == "--spans")
+            .and_then(|i| args.get(i + 1)?.parse().ok())
+        {
+            retention::past_spans(&url, days).await;
+        }
+        vec!["--store".to_string(), url]
     } else {
         Vec::new()
     };
