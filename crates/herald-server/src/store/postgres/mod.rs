@@ -242,11 +242,6 @@ impl NodeStore for PgStore {
 
     async fn tend_partitions(&self, plan: PartitionPlan) -> StoreResult<Partitioned> {
         let mut done = Partitioned::default();
-        for (starts, ends) in plan.spans() {
-            if self.make_span(partitions::Span { starts, ends }).await? {
-                done.made += 1;
-            }
-        }
         let expired: StoreResult<Vec<_>> = in_tx!(self, |tx| partitions::expired(&tx, plan.cutoff).await?);
         for span in expired? {
             for _ in 0..LOCK_TRIES {
@@ -258,6 +253,12 @@ impl NodeStore for PgStore {
                     partitions::Expiry::Busy => continue,
                 }
                 break;
+            }
+        }
+        // After the drops, so a span that cannot be made does not keep old ones.
+        for (starts, ends) in plan.spans() {
+            if self.make_span(partitions::Span { starts, ends }).await? {
+                done.made += 1;
             }
         }
         Ok(done)

@@ -138,6 +138,33 @@ pub async fn expired(tx: &Tx<'_>, cutoff: Millis) -> StoreResult<Vec<Span>> {
     .collect()
 }
 
+/// Whether a delivery of the span, or one elsewhere to an event of the span (a replay), is
+/// still owed. Both are read through partial or ranged indexes, never the span's rows:
+/// this runs while the tables are locked.
+async fn owes(tx: &Tx<'_>, span: Span, [d_from, d_to, e_from, e_to]: [&String; 4]) -> StoreResult<bool> {
+    let part = span.table("deliveries");
+    let in_span = query_opt(
+        tx,
+        &format!(
+            "SELECT 1 WHERE EXISTS (SELECT 1 FROM {part} WHERE state = 'pending') \
+             OR EXISTS (SELECT 1 FROM {part} WHERE state = 'delivering')"
+        ),
+        &[],
+    )
+    .await?;
+    if in_span.is_some() {
+        return Ok(true);
+    }
+    let elsewhere = query_opt(
+        tx,
+        "SELECT 1 FROM deliveries WHERE (id < $1 OR id >= $2) AND event_id >= $3 AND event_id < $4 \
+         AND state IN ('pending', 'delivering') LIMIT 1",
+        &[d_from, d_to, e_from, e_to],
+    )
+    .await?;
+    Ok(elsewhere.is_some())
+}
+
 /// What became of an expired span.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expiry {
@@ -174,14 +201,7 @@ pub async fn drop_settled(tx: &Tx<'_>, span: Span) -> StoreResult<Expiry> {
     }
     let (d_from, d_to) = span.ids("dlv");
     let (e_from, e_to) = span.ids("evt");
-    let owed = query_opt(
-        tx,
-        "SELECT 1 FROM deliveries WHERE state IN ('pending', 'delivering') \
-         AND ((id >= $1 AND id < $2) OR (event_id >= $3 AND event_id < $4)) LIMIT 1",
-        &[&d_from, &d_to, &e_from, &e_to],
-    )
-    .await?;
-    if owed.is_some() {
+    if owes(tx, span, [&d_from, &d_to, &e_from, &e_to]).await? {
         return Ok(Expiry::Owed);
     }
     tx.batch_execute(&format!(
@@ -210,12 +230,13 @@ pub async fn drop_settled(tx: &Tx<'_>, span: Span) -> StoreResult<Expiry> {
         &[&e_from, &e_to],
     )
     .await?;
-    let events = span.table("events");
-    tx.batch_execute(&format!(
-        "DELETE FROM idempotency_keys k USING {events} e \
-         WHERE e.idempotency_key IS NOT NULL AND k.tenant = coalesce(e.tenant, '') AND k.key = e.idempotency_key; \
-         DROP TABLE {events};"
-    ))
+    exec(
+        tx,
+        "DELETE FROM idempotency_keys WHERE event_id >= $1 AND event_id < $2",
+        &[&e_from, &e_to],
+    )
+    .await?;
+    tx.batch_execute(&format!("DROP TABLE {};", span.table("events")))
         .await
         .map_err(pg)?;
     exec(

@@ -239,6 +239,7 @@ CREATE TABLE idempotency_keys (
     created_at BIGINT NOT NULL,
     PRIMARY KEY (tenant, key)
 );
+CREATE INDEX idempotency_keys_by_event ON idempotency_keys (event_id);
 INSERT INTO idempotency_keys (tenant, key, event_id, created_at)
     SELECT coalesce(tenant, ''), idempotency_key, id, created_at FROM events WHERE idempotency_key IS NOT NULL;
 DROP INDEX events_by_idempotency_key;
