@@ -54,6 +54,14 @@ pub async fn exec(tx: &Tx<'_>, sql: &str, params: &[Param<'_>]) -> StoreResult<u
     tx.execute(&st, params).await.map_err(pg)
 }
 
+/// The smallest and largest of a batch's ids: said in a statement planned per call, they let
+/// PostgreSQL leave out the time partitions the batch has nothing in (ids carry time).
+pub fn id_bounds<'a>(ids: impl IntoIterator<Item = &'a str>) -> (&'a str, &'a str) {
+    let mut ids = ids.into_iter();
+    let first = ids.next().unwrap_or("");
+    ids.fold((first, first), |(lo, hi), id| (lo.min(id), hi.max(id)))
+}
+
 /// Wakes every node's workers and pull consumers once this transaction commits.
 pub async fn notify(tx: &Tx<'_>) -> StoreResult<()> {
     exec(tx, "SELECT pg_notify('herald_wake', '')", &[])

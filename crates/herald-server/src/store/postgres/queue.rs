@@ -38,10 +38,11 @@ async fn load_events<'a>(
     let (ids, tenants): (Vec<&str>, Vec<&str>) = keys.map(|(i, t)| (i.as_str(), t.as_str())).unzip();
     let sql = format!(
         "SELECT {} FROM events e JOIN UNNEST($1::TEXT[], $2::TEXT[]) AS k(id, tenant) \
-         ON e.id = k.id AND coalesce(e.tenant, '') = k.tenant",
+         ON e.id = k.id AND coalesce(e.tenant, '') = k.tenant WHERE e.id BETWEEN $3 AND $4",
         db::event_columns_of("e")
     );
-    query_planned(tx, &sql, &[&ids, &tenants])
+    let (lo, hi) = db::id_bounds(ids.iter().copied());
+    query_planned(tx, &sql, &[&ids, &tenants, &lo, &hi])
         .await?
         .iter()
         .map(|r| {

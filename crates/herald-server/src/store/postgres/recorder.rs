@@ -7,7 +7,7 @@
 use deadpool_postgres::Pool;
 use tokio::sync::{mpsc, oneshot};
 
-use super::db::{exec, exec_planned, pg, Tx};
+use super::db::{exec, exec_planned, id_bounds, pg, Tx};
 use super::queue;
 use crate::domain::{Clock, Millis};
 use crate::store::{AttemptRecord, NextStep, StoreError, StoreResult};
@@ -149,6 +149,7 @@ async fn advance_deliveries(tx: &Tx<'_>, records: &[&AttemptRecord], now: Millis
         .map(|r| r.attempt.status_code.map(i64::from))
         .collect();
     let errors: Vec<Option<&str>> = records.iter().map(|r| r.attempt.error.as_deref()).collect();
+    let (lo, hi) = id_bounds(ids.iter().copied());
     exec_planned(
         tx,
         "UPDATE deliveries d SET \
@@ -160,8 +161,8 @@ async fn advance_deliveries(tx: &Tx<'_>, records: &[&AttemptRecord], now: Millis
          updated_at = $7 \
          FROM UNNEST($1::TEXT[], $2::TEXT[], $3::BIGINT[], $4::BIGINT[], $5::BIGINT[], $6::TEXT[]) \
              AS u(id, state, next_at, at, status, error) \
-         WHERE d.id = u.id",
-        &[&ids, &states, &next_at, &at, &status, &errors, &now],
+         WHERE d.id = u.id AND d.id BETWEEN $8 AND $9",
+        &[&ids, &states, &next_at, &at, &status, &errors, &now, &lo, &hi],
     )
     .await?;
     Ok(())
