@@ -26,7 +26,7 @@ const RANDOM_MASK: u128 = (1 << RANDOM_BITS) - 1;
 static LAST: Mutex<(u64, u128)> = Mutex::new((0, 0));
 
 /// How far behind the last id a time must be to count as another clock's.
-pub const OTHER_TIMELINE_MS: u64 = 10_000;
+const OTHER_TIMELINE_MS: u64 = 10_000;
 
 /// Milliseconds of other clocks recently used, with their last 80-bit part.
 static OTHERS: Mutex<Vec<(u64, u128)>> = Mutex::new(Vec::new());

@@ -126,9 +126,9 @@ pub async fn insert_event(tx: &Tx<'_>, ev: &NewEvent, deliveries: usize) -> Stor
 async fn claim_key(tx: &Tx<'_>, ev: &NewEvent, key: &str) -> StoreResult<bool> {
     let claimed = query_opt(
         tx,
-        "INSERT INTO idempotency_keys (tenant, key, event_id, created_at) VALUES (coalesce($1, ''), $2, $3, $4) \
+        "INSERT INTO idempotency_keys (tenant, key, event_id) VALUES (coalesce($1, ''), $2, $3) \
          ON CONFLICT DO NOTHING RETURNING 1",
-        &[&ev.tenant, &key, &ev.id, &ev.created_at],
+        &[&ev.tenant, &key, &ev.id],
     )
     .await?;
     Ok(claimed.is_some())

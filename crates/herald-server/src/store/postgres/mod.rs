@@ -140,6 +140,7 @@ impl PgStore {
             return Ok(false);
         }
         for table in partitions::tables() {
+            let name = table.0;
             let mut step = partitions::Step::Busy;
             for _ in 0..LOCK_TRIES {
                 let tried: StoreResult<_> =
@@ -151,7 +152,7 @@ impl PgStore {
             }
             if step == partitions::Step::Busy {
                 return Err(StoreError::Backend(
-                    format!("making partition {} kept waiting for locks", span.table(table)).into(),
+                    format!("making partition {} kept waiting for locks", span.table(name)).into(),
                 ));
             }
         }

@@ -1,10 +1,12 @@
 //! Time partitions of `events`, `deliveries` and `attempts` (schema migration 12). The three
 //! tables are partitioned by id, and an id begins with the time it was made at, so one span
-//! of time is one partition in each table. herald makes spans ahead (`make`) and, once a span
-//! is past retention and owes nothing, drops its three partitions whole (`drop_settled`)
-//! instead of deleting their rows one by one.
+//! of time is one partition in each table. herald makes spans ahead (`make_part`, table by
+//! table, then `record`) and, once a span is past retention and owes nothing, drops its
+//! three partitions whole (`drop_settled`) instead of deleting their rows one by one.
 //!
-//! Each span's work is one transaction under an advisory lock, so nodes never race on it.
+//! Each step is one transaction under an advisory lock, so nodes never race on it.
+//! Statements that name a partition are not kept prepared (`query_planned`): partitions come
+//! and go, their statements would pile up in every pooled connection's cache.
 //! Dropping locks the three tables for a few milliseconds; it waits at most [`LOCK_WAIT`] for
 //! that, shorter than PostgreSQL's deadlock timeout (1 s), so when it meets a claim or a
 //! publish that locks the tables in another order, it is the drop that gives up (and tries
@@ -12,7 +14,7 @@
 
 use tokio_postgres::error::SqlState;
 
-use super::db::{exec, get, pg, query, query_opt, Tx};
+use super::db::{exec, get, pg, query, query_opt, query_planned, Tx};
 use crate::domain::{id_floor, Millis};
 use crate::store::StoreResult;
 
@@ -36,6 +38,11 @@ impl Span {
     /// The span's partition of `table`.
     pub fn table(&self, table: &str) -> String {
         format!("{table}_p{}", self.starts)
+    }
+
+    /// The default partition of `table`: what no span holds.
+    pub fn default_table(table: &str) -> String {
+        format!("{table}_default")
     }
 
     /// The span's ids with `prefix`: from the first inclusive to the second exclusive.
@@ -63,7 +70,7 @@ pub async fn overlaps(tx: &Tx<'_>, span: Span) -> StoreResult<bool> {
 /// Makes the span's partition of one table, unless it is there already (an earlier try
 /// made some tables' before it was interrupted). One table per transaction, so it waits
 /// for one lock at a time and can never be part of a deadlock.
-pub async fn make_part(tx: &Tx<'_>, span: Span, table: &str) -> StoreResult<Step> {
+pub async fn make_part(tx: &Tx<'_>, span: Span, (table, prefix): (&str, &str)) -> StoreResult<Step> {
     serialize(tx).await?;
     let part = span.table(table);
     if query_opt(tx, "SELECT 1 WHERE to_regclass($1) IS NOT NULL", &[&part])
@@ -72,11 +79,6 @@ pub async fn make_part(tx: &Tx<'_>, span: Span, table: &str) -> StoreResult<Step
     {
         return Ok(Step::Done);
     }
-    let prefix = TABLES
-        .iter()
-        .find(|(t, _)| *t == table)
-        .map(|(_, p)| *p)
-        .ok_or_else(|| crate::store::StoreError::Corrupt(format!("{table} is not partitioned")))?;
     let (from, to) = span.ids(prefix);
     // Made apart and then attached, so the parent is never locked against writes
     // (ATTACH takes a weaker lock than CREATE TABLE … PARTITION OF).
@@ -99,9 +101,9 @@ pub async fn record(tx: &Tx<'_>, span: Span) -> StoreResult<()> {
     Ok(())
 }
 
-/// The tables partitioned by time.
-pub fn tables() -> impl Iterator<Item = &'static str> {
-    TABLES.iter().map(|(t, _)| *t)
+/// The tables partitioned by time, with the prefix of their ids.
+pub fn tables() -> [(&'static str, &'static str); 3] {
+    TABLES
 }
 
 /// How a step that needs a table lock went.
@@ -143,7 +145,7 @@ pub async fn expired(tx: &Tx<'_>, cutoff: Millis) -> StoreResult<Vec<Span>> {
 /// this runs while the tables are locked.
 async fn owes(tx: &Tx<'_>, span: Span, [d_from, d_to, e_from, e_to]: [&String; 4]) -> StoreResult<bool> {
     let part = span.table("deliveries");
-    let in_span = query_opt(
+    let in_span = query_planned(
         tx,
         &format!(
             "SELECT 1 WHERE EXISTS (SELECT 1 FROM {part} WHERE state = 'pending') \
@@ -152,7 +154,7 @@ async fn owes(tx: &Tx<'_>, span: Span, [d_from, d_to, e_from, e_to]: [&String; 4
         &[],
     )
     .await?;
-    if in_span.is_some() {
+    if !in_span.is_empty() {
         return Ok(true);
     }
     let elsewhere = query_opt(

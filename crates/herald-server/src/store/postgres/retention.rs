@@ -2,7 +2,7 @@
 //! table's default partition and from the spans past retention that `partitions` had to
 //! keep because something in them is owed. (Every other span is dropped whole.)
 
-use super::db::{exec, get, query, Tx};
+use super::db::{exec, exec_planned, get, query_planned, Tx};
 use super::partitions;
 use crate::domain::Millis;
 use crate::store::{Purged, StoreResult};
@@ -15,12 +15,12 @@ pub async fn purge(tx: &Tx<'_>, cutoff: Millis, limit: usize) -> StoreResult<Pur
     let places = std::iter::once(None).chain(kept.into_iter().map(Some));
     let mut purged = Purged::default();
     for span in places {
-        let part = |table: &str| span.map_or(format!("{table}_default"), |s| s.table(table));
+        let part = |table: &str| span.map_or(partitions::Span::default_table(table), |s| s.table(table));
         let (events, attempts) = purge_events(tx, &part("events"), cutoff, limit).await?;
         purged.events += events;
         purged.attempts += attempts;
         let attempts = part("attempts");
-        purged.attempts += exec(
+        purged.attempts += exec_planned(
             tx,
             &format!("DELETE FROM {attempts} WHERE id IN (SELECT id FROM {attempts} WHERE attempted_at < $1 LIMIT $2)"),
             &[&cutoff, &limit],
@@ -48,7 +48,7 @@ pub async fn purge(tx: &Tx<'_>, cutoff: Millis, limit: usize) -> StoreResult<Pur
 /// nothing, with their deliveries and attempts wherever those are; how many events and
 /// attempts went.
 async fn purge_events(tx: &Tx<'_>, events: &str, cutoff: Millis, limit: i64) -> StoreResult<(usize, usize)> {
-    let rows = query(
+    let rows = query_planned(
         tx,
         &format!(
             "DELETE FROM {events} WHERE seq IN (SELECT seq FROM {events} e WHERE e.created_at < $1 AND NOT EXISTS \

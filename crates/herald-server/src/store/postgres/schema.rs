@@ -236,12 +236,11 @@ CREATE TABLE idempotency_keys (
     tenant TEXT NOT NULL,
     key TEXT NOT NULL,
     event_id TEXT NOT NULL,
-    created_at BIGINT NOT NULL,
     PRIMARY KEY (tenant, key)
 );
 CREATE INDEX idempotency_keys_by_event ON idempotency_keys (event_id);
-INSERT INTO idempotency_keys (tenant, key, event_id, created_at)
-    SELECT coalesce(tenant, ''), idempotency_key, id, created_at FROM events WHERE idempotency_key IS NOT NULL;
+INSERT INTO idempotency_keys (tenant, key, event_id)
+    SELECT coalesce(tenant, ''), idempotency_key, id FROM events WHERE idempotency_key IS NOT NULL;
 DROP INDEX events_by_idempotency_key;
 ALTER TABLE events DROP CONSTRAINT events_pkey;
 
