@@ -20,6 +20,8 @@ pub struct Done {
     pub succeeded: bool,
     pub congested: bool,
     pub probe: bool,
+    /// The delivery had an ordering key (the next of its key may be due now).
+    pub ordered: bool,
     /// The receiver paused the endpoint until then (business time, ms).
     pub pause_until: Option<crate::domain::Millis>,
 }

@@ -25,10 +25,15 @@ const CLAIM_BATCH: usize = 64;
 /// Longest idle wait before looking at the store again (a safety net; publishes wake
 /// the dispatcher at once).
 const IDLE_POLL: Duration = Duration::from_secs(1);
-/// While attempts are in flight, how long at most before looking at the store again: each
-/// attempt that finishes wakes the loop and claims anyway, so the store's next due time is
-/// not asked on every turn (on PostgreSQL that was one more transaction per claim).
-const BUSY_POLL: Duration = Duration::from_millis(100);
+/// While attempts are in flight, how long at most before claiming again: the store's next
+/// due time is not asked on every turn (on PostgreSQL that was one more transaction per
+/// claim), and a claim finds work nothing woke this node for, e.g. work another node's
+/// claim passed over while this node's claim held the endpoint (`SKIP LOCKED`; measured:
+/// with 100 ms, p99.9 publish → arrival of 140 ms on three nodes).
+const BUSY_POLL: Duration = Duration::from_millis(25);
+/// How often (business time) a claim also looks for expired leases and due circuit probes
+/// ([`ClaimRequest::sweep`]); a jump of a driven clock past this makes the next claim look.
+pub const SWEEP_EVERY_MS: Millis = 200;
 /// How long shutdown waits for in-flight attempts before leaving their leases to expire.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -38,6 +43,8 @@ pub struct Dispatcher {
     deliverer: Arc<Deliverer>,
     config: DeliveryConfig,
     wake: Arc<Notify>,
+    /// Work stored by another node (or this node's own notification, echoed back).
+    remote_wake: Arc<Notify>,
     /// Endpoints with work on this node now (only these are looked at each round).
     loads: HashMap<String, EndpointLoad>,
     /// Limits learnt for endpoints that are idle now.
@@ -49,6 +56,15 @@ pub struct Dispatcher {
     board: Board,
     /// The earliest end of a pause this node has seen (business time), to look again then.
     pause_ends: Option<Millis>,
+    /// When a claim last swept (business time).
+    last_sweep: Option<Millis>,
+    /// The store may hold work this node could take now, so the next turn claims. Cleared
+    /// by a claim that took all there was (not full, no endpoint left out as busy); set by
+    /// every wake-up, poll and clock move, and by an attempt whose end can make work due
+    /// at once (a failure, a probe, a keyed delivery). Before, every attempt that finished
+    /// claimed, and most of those claims found nothing (measured on PostgreSQL, one
+    /// endpoint: 3,800 of 6,800 claims empty, each a transaction).
+    maybe_work: bool,
 }
 
 impl Dispatcher {
@@ -64,6 +80,7 @@ impl Dispatcher {
             deliverer,
             config,
             wake,
+            remote_wake: Arc::new(Notify::new()),
             loads: HashMap::new(),
             limits: HashMap::new(),
             in_flight: 0,
@@ -72,12 +89,20 @@ impl Dispatcher {
             idle: QueueIdle::default(),
             board: Board::default(),
             pause_ends: None,
+            last_sweep: None,
+            maybe_work: true,
         }
     }
 
     /// Shows each endpoint's adaptive limit on `board`.
     pub fn reporting_limits(mut self, board: Board) -> Self {
         self.board = board;
+        self
+    }
+
+    /// Heeds `remote`: wake-ups for work stored by other nodes (see the field).
+    pub fn woken_remotely(mut self, remote: Arc<Notify>) -> Self {
+        self.remote_wake = remote;
         self
     }
 
@@ -96,7 +121,7 @@ impl Dispatcher {
             let look = self.idle.look();
             self.drain_done();
             self.pump_queues();
-            let full = self.claim_round().await;
+            let full = self.maybe_work && self.claim_round().await;
             if full {
                 continue;
             }
@@ -108,10 +133,11 @@ impl Dispatcher {
                 self.in_flight,
             );
             tokio::select! {
-                _ = self.wake.notified() => {}
+                _ = self.wake.notified() => self.maybe_work = true,
+                _ = self.remote_wake.notified() => self.maybe_work = true,
                 Some(done) = self.done_rx.recv() => self.finished(done),
-                _ = tokio::time::sleep_until(deadline) => {}
-                _ = clock.moved(&mut moves) => {}
+                _ = tokio::time::sleep_until(deadline) => self.maybe_work = true,
+                _ = clock.moved(&mut moves) => self.maybe_work = true,
                 _ = shutdown.changed() => {}
             }
         }
@@ -137,16 +163,25 @@ impl Dispatcher {
             .map(|(id, _)| id.clone())
             .collect();
         let t = self.deliverer.clock().now_ms();
+        let sweep = self
+            .last_sweep
+            .is_none_or(|last| t < last || t - last >= SWEEP_EVERY_MS);
+        if sweep {
+            self.last_sweep = Some(t);
+        }
         let request = ClaimRequest {
             now: t,
             limit,
             lease_until: t + self.config.lease.as_millis() as i64,
             exclude_endpoints: exclude,
+            sweep,
         };
+        let left_out = !request.exclude_endpoints.is_empty();
         match self.store.claim(request).await {
-            Ok(jobs) => {
-                let full = jobs.len() == limit;
-                for job in jobs {
+            Ok(claim) => {
+                let full = claim.jobs.len() == limit;
+                self.maybe_work = full || left_out || claim.passed_over;
+                for job in claim.jobs {
                     self.admit(job);
                 }
                 full
@@ -221,6 +256,7 @@ impl Dispatcher {
                     succeeded: attempted.record.next == crate::store::NextStep::Succeeded,
                     congested: attempted.congested,
                     probe: job.probe,
+                    ordered: job.ordering.is_some(),
                     pause_until: attempted.record.pause_until,
                 };
                 if let Err(e) = store.record_attempt(attempted.record).await {
@@ -240,6 +276,9 @@ impl Dispatcher {
 
     fn finished(&mut self, done: Done) {
         self.in_flight = self.in_flight.saturating_sub(1);
+        if !done.succeeded || done.probe || done.ordered {
+            self.maybe_work = true;
+        }
         let Some(load) = self.loads.get_mut(&done.endpoint_id) else {
             return;
         };
@@ -306,6 +345,10 @@ impl Dispatcher {
         }
         if self.in_flight > 0 {
             return (deadline.min(now + BUSY_POLL), false);
+        }
+        if self.maybe_work {
+            // Work passed over or left out: look again soon.
+            deadline = deadline.min(now + BUSY_POLL);
         }
         let next_due = self.store.next_due_at().await;
         if let Ok(Some(due)) = next_due {

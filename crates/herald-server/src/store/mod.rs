@@ -277,6 +277,21 @@ pub struct ClaimRequest {
     pub lease_until: Millis,
     /// Endpoints already at their in-flight cap or rate: leave their work for later.
     pub exclude_endpoints: Vec<String>,
+    /// Also put back the deliveries whose lease ran out and take the probes of open
+    /// circuits whose wait is over (the dispatcher asks for this every 200 ms of business
+    /// time at most; both are measured in seconds, and looking on every claim was two of
+    /// a claim's five statements).
+    pub sweep: bool,
+}
+
+/// What a claim leased.
+#[derive(Debug, Default)]
+pub struct Claim {
+    pub jobs: Vec<Job>,
+    /// An endpoint with due work was left alone because another node was claiming for it
+    /// at that moment: look again soon even if nothing wakes this node (the work may have
+    /// been stored after the other node's claim began).
+    pub passed_over: bool,
 }
 
 /// A claimed delivery with everything needed to send it.
@@ -630,7 +645,7 @@ pub trait EventStore: Send + Sync + 'static {
 #[async_trait]
 pub trait QueueStore: Send + Sync + 'static {
     /// Leases up to `limit` due deliveries of enabled push endpoints, oldest due first.
-    async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Job>>;
+    async fn claim(&self, request: ClaimRequest) -> StoreResult<Claim>;
 
     /// Records an attempt and moves its delivery on, in one transaction.
     async fn record_attempt(&self, record: AttemptRecord) -> StoreResult<()>;

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use tokio::sync::watch;
 
 use super::{
-    ApiKey, AttemptRecord, ClaimRequest, ConsoleSession, DeliveryFilter, DeliveryQuery, DeliveryStats,
+    ApiKey, AttemptRecord, Claim, ClaimRequest, ConsoleSession, DeliveryFilter, DeliveryQuery, DeliveryStats,
     EndpointQuery, EndpointQueue, EndpointStore, EventQuery, EventStore, EventTypeStore, InboundEvent,
     IngestOutcome, Job, KeyOutcome, KeyStore, NodeStore, PartitionPlan, Partitioned, PullRequest, PullStore,
     PulledDelivery, Purged, QueueStats, QueueStore, RateDecision, RecentDeliveries, ReplayOutcome,
@@ -417,11 +417,13 @@ impl EventStore for SealedStore {
 
 #[async_trait]
 impl QueueStore for SealedStore {
-    async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Job>> {
-        let jobs = self.inner.claim(request).await?;
+    async fn claim(&self, request: ClaimRequest) -> StoreResult<Claim> {
+        let claim = self.inner.claim(request).await?;
         // One claim carries the same endpoint many times: open each once.
         let mut opened: std::collections::HashMap<String, Arc<Endpoint>> = Default::default();
-        jobs.into_iter()
+        let jobs = claim
+            .jobs
+            .into_iter()
             .map(|mut job| {
                 let ep = match opened.get(&job.endpoint.id) {
                     Some(ep) => ep.clone(),
@@ -434,7 +436,11 @@ impl QueueStore for SealedStore {
                 job.endpoint = ep;
                 Ok(job)
             })
-            .collect()
+            .collect::<StoreResult<Vec<Job>>>()?;
+        Ok(Claim {
+            jobs,
+            passed_over: claim.passed_over,
+        })
     }
 
     async fn record_attempt(&self, record: AttemptRecord) -> StoreResult<()> {

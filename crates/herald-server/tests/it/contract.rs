@@ -210,18 +210,18 @@ store_tests! {
         let ev_id = ev.id.clone();
         store.publish(ev).await.unwrap();
         assert!(store.next_due_at().await.unwrap().is_some_and(|t| t <= clock.now_ms()));
-        let claim = |limit| ClaimRequest { now: clock.now_ms(), limit, lease_until: clock.now_ms() + 60_000, exclude_endpoints: vec![] };
-        let jobs = store.claim(claim(10)).await.unwrap();
+        let claim = |limit| ClaimRequest { now: clock.now_ms(), limit, lease_until: clock.now_ms() + 60_000, exclude_endpoints: vec![], sweep: true };
+        let jobs = store.claim(claim(10)).await.unwrap().jobs;
         assert_eq!(jobs.len(), 1);
-        assert!(store.claim(claim(10)).await.unwrap().is_empty(), "a leased delivery is not claimed twice");
+        assert!(store.claim(claim(10)).await.unwrap().jobs.is_empty(), "a leased delivery is not claimed twice");
         store.release(vec![jobs[0].delivery_id.clone()]).await.unwrap();
-        let jobs = store.claim(claim(10)).await.unwrap();
+        let jobs = store.claim(claim(10)).await.unwrap().jobs;
         assert_eq!(jobs.len(), 1, "a released delivery is claimable again");
         let retry_at = clock.now_ms() + 3_600_000;
         store.record_attempt(record(&jobs[0], NextStep::RetryAt(retry_at), clock.now_ms())).await.unwrap();
-        assert!(store.claim(claim(10)).await.unwrap().is_empty(), "not before it is due");
+        assert!(store.claim(claim(10)).await.unwrap().jobs.is_empty(), "not before it is due");
         clock.advance(Duration::from_secs(3601));
-        let jobs = store.claim(claim(10)).await.unwrap();
+        let jobs = store.claim(claim(10)).await.unwrap().jobs;
         assert_eq!(jobs.len(), 1, "due again after the delay");
         assert_eq!(jobs[0].round_attempts, 1);
         store.record_attempt(record(&jobs[0], NextStep::Succeeded, clock.now_ms())).await.unwrap();
@@ -356,4 +356,48 @@ fn request(source_id: &str, now: i64) -> RequestRecord {
         body: None,
         body_size: 2,
     }
+}
+
+/// PostgreSQL only (one embedded node never competes with another claim): a claim that
+/// finds an endpoint held by another node's claim leaves its work alone and says so, and
+/// the next claim takes it.
+#[tokio::test]
+async fn a_claim_passing_over_a_held_endpoint_says_so() {
+    crate::helpers::run_on(Backend::Postgres, async {
+        let (url, clock) = (fresh_pg_store().await, Clock::driven());
+        let store: Arc<dyn Store> = Arc::new(PgStore::connect(&url, clock.clone()).await.unwrap());
+        let ep = endpoint(None, Some("https://example.com/a"), &["*"]);
+        let ep_id = ep.id.clone();
+        store.create_endpoint(ep).await.unwrap();
+        store.publish(event("a.b", None, clock.now_ms())).await.unwrap();
+        let claim = || ClaimRequest {
+            now: clock.now_ms(),
+            limit: 10,
+            lease_until: clock.now_ms() + 60_000,
+            exclude_endpoints: vec![],
+            sweep: true,
+        };
+        // Another node's claim holds the endpoint row.
+        let (mut other, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+            .await
+            .unwrap();
+        tokio::spawn(conn);
+        let held = other.transaction().await.unwrap();
+        held.query("SELECT id FROM endpoints WHERE id = $1 FOR UPDATE", &[&ep_id])
+            .await
+            .unwrap();
+        let passed = store.claim(claim()).await.unwrap();
+        assert!(passed.jobs.is_empty(), "the held endpoint's work is left alone");
+        assert!(passed.passed_over, "and the claim says it passed over work");
+        held.rollback().await.unwrap();
+        let taken = store.claim(claim()).await.unwrap();
+        assert_eq!(taken.jobs.len(), 1, "the next claim takes it");
+        assert!(!taken.passed_over);
+        let none = store.claim(claim()).await.unwrap();
+        assert!(
+            none.jobs.is_empty() && !none.passed_over,
+            "nothing left, nothing passed over"
+        );
+    })
+    .await;
 }

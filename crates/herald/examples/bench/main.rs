@@ -185,7 +185,14 @@ impl Report {
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "stores") {
-        return stores::compare().await;
+        // `stores [--only sqlite,pg1,pg3]`
+        let only: Vec<String> = args
+            .iter()
+            .position(|a| a == "--only")
+            .and_then(|i| args.get(i + 1))
+            .map(|v| v.split(',').map(str::to_string).collect())
+            .unwrap_or_default();
+        return stores::compare(&only).await;
     }
     if args.iter().any(|a| a == "retention") {
         // `retention [--attempts N]` (10,000,000 by default; `--smoke`: 20,000).

@@ -26,20 +26,24 @@ pub async fn fresh_schema(name: &str) -> String {
     format!("{url}{sep}options=-csearch_path%3D{name}")
 }
 
-pub async fn compare() {
+/// `only`: the setups to run, by short name (`sqlite`, `pg1`, `pg3`); empty for all.
+pub async fn compare(only: &[String]) {
     let http = client();
     let (url, arrivals) = receiver().await;
     let (h, u) = (http.clone(), url.clone());
     let baseline = closed_loop(16, Duration::from_secs(3), move |n| h.post(&u).json(&payload(n))).await;
     println!("baseline: receiver hit directly, 16 connections: {baseline:.0} requests/s");
-    println!("| setup | deliveries/s (10,000 events, 1 endpoint) | fraction of baseline | publish → arrival at 200/s |");
-    println!("| --- | --- | --- | --- |");
-    let setups: [(&str, Option<&str>, usize); 3] = [
-        ("SQLite, 1 node", None, 1),
-        ("PostgreSQL, 1 node", Some("bench_pg1"), 1),
-        ("PostgreSQL, 3 nodes", Some("bench_pg3"), 3),
+    println!("| setup | deliveries/s (10,000 events, 1 endpoint) | fraction of baseline | publish → arrival at 200/s | publishing took | CPU per delivery, herald + PostgreSQL |");
+    println!("| --- | --- | --- | --- | --- | --- |");
+    let setups: [(&str, &str, Option<&str>, usize); 3] = [
+        ("SQLite, 1 node", "sqlite", None, 1),
+        ("PostgreSQL, 1 node", "pg1", Some("bench_pg1"), 1),
+        ("PostgreSQL, 3 nodes", "pg3", Some("bench_pg3"), 3),
     ];
-    for (round, (label, schema, count)) in setups.into_iter().enumerate() {
+    for (round, (label, short, schema, count)) in setups.into_iter().enumerate() {
+        if !only.is_empty() && !only.iter().any(|o| o == short) {
+            continue;
+        }
         let store = match schema {
             Some(name) => Some(fresh_schema(name).await),
             None => None,
@@ -66,7 +70,14 @@ pub async fn compare() {
             first,
             fan_out: 1,
         };
-        let (rate, _) = deliver_burst(&http, &bases, &arrivals, burst).await;
+        let (herald_cpu, db_cpu) = (cpu_of_nodes(&nodes), cpu_named("postgres"));
+        let (rate, published) = deliver_burst(&http, &bases, &arrivals, burst).await;
+        let per = |d: Duration| d.as_secs_f64() * 1e3 / 10_000.0;
+        let cpu = format!(
+            "{:.3} + {:.3} ms",
+            per(cpu_of_nodes(&nodes).saturating_sub(herald_cpu)),
+            per(cpu_named("postgres").saturating_sub(db_cpu))
+        );
         let open = OpenLoop {
             bases: &bases,
             event_type: "bench.latency",
@@ -75,7 +86,15 @@ pub async fn compare() {
             count: 2_000,
         };
         let lat = Stats::of(&open.publish_to_arrival(&http, &arrivals).await);
-        println!("| {label} | {rate:.0} | {:.2} | {lat} |", rate / baseline);
+        println!(
+            "| {label} | {rate:.0} | {:.2} | {lat} | {:.1} s | {cpu} |",
+            rate / baseline,
+            published.as_secs_f64()
+        );
         drop(nodes);
     }
+}
+
+fn cpu_of_nodes(nodes: &[Node]) -> Duration {
+    nodes.iter().map(Node::cpu).sum()
 }

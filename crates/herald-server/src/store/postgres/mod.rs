@@ -33,9 +33,9 @@ use tokio_postgres::AsyncMessage;
 
 use self::db::pg;
 use super::{
-    ApiKey, AttemptRecord, ClaimRequest, ConsoleSession, DeliveryFilter, DeliveryQuery, DeliveryStats,
+    ApiKey, AttemptRecord, Claim, ClaimRequest, ConsoleSession, DeliveryFilter, DeliveryQuery, DeliveryStats,
     EndpointQuery, EndpointQueue, EndpointStore, EventQuery, EventStore, EventTypeStore, InboundEvent,
-    IngestOutcome, Job, KeyOutcome, KeyStore, NodeStore, PartitionPlan, Partitioned, PullRequest, PullStore,
+    IngestOutcome, KeyOutcome, KeyStore, NodeStore, PartitionPlan, Partitioned, PullRequest, PullStore,
     PulledDelivery, Purged, QueueStats, QueueStore, RateDecision, RecentDeliveries, ReplayOutcome,
     RequestRecord, RetryOutcome, SecretParts, SourceStore, StoreError, StoreResult, WakeFn,
 };
@@ -505,7 +505,7 @@ impl EventStore for PgStore {
 
 #[async_trait]
 impl QueueStore for PgStore {
-    async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Job>> {
+    async fn claim(&self, request: ClaimRequest) -> StoreResult<Claim> {
         in_tx!(self, |tx| queue::claim(&tx, &request).await?)
     }
 

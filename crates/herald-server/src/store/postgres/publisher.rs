@@ -19,7 +19,7 @@ use crate::store::{StoreError, StoreResult};
 
 const MAX_BATCH: usize = 128;
 /// Publisher tasks (connections) working at once.
-const WORKERS: usize = 4;
+const WORKERS: usize = 2;
 
 type Pending = (NewEvent, oneshot::Sender<StoreResult<PublishOutcome>>);
 
@@ -88,17 +88,27 @@ async fn store_one(pool: &Pool, event: NewEvent) -> StoreResult<PublishOutcome> 
     Ok(outcome)
 }
 
-async fn store_group(pool: &Pool, group: &[&NewEvent]) -> StoreResult<Vec<PublishOutcome>> {
-    let mut client = pool.get().await.map_err(|e| StoreError::Backend(Box::new(e)))?;
-    let tx = client.transaction().await.map_err(pg)?;
-    let mut subscribers: HashMap<Option<String>, SubscriberIndex> = HashMap::new();
-    let mut outcomes = Vec::with_capacity(group.len());
+/// Each tenant's subscribers, read once for the group.
+async fn subscribers_of(
+    tx: &Tx<'_>,
+    group: &[&NewEvent],
+) -> StoreResult<HashMap<Option<String>, SubscriberIndex>> {
+    let mut subscribers = HashMap::new();
     for &ev in group {
         if !subscribers.contains_key(&ev.tenant) {
-            let subs = endpoints::subscribers(&tx, ev.tenant.as_deref()).await?;
+            let subs = endpoints::subscribers(tx, ev.tenant.as_deref()).await?;
             subscribers.insert(ev.tenant.clone(), subs);
         }
     }
+    Ok(subscribers)
+}
+
+async fn store_group(pool: &Pool, group: &[&NewEvent]) -> StoreResult<Vec<PublishOutcome>> {
+    let mut client = pool.get().await.map_err(|e| StoreError::Backend(Box::new(e)))?;
+    let tx = client.transaction().await.map_err(pg)?;
+    // The settings go out first, the subscriber lookups behind them (one round trip).
+    let (_, subscribers) = tokio::try_join!(db::plan_by_key(&tx, ""), subscribers_of(&tx, group))?;
+    let mut outcomes = Vec::with_capacity(group.len());
     events::lock_keys(&tx, keys_of(group, &subscribers)).await?;
     let mut plain = Vec::new();
     for (i, &ev) in group.iter().enumerate() {

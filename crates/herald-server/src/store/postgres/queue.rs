@@ -4,14 +4,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::db::{self, exec, get, query, query_opt, query_planned, Tx, ENDPOINT_COLUMNS};
+use super::db::{self, exec, get, query, query_opt, Tx, ENDPOINT_COLUMNS};
 use super::endpoints;
 use super::events::publish_internal;
 use crate::domain::health::{self, Effect, Standing};
 use crate::domain::ordering::{waiting_due, KeyPosition};
 use crate::domain::{Endpoint, Event, Millis};
 use crate::store::{
-    AttemptRecord, ClaimRequest, EndpointQueue, Job, NextStep, QueueStats, StoreError, StoreResult,
+    AttemptRecord, Claim, ClaimRequest, EndpointQueue, Job, NextStep, QueueStats, StoreError, StoreResult,
 };
 
 /// Puts deliveries whose lease ran out back in the queue (their worker died).
@@ -42,7 +42,7 @@ async fn load_events<'a>(
         db::event_columns_of("e")
     );
     let (lo, hi) = db::id_bounds(ids.iter().copied());
-    query_planned(tx, &sql, &[&ids, &tenants, &lo, &hi])
+    query(tx, &sql, &[&ids, &tenants, &lo, &hi])
         .await?
         .iter()
         .map(|r| {
@@ -54,19 +54,28 @@ async fn load_events<'a>(
         .collect()
 }
 
-pub async fn claim(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
+pub async fn claim(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Claim> {
     // A lease is disposable: if the database crashes before this commit reaches disk, the
     // rows are simply not leased and are claimed again (a delivery can then be sent twice,
     // which at-least-once allows). So the claim does not wait for its WAL flush; every
     // commit that records something a caller was told about still does.
     // The three are sent together (tokio-postgres pipelines concurrent requests on one
-    // connection; the server runs them in the order sent, which is this order once their
-    // statements are prepared; on the very first call the order does not matter): one
-    // round trip, not three.
+    // connection; the server runs them in the order sent, the settings first, see
+    // `db::plan_by_key`): one round trip, not three.
     let (_, expired, mut claimed) = tokio::try_join!(
-        exec(tx, "SET LOCAL synchronous_commit = off", &[]),
-        expire_leases(tx, req.now),
-        claim_probes(tx, req),
+        db::plan_by_key(tx, " SET LOCAL synchronous_commit = off;"),
+        async {
+            match req.sweep {
+                true => expire_leases(tx, req.now).await,
+                false => Ok(0),
+            }
+        },
+        async {
+            match req.sweep {
+                true => claim_probes(tx, req).await,
+                false => Ok(Vec::new()),
+            }
+        },
     )?;
     if expired > 0 {
         tracing::info!(expired, "re-queued deliveries whose lease ran out");
@@ -81,10 +90,18 @@ pub async fn claim(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
         &[&req.lease_until, &req.now, &req.exclude_endpoints, &room],
     )
     .await?;
+    let mut passed_over = false;
     for r in &rows {
-        claimed.push(claimed_row(r, false)?);
+        if get::<bool>(r, 7)? {
+            passed_over = true;
+        } else {
+            claimed.push(claimed_row(r, false)?);
+        }
     }
-    jobs_of(tx, claimed).await
+    Ok(Claim {
+        jobs: jobs_of(tx, claimed).await?,
+        passed_over,
+    })
 }
 
 /// The claim, endpoint by endpoint, so its cost follows what it takes rather than the
@@ -93,7 +110,9 @@ pub async fn claim(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
 /// each one's next), the eligible ones whose next is due are taken oldest first and
 /// locked, and each gives its due deliveries in order up to its room (`max_in_flight`
 /// less what is in flight). `$1` lease end, `$2` now, `$3` endpoints to skip, `$4` how
-/// many to take. Every step is an ordered index range, so a plan made for a small table
+/// many to take. A last row, marked, says an endpoint with due work was passed over
+/// because another node's claim holds it (that claim may have begun before the work was
+/// stored, so this node must look again soon: [`Claim::passed_over`]). Every step is an ordered index range, so a plan made for a small table
 /// stays right for a large one (the earlier claim's plan came to read and sort every
 /// pending delivery of the claimed endpoints, per claim).
 const CLAIM: &str = concat!(
@@ -105,12 +124,14 @@ const CLAIM: &str = concat!(
              SELECT endpoint_id, next_attempt_at FROM deliveries \
              WHERE state = 'pending' AND endpoint_id > h.endpoint_id \
              ORDER BY endpoint_id, next_attempt_at LIMIT 1) n), \
-     eps AS ( \
-         SELECT e.id, e.max_in_flight FROM heads h JOIN endpoints e ON e.id = h.endpoint_id \
+     ready AS ( \
+         SELECT e.id, h.next_attempt_at FROM heads h JOIN endpoints e ON e.id = h.endpoint_id \
          WHERE h.next_attempt_at <= $2 AND NOT e.disabled AND ", pushes!("e."), " \
          AND (e.paused_until IS NULL OR e.paused_until <= $2) AND e.circuit_wait_ms IS NULL \
-         AND NOT (e.id = ANY($3)) \
-         ORDER BY h.next_attempt_at LIMIT $4 FOR UPDATE OF e SKIP LOCKED), \
+         AND NOT (e.id = ANY($3))), \
+     eps AS ( \
+         SELECT e.id, e.max_in_flight FROM ready r JOIN endpoints e ON e.id = r.id \
+         ORDER BY r.next_attempt_at LIMIT $4 FOR UPDATE OF e SKIP LOCKED), \
      picked AS ( \
          SELECT c.id, c.next_attempt_at FROM eps CROSS JOIN LATERAL ( \
              SELECT count(*) AS n FROM deliveries b WHERE b.endpoint_id = eps.id AND b.state = 'delivering') busy \
@@ -121,10 +142,14 @@ const CLAIM: &str = concat!(
      due AS ( \
          SELECT d.id FROM deliveries d WHERE d.state = 'pending' AND d.id IN ( \
              SELECT id FROM picked ORDER BY next_attempt_at LIMIT $4) \
-         FOR UPDATE SKIP LOCKED) \
-     UPDATE deliveries SET state = 'delivering', lease_until = $1, updated_at = $2 FROM due \
-     WHERE deliveries.id = due.id \
-     RETURNING deliveries.id, event_id, endpoint_id, round_attempts, tenant, ordering_key, sequence"
+         FOR UPDATE SKIP LOCKED), \
+     moved AS ( \
+         UPDATE deliveries SET state = 'delivering', lease_until = $1, updated_at = $2 FROM due \
+         WHERE deliveries.id = due.id \
+         RETURNING deliveries.id, event_id, endpoint_id, round_attempts, tenant, ordering_key, sequence) \
+     SELECT *, false FROM moved \
+     UNION ALL SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, true \
+     WHERE (SELECT count(*) FROM eps) < LEAST((SELECT count(*) FROM ready), $4)"
 );
 
 /// A claimed delivery row: (id, event key, endpoint id, round attempts, probe, its
@@ -169,6 +194,9 @@ async fn claim_probes(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Vec<Claime
 }
 
 async fn jobs_of(tx: &Tx<'_>, claimed: Vec<Claimed>) -> StoreResult<Vec<Job>> {
+    if claimed.is_empty() {
+        return Ok(Vec::new());
+    }
     // Everything the batch needs in two queries sent together, each event and endpoint
     // loaded once.
     let endpoint_ids: Vec<&str> = claimed.iter().map(|c| c.2.as_str()).collect();

@@ -7,7 +7,7 @@
 use deadpool_postgres::Pool;
 use tokio::sync::{mpsc, oneshot};
 
-use super::db::{exec, exec_planned, id_bounds, pg, Tx};
+use super::db::{exec, id_bounds, pg, plan_by_key, Tx};
 use super::queue;
 use crate::domain::{Clock, Millis};
 use crate::store::{AttemptRecord, NextStep, StoreError, StoreResult};
@@ -78,6 +78,7 @@ async fn write_group(pool: &Pool, records: &[&AttemptRecord], now: Millis) -> St
     let tx = client.transaction().await.map_err(pg)?;
     // Sent together: one round trip (see queue::claim).
     tokio::try_join!(
+        plan_by_key(&tx, ""),
         insert_attempts(&tx, records),
         advance_deliveries(&tx, records, now)
     )?;
@@ -150,7 +151,7 @@ async fn advance_deliveries(tx: &Tx<'_>, records: &[&AttemptRecord], now: Millis
         .collect();
     let errors: Vec<Option<&str>> = records.iter().map(|r| r.attempt.error.as_deref()).collect();
     let (lo, hi) = id_bounds(ids.iter().copied());
-    exec_planned(
+    exec(
         tx,
         "UPDATE deliveries d SET \
          state = CASE WHEN d.state IN ('pending', 'delivering') THEN u.state ELSE d.state END, \

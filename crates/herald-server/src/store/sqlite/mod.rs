@@ -30,9 +30,9 @@ use tokio::sync::watch;
 use self::checkpoint::{Checkpointer, Commits};
 use self::writer::{backend, Readers, Writer};
 use super::{
-    ApiKey, AttemptRecord, ClaimRequest, ConsoleSession, DeliveryFilter, DeliveryQuery, DeliveryStats,
+    ApiKey, AttemptRecord, Claim, ClaimRequest, ConsoleSession, DeliveryFilter, DeliveryQuery, DeliveryStats,
     EndpointQuery, EndpointQueue, EndpointStore, EventQuery, EventStore, EventTypeStore, InboundEvent,
-    IngestOutcome, Job, KeyOutcome, KeyStore, NodeStore, PartitionPlan, Partitioned, PullRequest, PullStore,
+    IngestOutcome, KeyOutcome, KeyStore, NodeStore, PartitionPlan, Partitioned, PullRequest, PullStore,
     PulledDelivery, Purged, QueueStats, QueueStore, RateDecision, RecentDeliveries, ReplayOutcome,
     RequestRecord, RetryOutcome, SecretParts, SourceStore, StoreError, StoreResult, WakeFn,
 };
@@ -456,8 +456,13 @@ impl EventStore for SqliteStore {
 
 #[async_trait]
 impl QueueStore for SqliteStore {
-    async fn claim(&self, request: ClaimRequest) -> StoreResult<Vec<Job>> {
-        self.writer.write(move |c| queue::claim(c, &request)).await
+    async fn claim(&self, request: ClaimRequest) -> StoreResult<Claim> {
+        // One node: nothing else claims, so nothing is ever passed over.
+        let jobs = self.writer.write(move |c| queue::claim(c, &request)).await?;
+        Ok(Claim {
+            jobs,
+            passed_over: false,
+        })
     }
 
     async fn record_attempt(&self, record: AttemptRecord) -> StoreResult<()> {

@@ -43,9 +43,12 @@ const CLAIMED: &str = "RETURNING id, event_id, tenant, endpoint_id, round_attemp
 /// now (its oldest due delivery; the probe's lease holds the circuit meanwhile), then due
 /// deliveries of endpoints that are neither paused nor open.
 pub fn claim(conn: &Connection, req: &ClaimRequest) -> StoreResult<Vec<Job>> {
-    expire_leases(conn, req.now)?;
     let exclude = serde_json::to_string(&req.exclude_endpoints).expect("strings serialize");
-    let mut claimed = claim_probes(conn, req, &exclude)?;
+    let mut claimed = Vec::new();
+    if req.sweep {
+        expire_leases(conn, req.now)?;
+        claimed = claim_probes(conn, req, &exclude)?;
+    }
     let room = req.limit.saturating_sub(claimed.len());
     claimed.extend(
         conn.prepare_cached(&format!(
