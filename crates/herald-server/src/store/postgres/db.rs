@@ -41,9 +41,9 @@ pub async fn exec_planned(tx: &Tx<'_>, sql: &str, params: &[Param<'_>]) -> Store
     tx.execute(sql, params).await.map_err(pg)
 }
 
-/// Plans for a transaction on the queue's hot path (publish group, claim, attempt records),
-/// whose every statement reaches a bounded set of rows by key (a batch's ids, an endpoint's
-/// index range). Each statement is planned once per connection and its plan kept
+/// Plans for a transaction on the queue's hot path (publish group, attempt records, the
+/// loads after a claim), whose every statement from here on reaches a bounded set of rows
+/// by key (a batch's ids). Each statement is planned once per connection and its plan kept
 /// (`force_generic_plan`: measured, planning those statements per call was 0.29 ms of
 /// PostgreSQL's CPU per delivery, more than half of it; the plan cache kept choosing custom
 /// plans because a generic plan's guess at an array's length costs more than the real one).

@@ -60,10 +60,14 @@ pub async fn claim(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Claim> {
     // which at-least-once allows). So the claim does not wait for its WAL flush; every
     // commit that records something a caller was told about still does.
     // The three are sent together (tokio-postgres pipelines concurrent requests on one
-    // connection; the server runs them in the order sent, the settings first, see
-    // `db::plan_by_key`): one round trip, not three.
+    // connection; the server runs them in the order sent, which is this order once their
+    // statements are prepared; on the very first call the order does not matter): one
+    // round trip, not three. The claim's statements keep the planner's own choices (built
+    // of ordered index ranges, they need no push; told to avoid hash joins, the claim
+    // to 10 endpoints took 5.9 ms and read 920 buffers a call); only the loads after it reach rows by
+    // key (`db::plan_by_key`).
     let (_, expired, mut claimed) = tokio::try_join!(
-        db::plan_by_key(tx, " SET LOCAL synchronous_commit = off;"),
+        exec(tx, "SET LOCAL synchronous_commit = off", &[]),
         async {
             match req.sweep {
                 true => expire_leases(tx, req.now).await,
@@ -202,7 +206,8 @@ async fn jobs_of(tx: &Tx<'_>, claimed: Vec<Claimed>) -> StoreResult<Vec<Job>> {
     let endpoint_ids: Vec<&str> = claimed.iter().map(|c| c.2.as_str()).collect();
     let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE id = ANY($1)");
     let params: [db::Param<'_>; 1] = [&endpoint_ids];
-    let (events, endpoint_rows) = tokio::try_join!(
+    let (_, events, endpoint_rows) = tokio::try_join!(
+        db::plan_by_key(tx, ""),
         load_events(tx, claimed.iter().map(|c| &c.1)),
         query(tx, &sql, &params),
     )?;
