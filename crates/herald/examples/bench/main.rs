@@ -7,7 +7,8 @@
 //!   without it, scenarios (1)-(3) are run again on PostgreSQL when `DATABASE_URL` is set;
 //! - `-- latency [RATE]`: scenario (3) alone at RATE events/s (default 1,000), three
 //!   passes on one node (for A/B runs of two builds with `HERALD_BENCH_BIN`);
-//! - `-- stores`: one node on SQLite, one and three nodes on PostgreSQL, compared;
+//! - `-- stores [--only sqlite,pg1,pg3]`: one node on SQLite, one and three nodes on
+//!   PostgreSQL, compared (with publish time and CPU per delivery, herald + PostgreSQL);
 //! - `-- control`: delivery control's scenarios (8)-(10) alone (`--outage-s N` sets how
 //!   long (10)'s endpoint is down; 60 s by default);
 //! - `-- mcp`: scenario (12) alone, agents over `/mcp` (wait latency, 1,000 open waits);
