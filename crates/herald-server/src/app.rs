@@ -138,13 +138,12 @@ pub async fn run(
     let store = open_store(&config).await?;
     let admin_hash = bootstrap_admin_key(store.as_ref(), &config).await?;
     let wake = Arc::new(Notify::new());
-    let remote_wake = Arc::new(Notify::new());
     let metrics = Arc::new(Metrics::new());
     let (stop_tx, stop_rx) = watch::channel(false);
     let pull_wake: Arc<Notify> = Arc::default();
     {
         // Work stored by another node wakes this node's workers and pull consumers too.
-        let (wake, pull_wake, idle) = (remote_wake.clone(), pull_wake.clone(), config.queue_idle.clone());
+        let (wake, pull_wake, idle) = (wake.clone(), pull_wake.clone(), config.queue_idle.clone());
         let on_wake = Arc::new(move || {
             idle.work_arrived();
             wake.notify_one();
@@ -163,8 +162,7 @@ pub async fn run(
         ));
         let dispatcher = Dispatcher::new(store.clone(), deliverer, config.delivery.clone(), wake.clone())
             .reporting_idle(config.queue_idle.clone())
-            .reporting_limits(concurrency.clone())
-            .woken_remotely(remote_wake.clone());
+            .reporting_limits(concurrency.clone());
         tokio::spawn(dispatcher.run(stop_rx))
     });
     let sweeper = match (config.role.runs_workers(), config.retention) {

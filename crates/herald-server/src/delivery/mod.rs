@@ -33,7 +33,7 @@ const IDLE_POLL: Duration = Duration::from_secs(1);
 const BUSY_POLL: Duration = Duration::from_millis(25);
 /// How often (business time) a claim also looks for expired leases and due circuit probes
 /// ([`ClaimRequest::sweep`]); a jump of a driven clock past this makes the next claim look.
-pub const SWEEP_EVERY_MS: Millis = 200;
+const SWEEP_EVERY_MS: Millis = 200;
 /// How long shutdown waits for in-flight attempts before leaving their leases to expire.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
@@ -43,8 +43,6 @@ pub struct Dispatcher {
     deliverer: Arc<Deliverer>,
     config: DeliveryConfig,
     wake: Arc<Notify>,
-    /// Work stored by another node (or this node's own notification, echoed back).
-    remote_wake: Arc<Notify>,
     /// Endpoints with work on this node now (only these are looked at each round).
     loads: HashMap<String, EndpointLoad>,
     /// Limits learnt for endpoints that are idle now.
@@ -80,7 +78,6 @@ impl Dispatcher {
             deliverer,
             config,
             wake,
-            remote_wake: Arc::new(Notify::new()),
             loads: HashMap::new(),
             limits: HashMap::new(),
             in_flight: 0,
@@ -97,12 +94,6 @@ impl Dispatcher {
     /// Shows each endpoint's adaptive limit on `board`.
     pub fn reporting_limits(mut self, board: Board) -> Self {
         self.board = board;
-        self
-    }
-
-    /// Heeds `remote`: wake-ups for work stored by other nodes (see the field).
-    pub fn woken_remotely(mut self, remote: Arc<Notify>) -> Self {
-        self.remote_wake = remote;
         self
     }
 
@@ -134,7 +125,6 @@ impl Dispatcher {
             );
             tokio::select! {
                 _ = self.wake.notified() => self.maybe_work = true,
-                _ = self.remote_wake.notified() => self.maybe_work = true,
                 Some(done) = self.done_rx.recv() => self.finished(done),
                 _ = tokio::time::sleep_until(deadline) => self.maybe_work = true,
                 _ = clock.moved(&mut moves) => self.maybe_work = true,

@@ -285,7 +285,7 @@ pub struct ClaimRequest {
 }
 
 /// What a claim leased.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Claim {
     pub jobs: Vec<Job>,
     /// An endpoint with due work was left alone because another node was claiming for it

@@ -52,15 +52,15 @@ pub async fn exec_planned(tx: &Tx<'_>, sql: &str, params: &[Param<'_>]) -> Store
 /// hash join, kept as the table grows (measured: the recorder's update read 1,100 pages
 /// per batch of 20 that way). A scan left without an index then costs ~10^10, so JIT
 /// compilation, which such a cost would set off (measured: 127 ms for a one-row table), is
-/// off. `extra` adds settings of the caller's own.
+/// off.
 ///
 /// Sent as one simple query, so it goes out before any statement of the transaction that
 /// is sent after it, prepared or not.
-pub async fn plan_by_key(tx: &Tx<'_>, extra: &str) -> StoreResult<()> {
-    tx.batch_execute(&format!(
+pub async fn plan_by_key(tx: &Tx<'_>) -> StoreResult<()> {
+    tx.batch_execute(
         "SET LOCAL plan_cache_mode = force_generic_plan; SET LOCAL enable_seqscan = off; \
-         SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; SET LOCAL jit = off;{extra}"
-    ))
+         SET LOCAL enable_hashjoin = off; SET LOCAL enable_mergejoin = off; SET LOCAL jit = off",
+    )
     .await
     .map_err(pg)
 }

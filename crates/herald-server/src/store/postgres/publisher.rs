@@ -107,7 +107,7 @@ async fn store_group(pool: &Pool, group: &[&NewEvent]) -> StoreResult<Vec<Publis
     let mut client = pool.get().await.map_err(|e| StoreError::Backend(Box::new(e)))?;
     let tx = client.transaction().await.map_err(pg)?;
     // The settings go out first, the subscriber lookups behind them (one round trip).
-    let (_, subscribers) = tokio::try_join!(db::plan_by_key(&tx, ""), subscribers_of(&tx, group))?;
+    let (_, subscribers) = tokio::try_join!(db::plan_by_key(&tx), subscribers_of(&tx, group))?;
     let mut outcomes = Vec::with_capacity(group.len());
     events::lock_keys(&tx, keys_of(group, &subscribers)).await?;
     let mut plain = Vec::new();

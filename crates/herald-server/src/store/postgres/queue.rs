@@ -63,22 +63,22 @@ pub async fn claim(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Claim> {
     // connection; the server runs them in the order sent, which is this order once their
     // statements are prepared; on the very first call the order does not matter): one
     // round trip, not three. The claim's statements keep the planner's own choices (built
-    // of ordered index ranges, they need no push; told to avoid hash joins, the claim
-    // to 10 endpoints took 5.9 ms and read 920 buffers a call); only the loads after it reach rows by
-    // key (`db::plan_by_key`).
+    // of ordered index ranges, they need no push; told to avoid hash joins, the claim to
+    // 10 endpoints took 5.9 ms and read 920 buffers a call); only the loads after it reach
+    // rows by key (`db::plan_by_key`).
     let (_, expired, mut claimed) = tokio::try_join!(
         exec(tx, "SET LOCAL synchronous_commit = off", &[]),
         async {
-            match req.sweep {
-                true => expire_leases(tx, req.now).await,
-                false => Ok(0),
+            if !req.sweep {
+                return Ok(0);
             }
+            expire_leases(tx, req.now).await
         },
         async {
-            match req.sweep {
-                true => claim_probes(tx, req).await,
-                false => Ok(Vec::new()),
+            if !req.sweep {
+                return Ok(Vec::new());
             }
+            claim_probes(tx, req).await
         },
     )?;
     if expired > 0 {
@@ -116,8 +116,8 @@ pub async fn claim(tx: &Tx<'_>, req: &ClaimRequest) -> StoreResult<Claim> {
 /// less what is in flight). `$1` lease end, `$2` now, `$3` endpoints to skip, `$4` how
 /// many to take. A last row, marked, says an endpoint with due work was passed over
 /// because another node's claim holds it (that claim may have begun before the work was
-/// stored, so this node must look again soon: [`Claim::passed_over`]). Every step is an ordered index range, so a plan made for a small table
-/// stays right for a large one (the earlier claim's plan came to read and sort every
+/// stored, so this node must look again soon: [`Claim::passed_over`]). Every step is an
+/// ordered index range, so a plan made for a small table stays right for a large one (the earlier claim's plan came to read and sort every
 /// pending delivery of the claimed endpoints, per claim).
 const CLAIM: &str = concat!(
     "WITH RECURSIVE heads AS ( \
@@ -207,7 +207,7 @@ async fn jobs_of(tx: &Tx<'_>, claimed: Vec<Claimed>) -> StoreResult<Vec<Job>> {
     let sql = format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE id = ANY($1)");
     let params: [db::Param<'_>; 1] = [&endpoint_ids];
     let (_, events, endpoint_rows) = tokio::try_join!(
-        db::plan_by_key(tx, ""),
+        db::plan_by_key(tx),
         load_events(tx, claimed.iter().map(|c| &c.1)),
         query(tx, &sql, &params),
     )?;

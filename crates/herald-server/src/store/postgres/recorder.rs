@@ -78,7 +78,7 @@ async fn write_group(pool: &Pool, records: &[&AttemptRecord], now: Millis) -> St
     let tx = client.transaction().await.map_err(pg)?;
     // Sent together: one round trip (see queue::claim).
     tokio::try_join!(
-        plan_by_key(&tx, ""),
+        plan_by_key(&tx),
         insert_attempts(&tx, records),
         advance_deliveries(&tx, records, now)
     )?;
